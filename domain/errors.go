@@ -1,0 +1,38 @@
+package domain
+
+import "errors"
+
+// Outcomes a store reports; adapters translate driver errors into these.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("already exists or was changed meanwhile")
+)
+
+// Outcomes of the workflows. Screens match them with errors.Is to choose what
+// to tell the person in front of the kiosk.
+var (
+	ErrUserNotFound       = errors.New("user not found")
+	ErrCardNotFound       = errors.New("smartcard not known to the service")
+	ErrCardCancelled      = errors.New("smartcard has been cancelled")
+	ErrCardNotGenuine     = errors.New("smartcard could not be proved genuine")
+	ErrCardBlocked        = errors.New("smartcard passcode is blocked")
+	ErrCardNotBlocked     = errors.New("smartcard passcode is not blocked")
+	ErrWrongPasscode      = errors.New("wrong passcode")
+	ErrNotRegistered      = errors.New("not registered for the Smartcard Unlock Service")
+	ErrAlreadyRegistered  = errors.New("already registered for the Smartcard Unlock Service")
+	ErrWrongAnswer        = errors.New("security answers did not match")
+	ErrLockedOut          = errors.New("locked out of self-service after too many failed attempts")
+	ErrCodeInvalid        = errors.New("code is not correct")
+	ErrCodeExpired        = errors.New("code has expired")
+	ErrCodeUsed           = errors.New("code has already been used")
+	ErrCodeTriesExhausted = errors.New("too many wrong codes")
+	ErrPasscodePolicy     = errors.New("passcode does not meet the passcode policy")
+	ErrEmailNotApproved   = errors.New("email address is not from an approved domain")
+	ErrInvalidEmail       = errors.New("email address is not valid")
+	ErrQuestions          = errors.New("security questions are not valid")
+	ErrRenewalTooEarly    = errors.New("certificates are not yet due for renewal")
+	ErrCertificateExpired = errors.New("certificates have expired")
+	ErrNeedsOperator      = errors.New("this renewal needs a Registration Authority operator")
+	ErrNotPermitted       = errors.New("not permitted for this role")
+	ErrOwnCard            = errors.New("operators cannot service their own smartcard")
+)

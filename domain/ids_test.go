@@ -1,0 +1,115 @@
+package domain
+
+import (
+	"testing"
+	"time"
+)
+
+func TestParseUserID(t *testing.T) {
+	for _, in := range []string{"555001799894", "5550 0179 9894", " 5550-0179-9894 "} {
+		id, err := ParseUserID(in)
+		if err != nil || id != "555001799894" || id.String() != "5550 0179 9894" {
+			t.Errorf("ParseUserID(%q) = %q, %v", in, id, err)
+		}
+	}
+	for _, in := range []string{"", "55500179989", "5550017998945", "55500179989x", "٥٥٥٠٠١٧٩٩٨٩٤"} {
+		if _, err := ParseUserID(in); err == nil {
+			t.Errorf("ParseUserID(%q) accepted", in)
+		}
+	}
+}
+
+func TestParseCardSerial(t *testing.T) {
+	s, err := ParseCardSerial("4082a001132f2817")
+	if err != nil || s != "4082A001132F2817" {
+		t.Fatalf("got %q, %v", s, err)
+	}
+	for _, in := range []string{"", "4082A001132F281", "4082A001132F281G", "4082A001132F28170"} {
+		if _, err := ParseCardSerial(in); err == nil {
+			t.Errorf("ParseCardSerial(%q) accepted", in)
+		}
+	}
+}
+
+func TestPositionServices(t *testing.T) {
+	tests := []struct {
+		codes []ActivityCode
+		want  []Service
+	}{
+		{[]ActivityCode{ActivitySponsor}, []Service{ServiceUnlock, ServiceAssistedRenewal}},
+		{[]ActivityCode{ActivityLocalSCA}, []Service{ServiceUnlock, ServiceAssistedRenewal}},
+		{[]ActivityCode{ActivityRAAIDChecker}, []Service{ServiceRepair}},
+		{[]ActivityCode{ActivitySponsor, ActivityRAAIDChecker}, []Service{ServiceUnlock, ServiceRepair, ServiceAssistedRenewal}},
+		{[]ActivityCode{ActivityBasicUserRole}, nil},
+	}
+	for _, tt := range tests {
+		p := Position{ActivityCodes: tt.codes}
+		got := p.Services()
+		if len(got) != len(tt.want) {
+			t.Fatalf("%v: got %v, want %v", tt.codes, got, tt.want)
+		}
+		for i := range got {
+			if got[i] != tt.want[i] {
+				t.Fatalf("%v: got %v, want %v", tt.codes, got, tt.want)
+			}
+		}
+		if p.IsOperator() != (len(tt.want) > 0) {
+			t.Fatalf("%v: IsOperator wrong", tt.codes)
+		}
+	}
+	if (Position{ActivityCodes: []ActivityCode{ActivityRAAIDChecker}}).Allows(ServiceUnlock) {
+		t.Fatal("RAA ID Checker must not unlock")
+	}
+}
+
+func TestCodes(t *testing.T) {
+	seen := map[string]bool{}
+	for range 200 {
+		c, err := NewCode(nil)
+		if err != nil || len(c) != CodeDigits {
+			t.Fatalf("NewCode = %q, %v", c, err)
+		}
+		seen[c] = true
+	}
+	if len(seen) < 190 {
+		t.Fatalf("codes repeat too often: %d distinct of 200", len(seen))
+	}
+	now := time.Now()
+	c := OneTimeCode{ExpiresAt: now.Add(time.Minute), MaxTries: 3}
+	if err := c.Usable(now); err != nil {
+		t.Fatal(err)
+	}
+	if c.Usable(now.Add(time.Minute)) != ErrCodeExpired {
+		t.Fatal("want expired at the expiry instant")
+	}
+	c.Tries = 3
+	if c.Usable(now) != ErrCodeTriesExhausted {
+		t.Fatal("want tries exhausted")
+	}
+	c.UsedAt = now
+	if c.Usable(now) != ErrCodeUsed {
+		t.Fatal("want used")
+	}
+}
+
+func TestValidateAnswers(t *testing.T) {
+	ok := []Answer{{1, "h"}, {2, "h"}, {3, "h"}, {20, "h"}}
+	if err := ValidateAnswers(ok); err != nil {
+		t.Fatal(err)
+	}
+	bad := [][]Answer{
+		ok[:3],
+		{{1, "h"}, {1, "h"}, {3, "h"}, {4, "h"}},
+		{{0, "h"}, {2, "h"}, {3, "h"}, {4, "h"}},
+		{{21, "h"}, {2, "h"}, {3, "h"}, {4, "h"}},
+		{{1, ""}, {2, "h"}, {3, "h"}, {4, "h"}},
+	}
+	for _, b := range bad {
+		if err := ValidateAnswers(b); err == nil {
+			t.Errorf("ValidateAnswers(%v) accepted", b)
+		}
+	}
+	if len(SecurityQuestions)-1 != 20 {
+		t.Fatalf("want 20 questions, have %d", len(SecurityQuestions)-1)
+	}
+}

@@ -1,0 +1,73 @@
+package domain
+
+import (
+	"context"
+	"time"
+)
+
+// Clock tells the time; tests pass a fixed one.
+type Clock interface{ Now() time.Time }
+
+// SystemClock is the real clock, in UTC.
+type SystemClock struct{}
+
+func (SystemClock) Now() time.Time { return time.Now().UTC() }
+
+// Store is the service's persistent state. Two implementations (PostgreSQL
+// and the embedded SQLite store) pass one conformance suite.
+type Store interface {
+	Queries
+	// InTx runs fn in one transaction: committed if fn returns nil, rolled
+	// back otherwise. The Queries handed to fn must not escape it.
+	InTx(ctx context.Context, fn func(q Queries) error) error
+	// Ping reports whether the store can be reached.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Queries are the store's operations. Missing rows give ErrNotFound;
+// duplicate keys give ErrConflict.
+type Queries interface {
+	// Users and positions.
+	PutUser(ctx context.Context, u User) error // insert or update by ID
+	GetUser(ctx context.Context, id UserID) (User, error)
+	// SearchUsers matches a user ID (digits) or part of a name, case-insensitively.
+	SearchUsers(ctx context.Context, query string, limit int) ([]User, error)
+	AddPosition(ctx context.Context, p Position) (Position, error)
+	ListPositions(ctx context.Context, id UserID) ([]Position, error)
+	DeletePositions(ctx context.Context, id UserID) error
+
+	// Smartcards and their sealed secrets.
+	PutSmartcard(ctx context.Context, c Smartcard) error // insert or update by serial
+	GetSmartcard(ctx context.Context, serial CardSerial) (Smartcard, error)
+	ListSmartcards(ctx context.Context, id UserID) ([]Smartcard, error)
+	PutCardSecrets(ctx context.Context, s CardSecrets) error
+	GetCardSecrets(ctx context.Context, serial CardSerial) (CardSecrets, error)
+
+	// Self-service registration.
+	PutRegistration(ctx context.Context, r Registration) error // insert or replace
+	GetRegistration(ctx context.Context, id UserID) (Registration, error)
+	// RecordFailedAttempt adds one failed attempt atomically (two kiosks
+	// cannot race it) and locks the user out at now once limit is reached.
+	RecordFailedAttempt(ctx context.Context, id UserID, limit int, now time.Time) (Registration, error)
+	// ResetFailedAttempts clears the count and the lock-out.
+	ResetFailedAttempts(ctx context.Context, id UserID) error
+	PutPendingRegistration(ctx context.Context, p PendingRegistration) error
+	GetPendingRegistration(ctx context.Context, id UserID) (PendingRegistration, error)
+	DeletePendingRegistration(ctx context.Context, id UserID) error
+
+	// One-time codes.
+	// CreateCode stores a new code and marks older unused codes of the same
+	// user and purpose used at c.CreatedAt, so only the newest one works.
+	CreateCode(ctx context.Context, c OneTimeCode) (OneTimeCode, error)
+	// LatestCode returns the newest code of the user for the purpose.
+	LatestCode(ctx context.Context, id UserID, purpose CodePurpose) (OneTimeCode, error)
+	// RecordCodeFailure adds one wrong entry atomically and returns the code.
+	RecordCodeFailure(ctx context.Context, codeID int64) (OneTimeCode, error)
+	// UseCode marks the code used at now, once: a second use gives ErrCodeUsed.
+	UseCode(ctx context.Context, codeID int64, now time.Time) error
+
+	// Audit log: append-only.
+	AppendAudit(ctx context.Context, e AuditEvent) (AuditEvent, error)
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+}

@@ -1,0 +1,69 @@
+package domain
+
+import (
+	"fmt"
+	"time"
+)
+
+// RenewalPolicy governs certificate renewal (seed 003).
+type RenewalPolicy struct {
+	Validity time.Duration // certificates issued now expire after this
+	Window   time.Duration // self-renewal opens this long before expiry
+	// OperatorEvery: every Nth renewal needs an operator (RA assistance).
+	OperatorEvery int
+}
+
+// DefaultRenewalPolicy: 2-year certificates, a 90-day window, every third
+// renewal with the RA.
+var DefaultRenewalPolicy = RenewalPolicy{
+	Validity:      2 * 365 * 24 * time.Hour,
+	Window:        90 * 24 * time.Hour,
+	OperatorEvery: 3,
+}
+
+// Expiry is when certificates issued at now expire: two calendar years on.
+func (p RenewalPolicy) Expiry(now time.Time) time.Time {
+	if p.Validity == DefaultRenewalPolicy.Validity {
+		return now.AddDate(2, 0, 0)
+	}
+	return now.Add(p.Validity)
+}
+
+// WindowOpens is the first moment the card holder may renew the card.
+func (p RenewalPolicy) WindowOpens(c Smartcard) time.Time { return c.CertExpiry.Add(-p.Window) }
+
+// DueSoon reports whether the card is inside its renewal window (and so the
+// holder should be prompted), expired or not.
+func (p RenewalPolicy) DueSoon(c Smartcard, now time.Time) bool {
+	return !now.Before(p.WindowOpens(c))
+}
+
+// CheckSelfRenewal says why the card holder may not renew the card alone at
+// now, or nil.
+func (p RenewalPolicy) CheckSelfRenewal(c Smartcard, now time.Time) error {
+	switch {
+	case !c.Active():
+		return ErrCardCancelled
+	case c.Expired(now):
+		return ErrCertificateExpired
+	case now.Before(p.WindowOpens(c)):
+		return fmt.Errorf("%w: you can renew from %s", ErrRenewalTooEarly, p.WindowOpens(c).Format("2 January 2006"))
+	case p.OperatorEvery > 0 && c.RenewalsSinceOperator+1 >= p.OperatorEvery:
+		return ErrNeedsOperator
+	}
+	return nil
+}
+
+// CheckAssistedRenewal says why an operator may not renew the card at now.
+// Expired cards need Repair instead.
+func (p RenewalPolicy) CheckAssistedRenewal(c Smartcard, now time.Time) error {
+	switch {
+	case !c.Active():
+		return ErrCardCancelled
+	case c.Expired(now):
+		return ErrCertificateExpired
+	case now.Before(p.WindowOpens(c)):
+		return fmt.Errorf("%w: renewal opens on %s", ErrRenewalTooEarly, p.WindowOpens(c).Format("2 January 2006"))
+	}
+	return nil
+}

@@ -1,0 +1,105 @@
+package secret
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"golang.org/x/crypto/argon2"
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Argon2Params are argon2id cost settings.
+type Argon2Params struct {
+	Memory  uint32 // KiB
+	Time    uint32
+	Threads uint8
+	SaltLen uint32
+	KeyLen  uint32
+}
+
+// DefaultArgon2 follows OWASP's argon2id minimum (19 MiB, 2 passes, 1 lane).
+var DefaultArgon2 = Argon2Params{Memory: 19 * 1024, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+// Upper bounds on parameters read back from a stored hash, so a tampered row
+// cannot make the kiosk allocate gigabytes.
+const (
+	maxMemory  = 256 * 1024
+	maxTime    = 16
+	maxThreads = 16
+	maxKeyLen  = 64
+)
+
+var ErrMalformedHash = errors.New("malformed answer hash")
+
+var folder = cases.Fold()
+
+// NormaliseAnswer makes answers that people consider the same compare equal:
+// Unicode NFKC, case-folded, trimmed, inner runs of white space collapsed.
+func NormaliseAnswer(s string) string {
+	s = norm.NFKC.String(s)
+	s = folder.String(s)
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// HashAnswer returns the PHC-format argon2id hash of the normalised answer.
+func HashAnswer(p Argon2Params, answer string, r io.Reader) (string, error) {
+	norm := NormaliseAnswer(answer)
+	if norm == "" {
+		return "", errors.New("answer is empty")
+	}
+	if r == nil {
+		r = rand.Reader
+	}
+	salt := make([]byte, p.SaltLen)
+	if _, err := io.ReadFull(r, salt); err != nil {
+		return "", fmt.Errorf("draw salt: %w", err)
+	}
+	key := argon2.IDKey([]byte(norm), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
+		argon2.Version, p.Memory, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+}
+
+// VerifyAnswer reports whether answer matches the stored hash, in constant time.
+func VerifyAnswer(encoded, answer string) (bool, error) {
+	p, salt, want, err := parseHash(encoded)
+	if err != nil {
+		return false, err
+	}
+	got := argon2.IDKey([]byte(NormaliseAnswer(answer)), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1, nil
+}
+
+func parseHash(s string) (Argon2Params, []byte, []byte, error) {
+	var p Argon2Params
+	parts := strings.Split(s, "$")
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
+		return p, nil, nil, ErrMalformedHash
+	}
+	var v int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
+		return p, nil, nil, fmt.Errorf("%w: version", ErrMalformedHash)
+	}
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil {
+		return p, nil, nil, fmt.Errorf("%w: parameters", ErrMalformedHash)
+	}
+	if p.Memory == 0 || p.Memory > maxMemory || p.Time == 0 || p.Time > maxTime || p.Threads == 0 || p.Threads > maxThreads {
+		return p, nil, nil, fmt.Errorf("%w: parameters out of range", ErrMalformedHash)
+	}
+	b64 := base64.RawStdEncoding
+	salt, err := b64.DecodeString(parts[4])
+	if err != nil || len(salt) < 8 {
+		return p, nil, nil, fmt.Errorf("%w: salt", ErrMalformedHash)
+	}
+	key, err := b64.DecodeString(parts[5])
+	if err != nil || len(key) < 16 || len(key) > maxKeyLen {
+		return p, nil, nil, fmt.Errorf("%w: key", ErrMalformedHash)
+	}
+	return p, salt, key, nil
+}
