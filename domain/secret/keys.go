@@ -14,6 +14,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
+
+	"github.com/smartcard-service-centre/kiosk/domain"
 )
 
 // KEKSize is the key-encryption key's length in bytes (AES-256).
@@ -152,4 +155,66 @@ func (k *Keys) Open(sealed, aad []byte) ([]byte, error) {
 		return nil, ErrOpenSeal
 	}
 	return pt, nil
+}
+
+// SealCard seals a card's PUK and management key for the store. The serial
+// and field name are bound in as associated data.
+func (k *Keys) SealCard(serial domain.CardSerial, puk []byte, mgmtAlg string, mgmtKey []byte, now time.Time) (domain.CardSecrets, error) {
+	sp, err := k.Seal(puk, []byte(string(serial)+"/puk"))
+	if err != nil {
+		return domain.CardSecrets{}, fmt.Errorf("seal puk: %w", err)
+	}
+	sm, err := k.Seal(mgmtKey, []byte(string(serial)+"/mgmt/"+mgmtAlg))
+	if err != nil {
+		return domain.CardSecrets{}, fmt.Errorf("seal management key: %w", err)
+	}
+	return domain.CardSecrets{
+		Serial: serial, SealedPUK: sp, MgmtKeyAlg: mgmtAlg, SealedMgmtKey: sm,
+		KEKFingerprint: k.fingerprint, UpdatedAt: now,
+	}, nil
+}
+
+// OpenCard recovers a card's PUK and management key.
+func (k *Keys) OpenCard(cs domain.CardSecrets) (puk, mgmtKey []byte, err error) {
+	if cs.KEKFingerprint != "" && cs.KEKFingerprint != k.fingerprint {
+		return nil, nil, fmt.Errorf("%w: card %s was sealed with key %s, this kiosk has key %s", ErrOpenSeal, cs.Serial, cs.KEKFingerprint, k.fingerprint)
+	}
+	if puk, err = k.Open(cs.SealedPUK, []byte(string(cs.Serial)+"/puk")); err != nil {
+		return nil, nil, fmt.Errorf("open puk of card %s: %w", cs.Serial, err)
+	}
+	if mgmtKey, err = k.Open(cs.SealedMgmtKey, []byte(string(cs.Serial)+"/mgmt/"+cs.MgmtKeyAlg)); err != nil {
+		return nil, nil, fmt.Errorf("open management key of card %s: %w", cs.Serial, err)
+	}
+	return puk, mgmtKey, nil
+}
+
+// NewPUK draws a random 8-digit PUK: never shown to anyone, only sealed.
+func NewPUK(r io.Reader) ([]byte, error) {
+	if r == nil {
+		r = rand.Reader
+	}
+	b := make([]byte, 0, 8)
+	var one [1]byte
+	for len(b) < 8 {
+		if _, err := io.ReadFull(r, one[:]); err != nil {
+			return nil, fmt.Errorf("draw puk: %w", err)
+		}
+		// Reject 250–255 so every digit is equally likely.
+		if one[0] < 250 {
+			b = append(b, '0'+one[0]%10)
+		}
+	}
+	return b, nil
+}
+
+// NewManagementKey draws a random AES-256 management key.
+func NewManagementKey(r io.Reader) ([]byte, error) {
+	if r == nil {
+		r = rand.Reader
+	}
+	b := make([]byte, 32)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, fmt.Errorf("draw management key: %w", err)
+	}
+	return b, nil
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // cheap keeps the tests fast; production uses DefaultArgon2.
@@ -145,5 +146,36 @@ func TestCodeHash(t *testing.T) {
 	k2, _ := NewKeys(bytes.Repeat([]byte{8}, 32))
 	if k2.CodeMatches(h, "unlock/555001799894", "171887") {
 		t.Fatal("hash matched under another KEK")
+	}
+}
+
+func TestSealCard(t *testing.T) {
+	k, _ := NewKeys(bytes.Repeat([]byte{3}, 32))
+	puk, err := NewPUK(nil)
+	if err != nil || len(puk) != 8 {
+		t.Fatalf("NewPUK = %q, %v", puk, err)
+	}
+	for _, c := range puk {
+		if c < '0' || c > '9' {
+			t.Fatalf("PUK %q has a non-digit", puk)
+		}
+	}
+	mk, _ := NewManagementKey(nil)
+	cs, err := k.SealCard("4082A001132F2817", puk, "AES256", mk, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotPUK, gotMK, err := k.OpenCard(cs)
+	if err != nil || !bytes.Equal(gotPUK, puk) || !bytes.Equal(gotMK, mk) {
+		t.Fatalf("OpenCard = %q, %x, %v", gotPUK, gotMK, err)
+	}
+	moved := cs
+	moved.Serial = "4082A00100000011"
+	if _, _, err := k.OpenCard(moved); !errors.Is(err, ErrOpenSeal) {
+		t.Fatalf("secrets moved to another card opened: %v", err)
+	}
+	other, _ := NewKeys(bytes.Repeat([]byte{4}, 32))
+	if _, _, err := other.OpenCard(cs); !errors.Is(err, ErrOpenSeal) || !strings.Contains(err.Error(), cs.KEKFingerprint) {
+		t.Fatalf("other KEK: %v", err)
 	}
 }

@@ -1,0 +1,47 @@
+# Smartcard Service Centre. `make demo` runs the product; `make test` runs
+# every test (installing what it needs first).
+GO      ?= go
+BIN     := bin
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+# The demo keeps its own store and key apart from a real installation's.
+DEMO_DIR ?= $(CURDIR)/.cache/demo
+DEMO_ENV := KIOSK_DB=$(DEMO_DIR)/kiosk.db KIOSK_KEK_FILE=$(DEMO_DIR)/kek KIOSK_LOG_FILE=$(DEMO_DIR)/kiosk.log KIOSK_DATABASE_URL=
+TEST_TIMEOUT ?= 20m
+
+.PHONY: all build demo test lint fmt bench setup clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+
+demo:
+	@./.ci/setup build
+	@$(MAKE) --no-print-directory build
+	@mkdir -p $(DEMO_DIR)
+	@$(DEMO_ENV) $(BIN)/kiosk keygen --if-missing
+	@$(DEMO_ENV) $(BIN)/kiosk seed --demo
+	@$(DEMO_ENV) $(BIN)/kiosk users
+
+setup:
+	@./.ci/setup
+
+test: setup lint
+	@set -a; . ./.cache/test.env; set +a; \
+	$(GO) test -race -timeout $(TEST_TIMEOUT) -count=1 ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+bench: setup
+	@set -a; . ./.cache/test.env; set +a; \
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+
+clean:
+	rm -rf $(BIN) .cache

@@ -1,0 +1,21 @@
+// Package kiosk holds the files built into the kiosk binary: the demo data
+// set (personas and their photos) that `kiosk seed --demo` loads.
+package kiosk
+
+import (
+	"embed"
+	"io/fs"
+)
+
+//go:embed testdata/demo/personas.json testdata/demo/photos/*.png
+var demoFiles embed.FS
+
+// DemoData is the demo data set: personas.json and photos/.
+func DemoData() fs.FS {
+	sub, err := fs.Sub(demoFiles, "testdata/demo")
+	if err != nil {
+		// The path is a constant checked by the compiler's embed.
+		panic(err)
+	}
+	return sub
+}

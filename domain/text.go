@@ -1,0 +1,82 @@
+package domain
+
+import (
+	"strings"
+	"unicode"
+)
+
+// CleanText makes text from the store or a card safe to draw on a terminal:
+// escape sequences (CSI, OSC, DCS …) are removed whole, other control
+// characters and bidirectional overrides (which can disguise a name) are
+// dropped, and tabs and line breaks become spaces.
+func CleanText(s string) string {
+	var b strings.Builder
+	rs := []rune(s)
+	for i := 0; i < len(rs); i++ {
+		r := rs[i]
+		switch {
+		case r == 0x1b: // ESC
+			i = skipEscape(rs, i)
+		case r == 0x9b: // C1 CSI
+			i = skipCSI(rs, i+1)
+		case r == 0x90 || r == 0x9d || r == 0x9e || r == 0x9f || r == 0x98: // C1 DCS, OSC, PM, APC, SOS
+			i = skipString(rs, i+1)
+		case r == '\t' || r == '\n' || r == '\r':
+			b.WriteByte(' ')
+		case unicode.IsControl(r), isBidiControl(r):
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// skipEscape returns the index of the last rune of the escape sequence
+// starting at rs[i] == ESC.
+func skipEscape(rs []rune, i int) int {
+	if i+1 >= len(rs) {
+		return i
+	}
+	switch rs[i+1] {
+	case '[':
+		return skipCSI(rs, i+2)
+	case ']', 'P', 'X', '^', '_':
+		return skipString(rs, i+2)
+	}
+	// Two- or three-character sequences (ESC c, ESC ( B …).
+	j := i + 1
+	for j < len(rs) && rs[j] >= 0x20 && rs[j] <= 0x2f {
+		j++
+	}
+	return min(j, len(rs)-1)
+}
+
+// skipCSI skips parameter and intermediate bytes up to the final byte.
+func skipCSI(rs []rune, j int) int {
+	for ; j < len(rs); j++ {
+		if rs[j] >= 0x40 && rs[j] <= 0x7e {
+			return j
+		}
+		if rs[j] < 0x20 || rs[j] > 0x7e {
+			return j - 1 // malformed: stop before the stray rune
+		}
+	}
+	return len(rs) - 1
+}
+
+// skipString skips a control string up to BEL or ST (ESC \ or 0x9c).
+func skipString(rs []rune, j int) int {
+	for ; j < len(rs); j++ {
+		switch {
+		case rs[j] == 0x07 || rs[j] == 0x9c:
+			return j
+		case rs[j] == 0x1b && j+1 < len(rs) && rs[j+1] == '\\':
+			return j + 1
+		}
+	}
+	return len(rs) - 1
+}
+
+func isBidiControl(r rune) bool {
+	return r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 || r == 0x200e || r == 0x200f || r == 0x061c
+}

@@ -1,0 +1,44 @@
+package domain
+
+import "testing"
+
+func TestCleanText(t *testing.T) {
+	tests := map[string]string{
+		"Jane Smith":                           "Jane Smith",
+		"O'Brien-Ñúñez":                        "O'Brien-Ñúñez",
+		"Eve\x1b[2J\x1b[HMallory":              "EveMallory",
+		"Eve\x1b[31;1mRed\x1b[0m":              "EveRed",
+		"title\x1b]0;pwned\x07end":             "titleend",
+		"link\x1b]8;;http://x\x1b\\txt":        "linktxt",
+		"dcs\x1bPq#0;2;0;0;0\x1b\\after":       "dcsafter",
+		"c1\u009b31mcsi":                       "c1csi",
+		"bell\a and nul\x00 and del\x7f":       "bell and nul and del",
+		"two\nlines\tand tab":                  "two lines and tab",
+		"bidi \u202egnp.exe":                   "bidi gnp.exe",
+		"trailing esc\x1b":                     "trailing esc",
+		"charset\x1b(Bok":                      "charsetok",
+		"unterminated \x1b]0;title never ends": "unterminated ",
+	}
+	for in, want := range tests {
+		if got := CleanText(in); got != want {
+			t.Errorf("CleanText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func FuzzCleanText(f *testing.F) {
+	for _, s := range []string{"plain", "\x1b[2J", "\x1b]0;x\x07", "\u009b1m", "\x1bP"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := CleanText(s)
+		for _, r := range out {
+			if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 || isBidiControl(r) {
+				t.Fatalf("CleanText(%q) left control rune %U", s, r)
+			}
+		}
+		if CleanText(out) != out {
+			t.Fatalf("CleanText not idempotent on %q", s)
+		}
+	})
+}
