@@ -33,6 +33,8 @@ type Queries interface {
 	GetUser(ctx context.Context, id UserID) (User, error)
 	// SearchUsers matches a user ID (digits) or part of a name, case-insensitively.
 	SearchUsers(ctx context.Context, query string, limit int) ([]User, error)
+	// ListUsers returns up to limit users in name order (for listings).
+	ListUsers(ctx context.Context, limit int) ([]User, error)
 	AddPosition(ctx context.Context, p Position) (Position, error)
 	ListPositions(ctx context.Context, id UserID) ([]Position, error)
 	DeletePositions(ctx context.Context, id UserID) error

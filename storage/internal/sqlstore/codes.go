@@ -1,0 +1,103 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/smartcard-service-centre/kiosk/domain"
+)
+
+const codeCols = `id, user_id, purpose, hash, card_serial, created_at, expires_at, tries, max_tries, used_at`
+
+func scanCode(row Row) (domain.OneTimeCode, error) {
+	var (
+		c                    domain.OneTimeCode
+		uid, purpose, serial string
+	)
+	err := row.Scan(&c.ID, &uid, &purpose, bytesDest{&c.Hash}, textDest{&serial}, timeDest{&c.CreatedAt},
+		timeDest{&c.ExpiresAt}, &c.Tries, &c.MaxTries, timeDest{&c.UsedAt})
+	c.UserID, c.Purpose, c.CardSerial = domain.UserID(uid), domain.CodePurpose(purpose), domain.CardSerial(serial)
+	return c, err
+}
+
+// CreateCode stores c and, in the same transaction, marks the user's older
+// unused codes for the purpose used at c.CreatedAt. A unique index allows
+// one unused code per user and purpose, so a racing CreateCode gets
+// ErrConflict rather than leaving two live codes.
+func (q *Queries) CreateCode(ctx context.Context, c domain.OneTimeCode) (domain.OneTimeCode, error) {
+	if c.CreatedAt.IsZero() {
+		return domain.OneTimeCode{}, errors.New("create code: creation time is required")
+	}
+	c.CreatedAt, c.ExpiresAt, c.UsedAt = NormTime(c.CreatedAt), NormTime(c.ExpiresAt), NormTime(c.UsedAt)
+	if len(c.Hash) == 0 {
+		c.Hash = nil
+	}
+	err := q.inTx(ctx, func(tq *Queries) error {
+		if _, err := tq.w.Exec(ctx, `
+			UPDATE one_time_codes SET used_at = $3
+			WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL`,
+			string(c.UserID), string(c.Purpose), tq.timeArg(c.CreatedAt)); err != nil {
+			return err
+		}
+		return tq.w.QueryRow(ctx, `
+			INSERT INTO one_time_codes (user_id, purpose, hash, card_serial, created_at, expires_at, tries, max_tries, used_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+			string(c.UserID), string(c.Purpose), blobArg(c.Hash), textArg(string(c.CardSerial)),
+			tq.timeArg(c.CreatedAt), tq.timeArg(c.ExpiresAt), c.Tries, c.MaxTries, tq.timeArg(c.UsedAt)).Scan(&c.ID)
+	})
+	if err != nil {
+		return domain.OneTimeCode{}, q.fail("create code", err)
+	}
+	return c, nil
+}
+
+func (q *Queries) LatestCode(ctx context.Context, id domain.UserID, purpose domain.CodePurpose) (domain.OneTimeCode, error) {
+	c, err := scanCode(q.r.QueryRow(ctx, `SELECT `+codeCols+` FROM one_time_codes
+		WHERE user_id = $1 AND purpose = $2 ORDER BY created_at DESC, id DESC LIMIT 1`,
+		string(id), string(purpose)))
+	if err != nil {
+		return domain.OneTimeCode{}, q.fail("latest code", err)
+	}
+	return c, nil
+}
+
+// RecordCodeFailure counts a wrong entry in one UPDATE.
+func (q *Queries) RecordCodeFailure(ctx context.Context, codeID int64) (domain.OneTimeCode, error) {
+	c, err := scanCode(q.w.QueryRow(ctx, `UPDATE one_time_codes SET tries = tries + 1
+		WHERE id = $1 RETURNING `+codeCols, codeID))
+	if err != nil {
+		return domain.OneTimeCode{}, q.fail("record code failure", err)
+	}
+	return c, nil
+}
+
+// UseCode consumes the code in one conditional UPDATE, so of two kiosks
+// only one succeeds. It also refuses a code that has run out of tries or
+// expired at now, even if the caller checked it earlier: the reason is
+// then ErrCodeUsed, ErrCodeTriesExhausted or ErrCodeExpired.
+func (q *Queries) UseCode(ctx context.Context, codeID int64, now time.Time) error {
+	if now.IsZero() {
+		return errors.New("use code: time is required")
+	}
+	err := q.inTx(ctx, func(tq *Queries) error {
+		n, err := tq.w.Exec(ctx, `UPDATE one_time_codes SET used_at = $2
+			WHERE id = $1 AND used_at IS NULL AND tries < max_tries AND expires_at > $2`,
+			codeID, tq.timeArg(now))
+		if err != nil || n == 1 {
+			return err
+		}
+		c, err := scanCode(tq.w.QueryRow(ctx, `SELECT `+codeCols+` FROM one_time_codes WHERE id = $1`, codeID))
+		if err != nil {
+			return err
+		}
+		if why := c.Usable(NormTime(now)); why != nil {
+			return why
+		}
+		return domain.ErrConflict // unreachable unless the row changed meanwhile
+	})
+	if err != nil {
+		return q.fail("use code", err)
+	}
+	return nil
+}

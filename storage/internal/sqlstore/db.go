@@ -1,0 +1,56 @@
+// Package sqlstore is the SQL shared by the PostgreSQL and SQLite stores:
+// one implementation of domain.Queries, the migration runner and the value
+// conversions. Each store passes in a small Dialect and adapts its driver to
+// the DB interface, so the queries exist once and cannot drift apart.
+//
+// Queries use $N placeholders: PostgreSQL's own, and modernc.org/sqlite
+// binds $N to the N-th argument too.
+package sqlstore
+
+import (
+	"context"
+	"time"
+)
+
+// DB is what a connection pool and a transaction both offer.
+type DB interface {
+	// Exec runs a statement and reports the rows it affected.
+	Exec(ctx context.Context, query string, args ...any) (int64, error)
+	Query(ctx context.Context, query string, args ...any) (Rows, error)
+	QueryRow(ctx context.Context, query string, args ...any) Row
+}
+
+// Row is a single-row result; Scan reports the driver's no-rows error.
+type Row interface {
+	Scan(dest ...any) error
+}
+
+// Rows is a multi-row result.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close()
+}
+
+// Tx is a transaction.
+type Tx interface {
+	DB
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+}
+
+// Dialect holds what differs between the databases.
+type Dialect struct {
+	// Time converts a timestamp to the value bound for its column. It is
+	// only called for non-zero times; zero times are bound as NULL.
+	Time func(time.Time) any
+	// Translate turns driver errors into domain sentinels (ErrNotFound,
+	// ErrConflict); other errors pass through unchanged.
+	Translate func(error) error
+	// MigrationLock, if set, runs first in the migration transaction so
+	// that two processes never migrate at once.
+	MigrationLock string
+	// TimestampType is the column type for timestamps in schema_migrations.
+	TimestampType string
+}

@@ -1,0 +1,188 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/smartcard-service-centre/kiosk/domain"
+)
+
+func (q *Queries) PutRegistration(ctx context.Context, r domain.Registration) error {
+	err := q.inTx(ctx, func(tq *Queries) error {
+		if _, err := tq.w.Exec(ctx, `
+			INSERT INTO registrations (user_id, email, failed_attempts, locked_out_at, registered_at)
+			VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (user_id) DO UPDATE SET
+				email = excluded.email, failed_attempts = excluded.failed_attempts,
+				locked_out_at = excluded.locked_out_at, registered_at = excluded.registered_at`,
+			string(r.UserID), r.Email, r.FailedAttempts, tq.timeArg(r.LockedOutAt), tq.timeArg(r.RegisteredAt)); err != nil {
+			return err
+		}
+		return tq.putAnswers(ctx, "registration_answers", r.UserID, r.Answers)
+	})
+	if err != nil {
+		return q.fail("put registration", err)
+	}
+	return nil
+}
+
+// putAnswers replaces the answers in table (a trusted constant) in order.
+func (q *Queries) putAnswers(ctx context.Context, table string, id domain.UserID, answers []domain.Answer) error {
+	if _, err := q.w.Exec(ctx, `DELETE FROM `+table+` WHERE user_id = $1`, string(id)); err != nil {
+		return err
+	}
+	for i, a := range answers {
+		if _, err := q.w.Exec(ctx, `INSERT INTO `+table+` (user_id, ord, question, hash) VALUES ($1, $2, $3, $4)`,
+			string(id), i, int(a.Question), a.Hash); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// answersQuery reads a parent row with its answers in one statement, so the
+// answers come from the same snapshot; the parent's columns are repeated.
+func answersQuery(parentCols, parent, answers string) string {
+	return `SELECT ` + parentCols + `, a.question, a.hash
+		FROM ` + parent + ` p LEFT JOIN ` + answers + ` a ON a.user_id = p.user_id
+		WHERE p.user_id = $1 ORDER BY a.ord`
+}
+
+// appendAnswer adds a scanned answer unless the LEFT JOIN found none.
+func appendAnswer(list []domain.Answer, q int64, valid bool, hash string) []domain.Answer {
+	if !valid {
+		return list
+	}
+	return append(list, domain.Answer{Question: domain.QuestionID(q), Hash: hash})
+}
+
+func (q *Queries) GetRegistration(ctx context.Context, id domain.UserID) (domain.Registration, error) {
+	r, err := q.getRegistration(ctx, q.r, id)
+	if err != nil {
+		return domain.Registration{}, q.fail("get registration", err)
+	}
+	return r, nil
+}
+
+func (q *Queries) getRegistration(ctx context.Context, db DB, id domain.UserID) (domain.Registration, error) {
+	var (
+		r     domain.Registration
+		found bool
+	)
+	err := each(ctx, db, func(rows Rows) error {
+		var (
+			uid   string
+			qid   int64
+			valid bool
+			hash  string
+		)
+		if err := rows.Scan(&uid, &r.Email, &r.FailedAttempts, timeDest{&r.LockedOutAt},
+			timeDest{&r.RegisteredAt}, intDest{&qid, &valid}, textDest{&hash}); err != nil {
+			return err
+		}
+		found, r.UserID = true, domain.UserID(uid)
+		r.Answers = appendAnswer(r.Answers, qid, valid, hash)
+		return nil
+	}, answersQuery(`p.user_id, p.email, p.failed_attempts, p.locked_out_at, p.registered_at`,
+		"registrations", "registration_answers"), string(id))
+	if err != nil {
+		return domain.Registration{}, err
+	}
+	if !found {
+		return domain.Registration{}, domain.ErrNotFound
+	}
+	return r, nil
+}
+
+// RecordFailedAttempt counts in one UPDATE, so concurrent kiosks cannot
+// lose an attempt, and sets the lock-out time only the first time the
+// count reaches limit.
+func (q *Queries) RecordFailedAttempt(ctx context.Context, id domain.UserID, limit int, now time.Time) (domain.Registration, error) {
+	if now.IsZero() {
+		return domain.Registration{}, errors.New("record failed attempt: time is required")
+	}
+	var r domain.Registration
+	err := q.inTx(ctx, func(tq *Queries) error {
+		var n int64
+		if err := tq.w.QueryRow(ctx, `
+			UPDATE registrations SET
+				failed_attempts = failed_attempts + 1,
+				locked_out_at = CASE WHEN failed_attempts + 1 >= $2 AND locked_out_at IS NULL
+					THEN $3 ELSE locked_out_at END
+			WHERE user_id = $1
+			RETURNING failed_attempts`, string(id), limit, tq.timeArg(now)).Scan(&n); err != nil {
+			return err
+		}
+		var err error
+		// Same transaction: the row is locked by the UPDATE until commit.
+		r, err = tq.getRegistration(ctx, tq.w, id)
+		return err
+	})
+	if err != nil {
+		return domain.Registration{}, q.fail("record failed attempt", err)
+	}
+	return r, nil
+}
+
+func (q *Queries) ResetFailedAttempts(ctx context.Context, id domain.UserID) error {
+	err := affected(q.w.Exec(ctx, `
+		UPDATE registrations SET failed_attempts = 0, locked_out_at = NULL WHERE user_id = $1`, string(id)))
+	if err != nil {
+		return q.fail("reset failed attempts", err)
+	}
+	return nil
+}
+
+func (q *Queries) PutPendingRegistration(ctx context.Context, p domain.PendingRegistration) error {
+	err := q.inTx(ctx, func(tq *Queries) error {
+		if _, err := tq.w.Exec(ctx, `
+			INSERT INTO pending_registrations (user_id, email, created_at) VALUES ($1, $2, $3)
+			ON CONFLICT (user_id) DO UPDATE SET email = excluded.email, created_at = excluded.created_at`,
+			string(p.UserID), p.Email, tq.timeArg(p.CreatedAt)); err != nil {
+			return err
+		}
+		return tq.putAnswers(ctx, "pending_registration_answers", p.UserID, p.Answers)
+	})
+	if err != nil {
+		return q.fail("put pending registration", err)
+	}
+	return nil
+}
+
+func (q *Queries) GetPendingRegistration(ctx context.Context, id domain.UserID) (domain.PendingRegistration, error) {
+	var (
+		p     domain.PendingRegistration
+		found bool
+	)
+	err := each(ctx, q.r, func(rows Rows) error {
+		var (
+			uid   string
+			qid   int64
+			valid bool
+			hash  string
+		)
+		if err := rows.Scan(&uid, &p.Email, timeDest{&p.CreatedAt}, intDest{&qid, &valid}, textDest{&hash}); err != nil {
+			return err
+		}
+		found, p.UserID = true, domain.UserID(uid)
+		p.Answers = appendAnswer(p.Answers, qid, valid, hash)
+		return nil
+	}, answersQuery(`p.user_id, p.email, p.created_at`, "pending_registrations", "pending_registration_answers"), string(id))
+	if err == nil && !found {
+		err = domain.ErrNotFound
+	}
+	if err != nil {
+		return domain.PendingRegistration{}, q.fail("get pending registration", err)
+	}
+	return p, nil
+}
+
+// DeletePendingRegistration removes it with its answers; ErrNotFound if none.
+func (q *Queries) DeletePendingRegistration(ctx context.Context, id domain.UserID) error {
+	err := affected(q.w.Exec(ctx, `DELETE FROM pending_registrations WHERE user_id = $1`, string(id)))
+	if err != nil {
+		return q.fail("delete pending registration", err)
+	}
+	return nil
+}

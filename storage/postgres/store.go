@@ -1,0 +1,233 @@
+// Package postgres is the PostgreSQL store (pgx/v5, pgxpool) used in
+// production. Open connects; Migrate brings the schema up to date.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/smartcard-service-centre/kiosk/domain"
+	"github.com/smartcard-service-centre/kiosk/storage/internal/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migrationLockKey is the pg_advisory_xact_lock key ("kiosk-mg" in ASCII)
+// that serialises migrations between kiosks starting together.
+const migrationLockKey int64 = 0x6b696f736b2d6d67
+
+// defaultConnectTimeout bounds a dial to an unreachable server when the
+// URL sets no connect_timeout.
+const defaultConnectTimeout = 10 * time.Second
+
+// Store is the PostgreSQL implementation of domain.Store.
+type Store struct {
+	*sqlstore.Queries
+	pool *pgxpool.Pool
+}
+
+var _ domain.Store = (*Store)(nil)
+
+var dialect = &sqlstore.Dialect{
+	Time:          func(t time.Time) any { return t },
+	Translate:     translate,
+	MigrationLock: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", migrationLockKey),
+	TimestampType: "timestamptz",
+}
+
+// Open connects to the database at url (postgres://… or key=value form)
+// and checks that it answers; call Migrate before first use. Errors never
+// contain the password.
+func Open(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("connect to database: %w", &redactedError{msg: redactURL(err.Error()), err: err})
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to database: %w", redact(err, cfg.ConnConfig.Password))
+	}
+	// The pool connects lazily: ping so a bad address fails here, clearly.
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database: %w", redact(err, cfg.ConnConfig.Password))
+	}
+	s := &Store{pool: pool}
+	s.Queries = sqlstore.New(dialect, pgDB{pool}, pgDB{pool}, func(ctx context.Context) (sqlstore.Tx, error) {
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return pgTx{pgDB{tx}, tx}, nil
+	})
+	return s, nil
+}
+
+// Migrate applies the embedded migrations not yet applied, in one
+// transaction, holding an advisory lock so only one kiosk migrates at a
+// time; the others wait and then find nothing to do. It returns the names
+// of the migrations it applied.
+func (s *Store) Migrate(ctx context.Context) ([]string, error) {
+	ms, err := sqlstore.LoadMigrations(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	applied, err := sqlstore.Migrate(ctx, s.Queries, ms)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, m := range ms {
+		if slices.Contains(applied, m.Version) {
+			names = append(names, m.Name)
+		}
+	}
+	return names, nil
+}
+
+// ErrSchemaOutOfDate is returned by CheckSchema when migrations are pending.
+var ErrSchemaOutOfDate = errors.New("database schema is not up to date: run kiosk migrate first")
+
+// CheckSchema reports ErrSchemaOutOfDate unless every embedded migration
+// has been applied, so commands fail clearly on a fresh database instead
+// of with "relation does not exist".
+func (s *Store) CheckSchema(ctx context.Context) error {
+	ms, err := sqlstore.LoadMigrations(migrationFiles, "migrations")
+	if err != nil {
+		return err
+	}
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	var n int
+	if exists {
+		err := s.pool.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ANY($1)`, versions(ms)).Scan(&n)
+		if err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+	}
+	if n < len(ms) {
+		return fmt.Errorf("%w (%d of %d migrations applied)", ErrSchemaOutOfDate, n, len(ms))
+	}
+	return nil
+}
+
+func versions(ms []sqlstore.Migration) []int32 {
+	out := make([]int32, len(ms))
+	for i, m := range ms {
+		out[i] = int32(m.Version)
+	}
+	return out
+}
+
+// Ping reports whether the server answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
+// Close releases all connections.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// translate is the one place PostgreSQL errors become domain sentinels.
+func translate(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return domain.ErrNotFound
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "23505": // unique_violation
+			return fmt.Errorf("%w: %w", domain.ErrConflict, err)
+		case "23503": // foreign_key_violation: the row it refers to is missing
+			return fmt.Errorf("%w: %w", domain.ErrNotFound, err)
+		}
+	}
+	return err
+}
+
+// pgxQuerier is what pgxpool.Pool and pgx.Tx have in common.
+type pgxQuerier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// pgDB adapts pgx to sqlstore.DB.
+type pgDB struct{ q pgxQuerier }
+
+func (d pgDB) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	tag, err := d.q.Exec(ctx, query, args...)
+	return tag.RowsAffected(), err
+}
+
+func (d pgDB) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
+	rows, err := d.q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return rows, nil
+}
+
+func (d pgDB) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
+	return d.q.QueryRow(ctx, query, args...)
+}
+
+type pgTx struct {
+	pgDB
+	tx pgx.Tx
+}
+
+func (t pgTx) Commit(ctx context.Context) error   { return t.tx.Commit(ctx) }
+func (t pgTx) Rollback(ctx context.Context) error { return t.tx.Rollback(ctx) }
+
+// redactedError shows a cleaned message but keeps the cause for errors.Is.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// redact removes the password from an error's text; pgx leaves it out of
+// its own messages, this guards what the layers below might add.
+func redact(err error, password string) error {
+	msg := err.Error()
+	if password != "" {
+		msg = strings.ReplaceAll(msg, password, "xxxxx")
+	}
+	return &redactedError{msg: msg, err: err}
+}
+
+var (
+	urlPassword = regexp.MustCompile(`(://[^:/@\s]*:)[^@\s]*@`)
+	kvPassword  = regexp.MustCompile(`(password=)('[^']*'|[^\s'` + "`" + `]*)`)
+)
+
+// redactURL blanks passwords in text that may quote a connection string
+// that failed to parse (and so whose password is not known).
+func redactURL(s string) string {
+	s = urlPassword.ReplaceAllString(s, "${1}xxxxx@")
+	return kvPassword.ReplaceAllString(s, "${1}xxxxx")
+}

@@ -1,0 +1,214 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/smartcard-service-centre/kiosk/domain"
+	"github.com/smartcard-service-centre/kiosk/storage/postgres/pgtest"
+	"github.com/smartcard-service-centre/kiosk/storage/storetest"
+)
+
+// throwawayDB creates an empty database that is dropped after the test.
+func throwawayDB(t testing.TB) string { return pgtest.NewDatabase(t) }
+
+func open(t testing.TB, dbURL string) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func rawExec(ctx context.Context, s domain.Store, query string) error {
+	_, err := s.(*Store).pool.Exec(ctx, query)
+	return err
+}
+
+func TestConformancePostgreSQL(t *testing.T) {
+	dbURL := throwawayDB(t)
+	if _, err := open(t, dbURL).Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("postgres", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) domain.Store { return open(t, dbURL) }, storetest.WithExec(rawExec))
+	})
+}
+
+// schema is everything migrations leave behind, to compare runs.
+func schema(t *testing.T, s *Store) []string {
+	t.Helper()
+	rows, err := s.pool.Query(t.Context(), `
+		SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable
+			FROM information_schema.columns WHERE table_schema = 'public'
+		UNION ALL SELECT 'index ' || indexname || ' ' || indexdef FROM pg_indexes WHERE schemaname = 'public'
+		UNION ALL SELECT 'constraint ' || conname || ' ' || pg_get_constraintdef(oid)
+			FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+		UNION ALL SELECT 'trigger ' || tgname FROM pg_trigger WHERE NOT tgisinternal
+		UNION ALL SELECT 'migration ' || version || ' ' || name || ' ' || applied_at FROM schema_migrations
+		ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestMigrateIdempotent(t *testing.T) {
+	s := open(t, throwawayDB(t))
+	if _, err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	first := schema(t, s)
+	if !strings.Contains(strings.Join(first, "\n"), "migration 1 0001_init") {
+		t.Fatalf("migration 1 not recorded:\n%s", strings.Join(first, "\n"))
+	}
+	if _, err := s.Migrate(t.Context()); err != nil {
+		t.Fatalf("second migrate: %v", err)
+	}
+	if second := schema(t, s); !reflect.DeepEqual(first, second) {
+		t.Fatalf("second migration changed the schema:\n%s\n---\n%s", strings.Join(first, "\n"), strings.Join(second, "\n"))
+	}
+}
+
+// TestMigrateConcurrently: kiosks starting together on an empty database
+// take turns on the advisory lock; without it they collide creating the
+// same tables.
+func TestMigrateConcurrently(t *testing.T) {
+	dbURL := throwawayDB(t)
+	const kiosks = 4
+	var (
+		stores [kiosks]*Store
+		errs   [kiosks]error
+		wg     sync.WaitGroup
+		start  = make(chan struct{})
+	)
+	for i := range stores {
+		stores[i] = open(t, dbURL)
+		wg.Go(func() {
+			<-start
+			_, errs[i] = stores[i].Migrate(t.Context())
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("kiosk %d: %v", i, err)
+		}
+	}
+	var n int
+	if err := stores[0].pool.QueryRow(t.Context(), "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("%d migration rows, want 1", n)
+	}
+}
+
+func TestCheckSchema(t *testing.T) {
+	s := open(t, throwawayDB(t))
+	if err := s.CheckSchema(t.Context()); !errors.Is(err, ErrSchemaOutOfDate) {
+		t.Fatalf("empty database: CheckSchema = %v, want ErrSchemaOutOfDate", err)
+	}
+	applied, err := s.Migrate(t.Context())
+	if err != nil || len(applied) == 0 {
+		t.Fatalf("Migrate = %v, %v", applied, err)
+	}
+	if err := s.CheckSchema(t.Context()); err != nil {
+		t.Fatalf("after migrate: %v", err)
+	}
+	if again, err := s.Migrate(t.Context()); err != nil || len(again) != 0 {
+		t.Fatalf("second Migrate applied %v, %v", again, err)
+	}
+}
+
+func TestMigrateRefusesNewerSchema(t *testing.T) {
+	s := open(t, throwawayDB(t))
+	if _, err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.pool.Exec(t.Context(), `INSERT INTO schema_migrations VALUES (9999, '9999_future', now())`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Migrate(t.Context()); err == nil || !strings.Contains(err.Error(), "newer than this program") {
+		t.Fatalf("migrate on a newer schema: %v", err)
+	}
+}
+
+func TestAuditTruncateRefused(t *testing.T) {
+	s := open(t, throwawayDB(t))
+	if _, err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AppendAudit(t.Context(), domain.AuditEvent{Action: domain.AuditSelfUnlock, Outcome: domain.OutcomeSuccess}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.pool.Exec(t.Context(), "TRUNCATE audit_events"); err == nil {
+		t.Fatal("TRUNCATE audit_events succeeded")
+	}
+}
+
+func TestOpenErrorsAreShortAndSecretFree(t *testing.T) {
+	const pw = "s3cr3t-Pa55"
+	for _, u := range []string{
+		"postgres://kiosk:" + pw + "@127.0.0.1:1/kiosk?sslmode=disable&connect_timeout=2", // nothing listens
+		"postgres://kiosk:" + pw + "@127.0.0.1:notaport/kiosk",                            // unparseable
+		"host=127.0.0.1 port=1 user=kiosk password=" + pw + " sslmode=disable connect_timeout=2",
+		"host=127.0.0.1 port=x user=kiosk password='" + pw + "'",
+	} {
+		s, err := Open(t.Context(), u)
+		if err == nil {
+			s.Close()
+			t.Fatalf("Open succeeded on %q", strings.ReplaceAll(u, pw, "…"))
+		}
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "connect to database: ") {
+			t.Errorf("error %q lacks the context", msg)
+		}
+		if strings.Contains(msg, pw) {
+			t.Errorf("error leaks the password: %q", msg)
+		}
+	}
+}
+
+func TestTranslateKeepsDriverError(t *testing.T) {
+	s := open(t, throwawayDB(t))
+	if _, err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	u := domain.User{ID: "555001799894", GivenName: "A"}
+	if err := s.PutUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddPosition(t.Context(), domain.Position{UserID: u.ID, OrgCode: "X", RoleName: "R"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.AddPosition(t.Context(), domain.Position{UserID: u.ID, OrgCode: "X", RoleName: "R"})
+	if err == nil || !strings.Contains(err.Error(), "SQLSTATE 23505") {
+		t.Fatalf("conflict error %v does not keep the driver's detail", err)
+	}
+}
+
+func benchStore(b *testing.B) *Store {
+	s := open(b, throwawayDB(b))
+	if _, err := s.Migrate(b.Context()); err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+func BenchmarkGetSmartcard(b *testing.B) { storetest.BenchGetSmartcard(b, benchStore(b)) }
+
+func BenchmarkRecordFailedAttempt(b *testing.B) { storetest.BenchRecordFailedAttempt(b, benchStore(b)) }

@@ -1,0 +1,222 @@
+package sqlite
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/smartcard-service-centre/kiosk/domain"
+	"github.com/smartcard-service-centre/kiosk/storage/storetest"
+)
+
+func openTemp(t testing.TB) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "kiosk.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
+}
+
+// rawExec is the suite's raw SQL hook, on the write connection.
+func rawExec(ctx context.Context, s domain.Store, query string) error {
+	_, err := s.(*Store).w.ExecContext(ctx, query)
+	return err
+}
+
+func TestConformanceSQLite(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) domain.Store { return openTemp(t) }, storetest.WithExec(rawExec))
+	})
+}
+
+func TestOpenSetsPragmasAndPermissions(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "nested", "data")
+	path := filepath.Join(dir, "kiosk.db")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for pragma, want := range map[string]string{
+		"journal_mode": "wal", "foreign_keys": "1", "synchronous": "1", "busy_timeout": "10000",
+	} {
+		var got string
+		if err := s.w.QueryRowContext(t.Context(), "PRAGMA "+pragma).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("PRAGMA %s = %s, want %s", pragma, got, want)
+		}
+	}
+	var fk, qo string
+	if err := s.r.QueryRowContext(t.Context(), "PRAGMA foreign_keys").Scan(&fk); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.r.QueryRowContext(t.Context(), "PRAGMA query_only").Scan(&qo); err != nil {
+		t.Fatal(err)
+	}
+	if fk != "1" || qo != "1" {
+		t.Errorf("read pool: foreign_keys=%s query_only=%s, want 1 and 1", fk, qo)
+	}
+	for p, want := range map[string]os.FileMode{dir: 0o700, path: 0o600} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != want {
+			t.Errorf("%s: mode %v, want %v", p, got, want)
+		}
+	}
+}
+
+func TestOpenRejectsNonFiles(t *testing.T) {
+	for _, p := range []string{"", ":memory:", "file:x.db?mode=memory"} {
+		if s, err := Open(t.Context(), p); err == nil {
+			s.Close()
+			t.Errorf("Open(%q) succeeded", p)
+		}
+	}
+}
+
+func TestOpenPathWithURICharacters(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a dir?x=1#frag", "kiosk%20.db")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("database not at the literal path: %v", err)
+	}
+}
+
+func TestDefaultPath(t *testing.T) {
+	t.Setenv("XDG_DATA_HOME", "/srv/xdg")
+	got, err := DefaultPath()
+	if err != nil || got != "/srv/xdg/smartcard-kiosk/kiosk.db" {
+		t.Fatalf("DefaultPath() = %q, %v", got, err)
+	}
+	t.Setenv("XDG_DATA_HOME", "")
+	t.Setenv("HOME", "/home/kiosk")
+	got, err = DefaultPath()
+	if err != nil || got != "/home/kiosk/.local/share/smartcard-kiosk/kiosk.db" {
+		t.Fatalf("DefaultPath() without XDG_DATA_HOME = %q, %v", got, err)
+	}
+	t.Setenv("XDG_DATA_HOME", "relative/dir") // invalid by the XDG spec: ignored
+	if got, _ := DefaultPath(); got != "/home/kiosk/.local/share/smartcard-kiosk/kiosk.db" {
+		t.Fatalf("relative XDG_DATA_HOME used: %q", got)
+	}
+}
+
+// schema is everything migrations leave behind, to compare runs.
+func schema(t *testing.T, s *Store) []string {
+	t.Helper()
+	var out []string
+	rows, err := s.w.QueryContext(t.Context(), `
+		SELECT type || ' ' || name || ' ' || coalesce(sql, '') FROM sqlite_schema
+		UNION ALL SELECT 'migration ' || version || ' ' || name || ' ' || applied_at FROM schema_migrations
+		ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, line)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestMigrateIdempotent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kiosk.db")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := schema(t, s)
+	if !strings.Contains(strings.Join(first, "\n"), "migration 1 0001_init") {
+		t.Fatalf("migration 1 not recorded:\n%s", strings.Join(first, "\n"))
+	}
+	// Run again on the open store, then reopen (which migrates on open).
+	if err := migrate(t.Context(), s); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if second := schema(t, s); !reflect.DeepEqual(first, second) {
+		t.Fatalf("second migration changed the schema:\n%s\n---\n%s", strings.Join(first, "\n"), strings.Join(second, "\n"))
+	}
+}
+
+// TestConcurrentOpen: two kiosks opening one new file at once both migrate
+// safely (BEGIN IMMEDIATE serialises them; the second finds nothing to do).
+func TestConcurrentOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kiosk.db")
+	var (
+		wg     sync.WaitGroup
+		stores [4]*Store
+		errs   [4]error
+		start  = make(chan struct{})
+	)
+	for i := range stores {
+		wg.Go(func() {
+			<-start
+			stores[i], errs[i] = Open(t.Context(), path)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("open %d: %v", i, err)
+		}
+		defer stores[i].Close()
+	}
+	var n int
+	if err := stores[0].w.QueryRowContext(t.Context(), "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("%d migration rows, want 1", n)
+	}
+}
+
+func TestTranslateKeepsDriverError(t *testing.T) {
+	s := openTemp(t)
+	u := domain.User{ID: "555001799894", GivenName: "A"}
+	if err := s.PutUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.AddPosition(t.Context(), domain.Position{UserID: u.ID, OrgCode: "X", RoleName: "R"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.AddPosition(t.Context(), domain.Position{UserID: u.ID, OrgCode: "X", RoleName: "R"})
+	if err == nil || !strings.Contains(err.Error(), "UNIQUE constraint failed") {
+		t.Fatalf("conflict error %v does not say which constraint", err)
+	}
+}
+
+func BenchmarkGetSmartcard(b *testing.B) { storetest.BenchGetSmartcard(b, openTemp(b)) }
+
+func BenchmarkRecordFailedAttempt(b *testing.B) { storetest.BenchRecordFailedAttempt(b, openTemp(b)) }

@@ -1,0 +1,88 @@
+package storetest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/smartcard-service-centre/kiosk/domain"
+)
+
+func appendAudit(t *testing.T, s domain.Queries, e domain.AuditEvent) domain.AuditEvent {
+	t.Helper()
+	got, err := s.AppendAudit(t.Context(), e)
+	noErr(t, "append audit", err)
+	if got.ID <= 0 {
+		t.Fatalf("audit id %d", got.ID)
+	}
+	want := e
+	want.ID, want.At = got.ID, stored(e.At)
+	equal(t, "appended event", got, want)
+	return got
+}
+
+func testAudit(t *testing.T, s domain.Store) {
+	ctx := t.Context()
+	subject, operator, serial := newUserID(), newUserID(), newSerial()
+	e1 := appendAudit(t, s, domain.AuditEvent{At: base, Action: domain.AuditOperatorLogin, Outcome: domain.OutcomeSuccess,
+		ActorID: operator, SubjectID: subject, Role: "Sponsor", Terminal: "RA-desk-1", Detail: "role chosen"})
+	e2 := appendAudit(t, s, domain.AuditEvent{At: base.Add(time.Second), Action: domain.AuditOperatorUnlock,
+		Outcome: domain.OutcomeFailure, ActorID: operator, SubjectID: subject, CardSerial: serial,
+		Role: "Sponsor", Terminal: "RA-desk-1", Detail: "card removed\nmid-flow \x1b[31m"})
+	e3 := appendAudit(t, s, domain.AuditEvent{At: base.Add(2 * time.Second), Action: domain.AuditSelfUnlock,
+		Outcome: domain.OutcomeSuccess, ActorID: subject, SubjectID: subject, CardSerial: serial, Terminal: "kiosk-2"})
+	if !(e1.ID < e2.ID && e2.ID < e3.ID) {
+		t.Fatalf("audit ids not increasing: %d %d %d", e1.ID, e2.ID, e3.ID)
+	}
+
+	list := func(f domain.AuditFilter) []domain.AuditEvent {
+		t.Helper()
+		got, err := s.ListAudit(ctx, f)
+		noErr(t, fmt.Sprintf("list audit %+v", f), err)
+		return got
+	}
+	equal(t, "by subject, newest first", list(domain.AuditFilter{SubjectID: subject}), []domain.AuditEvent{e3, e2, e1})
+	equal(t, "by card", list(domain.AuditFilter{CardSerial: serial}), []domain.AuditEvent{e3, e2})
+	equal(t, "by action", list(domain.AuditFilter{SubjectID: subject, Action: domain.AuditOperatorUnlock}), []domain.AuditEvent{e2})
+	equal(t, "limit", list(domain.AuditFilter{SubjectID: subject, Limit: 2}), []domain.AuditEvent{e3, e2})
+	equal(t, "no filter, newest", list(domain.AuditFilter{Limit: 1}), []domain.AuditEvent{e3})
+	equal(t, "no match", len(list(domain.AuditFilter{SubjectID: newUserID()})), 0)
+
+	// A zero time is stamped by the store.
+	before := time.Now().Add(-time.Second)
+	e, err := s.AppendAudit(ctx, domain.AuditEvent{Action: domain.AuditCodeIssued, Outcome: domain.OutcomeSuccess, SubjectID: subject})
+	noErr(t, "append without time", err)
+	if e.At.Before(before) || e.At.After(time.Now().Add(time.Second)) || e.At != stored(e.At) {
+		t.Fatalf("stamped time %v", e.At)
+	}
+	equal(t, "stamped event", list(domain.AuditFilter{SubjectID: subject, Limit: 1}), []domain.AuditEvent{e})
+
+	_, err = s.AppendAudit(ctx, domain.AuditEvent{At: base, Action: domain.AuditSelfUnlock, Outcome: "maybe"})
+	failsPlainly(t, "bad outcome", err)
+	_, err = s.AppendAudit(ctx, domain.AuditEvent{At: base, Outcome: domain.OutcomeFailure})
+	failsPlainly(t, "no action", err)
+}
+
+func (st *suite) testAuditAppendOnly(t *testing.T, s domain.Store) {
+	if st.exec == nil {
+		t.Skip("the store's test gave no raw SQL hook (storetest.WithExec)")
+	}
+	ctx := t.Context()
+	e := appendAudit(t, s, domain.AuditEvent{At: base, Action: domain.AuditSelfUnlock, Outcome: domain.OutcomeFailure,
+		SubjectID: newUserID(), Detail: "original"})
+	for _, q := range []string{
+		fmt.Sprintf("UPDATE audit_events SET detail = 'tampered' WHERE id = %d", e.ID),
+		fmt.Sprintf("UPDATE audit_events SET outcome = 'success' WHERE id = %d", e.ID),
+		fmt.Sprintf("DELETE FROM audit_events WHERE id = %d", e.ID),
+		"DELETE FROM audit_events",
+	} {
+		if err := st.exec(ctx, s, q); err == nil {
+			t.Fatalf("%s: succeeded on an append-only table", q)
+		}
+	}
+	got, err := s.ListAudit(ctx, domain.AuditFilter{SubjectID: e.SubjectID})
+	noErr(t, "list audit", err)
+	equal(t, "event after tampering attempts", got, []domain.AuditEvent{e})
+	// The hook itself works, so the failures above are the triggers'.
+	noErr(t, "raw exec", st.exec(ctx, s, "SELECT 1"))
+}
