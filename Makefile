@@ -8,6 +8,11 @@ LDFLAGS := -X main.version=$(VERSION)
 DEMO_DIR ?= $(CURDIR)/.cache/demo
 DEMO_ENV := KIOSK_DB=$(DEMO_DIR)/kiosk.db KIOSK_KEK_FILE=$(DEMO_DIR)/kek KIOSK_LOG_FILE=$(DEMO_DIR)/kiosk.log KIOSK_DATABASE_URL=
 TEST_TIMEOUT ?= 20m
+SHELL   := /bin/bash
+# Verbose test output without the noise: each top-level test and its
+# result stay visible (so the conformance suite shows for both stores),
+# with every log line of a failure.
+TEST_FILTER := grep -Ev --line-buffered '^[[:space:]]*(=== (RUN|PAUSE|CONT|NAME)|[[:space:]]+--- PASS)'
 
 .PHONY: all build demo test lint fmt bench setup clean
 
@@ -29,7 +34,8 @@ setup:
 
 test: setup lint
 	@set -a; . ./.cache/test.env; set +a; \
-	$(GO) test -race -timeout $(TEST_TIMEOUT) -count=1 ./...
+	set -o pipefail; \
+	$(GO) test -race -v -timeout $(TEST_TIMEOUT) -count=1 ./... 2>&1 | $(TEST_FILTER)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
