@@ -105,7 +105,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		case errors.Is(err, errUsage):
 			return 2
 		}
-		fmt.Fprintf(stderr, "kiosk %s: %v\n", c.name, err)
+		// One line whatever the layers below wrote, so a log scraper or a person sees one error.
+		fmt.Fprintf(stderr, "kiosk %s: %s\n", c.name, strings.Join(strings.Fields(err.Error()), " "))
 		return 1
 	}
 	fmt.Fprintf(stderr, "kiosk: unknown command %q (run 'kiosk help' for the list)\n", name)

@@ -213,11 +213,24 @@ func (e *redactedError) Unwrap() error { return e.err }
 // redact removes the password from an error's text; pgx leaves it out of
 // its own messages, this guards what the layers below might add.
 func redact(err error, password string) error {
-	msg := err.Error()
+	msg := oneLine(err.Error())
 	if password != "" {
 		msg = strings.ReplaceAll(msg, password, "xxxxx")
 	}
 	return &redactedError{msg: msg, err: err}
+}
+
+// oneLine joins pgx's one-line-per-attempt connect errors (it tries TLS,
+// then plain, per address) and drops repeats, so a command prints one line.
+func oneLine(msg string) string {
+	var parts []string
+	for _, l := range strings.Split(msg, "\n") {
+		l = strings.TrimSpace(l)
+		if l != "" && !slices.Contains(parts, l) {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 var (

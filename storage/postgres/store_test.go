@@ -164,6 +164,7 @@ func TestOpenErrorsAreShortAndSecretFree(t *testing.T) {
 	const pw = "s3cr3t-Pa55"
 	for _, u := range []string{
 		"postgres://kiosk:" + pw + "@127.0.0.1:1/kiosk?sslmode=disable&connect_timeout=2", // nothing listens
+		"postgres://kiosk:" + pw + "@localhost:1/kiosk?connect_timeout=2",                  // TLS then plain, two addresses
 		"postgres://kiosk:" + pw + "@127.0.0.1:notaport/kiosk",                            // unparseable
 		"host=127.0.0.1 port=1 user=kiosk password=" + pw + " sslmode=disable connect_timeout=2",
 		"host=127.0.0.1 port=x user=kiosk password='" + pw + "'",
@@ -179,6 +180,9 @@ func TestOpenErrorsAreShortAndSecretFree(t *testing.T) {
 		}
 		if strings.Contains(msg, pw) {
 			t.Errorf("error leaks the password: %q", msg)
+		}
+		if strings.Contains(msg, "\n") {
+			t.Errorf("error spans lines: %q", msg)
 		}
 	}
 }
