@@ -97,6 +97,11 @@ var ErrNoCard = errors.New("there is no smartcard in the reader")
 // ErrReaderUnavailable means the card reader or the card service cannot be used.
 var ErrReaderUnavailable = errors.New("the smartcard reader is not available")
 
+// ErrCardSecretRejected means the card refused the PUK or management key the
+// service holds for it (wrong, or blocked): the card cannot be serviced with
+// the recorded secrets and needs an operator (or replacing).
+var ErrCardSecretRejected = errors.New("the smartcard refused the service's key for it")
+
 // CardReaders is the kiosk's view of its readers.
 type CardReaders interface {
 	// Events reports cards arriving and leaving, starting with the cards

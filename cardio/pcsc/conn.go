@@ -20,8 +20,9 @@ import (
 const endTimeout = 10 * time.Second
 
 // errAbandoned marks a Conn whose PC/SC call was given up on; its handles
-// are released in the background once that call returns.
-var errAbandoned = errors.New("connection dropped after a card call was abandoned; connect again")
+// are released in the background once that call returns. The connection is
+// unusable, so callers see it as an unavailable reader.
+var errAbandoned = fmt.Errorf("%w: connection dropped after a card call was abandoned; connect again", cardio.ErrReaderUnavailable)
 
 type conn struct {
 	reader string

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	kiosk "github.com/smartcard-service-centre/kiosk"
+	"github.com/smartcard-service-centre/kiosk/cardio/ca"
+	"github.com/smartcard-service-centre/kiosk/cardio/democard"
 	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/domain/demo"
 	"github.com/smartcard-service-centre/kiosk/domain/secret"
@@ -149,13 +151,35 @@ func cmdSeed(ctx context.Context, e *runEnv, args []string) error {
 		return err
 	}
 	defer s.Close()
-	rep, err := demo.Seeder{Store: s, Keys: keys, Clock: domain.SystemClock{}, Argon2: secret.DefaultArgon2}.Seed(ctx, personas)
+	// Each new persona gets a software card, personalised with the demo
+	// CA's certificates and the secrets the store seals for it.
+	auth, generated, err := democard.OpenCA(e.cfg.caDir(), time.Now())
 	if err != nil {
+		return err
+	}
+	if generated {
+		log.Info("seed: generated a demo certificate authority", "dir", e.cfg.caDir())
+	}
+	maker := &democard.Maker{CA: ca.ForDomain(auth), Dir: e.cfg.cardsDir()}
+	seeder := demo.Seeder{Store: s, Keys: keys, Clock: domain.SystemClock{}, Argon2: secret.DefaultArgon2, IssueCard: maker.Issue}
+	rep, err := seeder.Seed(ctx, personas)
+	if err != nil {
+		maker.Discard()
 		log.Error("seed", "err", err)
 		return err
 	}
-	log.Info("seed", "added", len(rep.Added), "present", len(rep.Present))
+	if err := maker.Commit(); err != nil {
+		log.Error("seed: card files", "err", err)
+		return fmt.Errorf("the store now holds the demo personas but their card files could not be saved: %w", err)
+	}
+	log.Info("seed", "added", len(rep.Added), "present", len(rep.Present), "cards", e.cfg.cardsDir())
 	fmt.Fprintf(e.stdout, "demo personas: %d added, %d already present\n", len(rep.Added), len(rep.Present))
+	if generated {
+		fmt.Fprintf(e.stdout, "demo certificate authority: created in %s\n", e.cfg.caDir())
+	}
+	if len(rep.Added) > 0 {
+		fmt.Fprintf(e.stdout, "demo cards: %d written to %s\n", len(rep.Added), e.cfg.cardsDir())
+	}
 	return nil
 }
 

@@ -22,6 +22,10 @@ type Config struct {
 	Terminal        string
 	PasscodeCharset string
 	EmailDomains    string // comma-separated
+	CADir           string // service CA; empty: ca/ beside the embedded store
+	CardsDir        string // demo card files; empty: cards/ beside the embedded store
+	HolderReader    string // part of the card holder's reader name; empty: the first reader
+	OperatorReader  string // part of the operator's reader name; empty: the second reader
 }
 
 // dataDir is where the embedded store, the demo KEK and the log live.
@@ -61,6 +65,33 @@ var settings = []setting{
 	{"terminal", "KIOSK_TERMINAL", "this terminal's name in the audit log", func(c *Config) *string { return &c.Terminal }},
 	{"passcode-charset", "KIOSK_PASSCODE_CHARSET", "characters a new passcode may use: numeric, alphanumeric or printable", func(c *Config) *string { return &c.PasscodeCharset }},
 	{"email-domains", "KIOSK_EMAIL_DOMAINS", "approved email domains, comma-separated (subdomains included)", func(c *Config) *string { return &c.EmailDomains }},
+	{"ca-dir", "KIOSK_CA_DIR", "directory of the service certificate authority (root.crt, issuer.crt, issuer.key); empty means ca/ beside the embedded store file (seed --demo creates it there)", func(c *Config) *string { return &c.CADir }},
+	{"cards-dir", "KIOSK_CARDS_DIR", "directory of the demo's software card files (SERIAL.card); empty means cards/ beside the embedded store file", func(c *Config) *string { return &c.CardsDir }},
+	{"holder-reader", "KIOSK_HOLDER_READER", "part of the name of the card holder's reader; empty means the first reader", func(c *Config) *string { return &c.HolderReader }},
+	{"operator-reader", "KIOSK_OPERATOR_READER", "part of the name of the operator's own reader; empty means the second reader", func(c *Config) *string { return &c.OperatorReader }},
+}
+
+// besideStore is dir named name next to the embedded store file, so that a
+// demo set up with KIOSK_DB keeps all its files in one place.
+func (c Config) besideStore(name string) string {
+	if c.DBPath == "" {
+		return filepath.Join(dataDir(), name)
+	}
+	return filepath.Join(filepath.Dir(c.DBPath), name)
+}
+
+func (c Config) caDir() string {
+	if c.CADir != "" {
+		return c.CADir
+	}
+	return c.besideStore("ca")
+}
+
+func (c Config) cardsDir() string {
+	if c.CardsDir != "" {
+		return c.CardsDir
+	}
+	return c.besideStore("cards")
 }
 
 // fromEnv overlays the environment on cfg.

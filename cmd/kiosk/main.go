@@ -48,6 +48,7 @@ func init() {
 		{"seed", "--demo", "load the demo personas into the store (safe to run again)", cmdSeed},
 		{"keygen", "[--if-missing]", "create the key-encryption key file for card secrets", cmdKeygen},
 		{"users", "[QUERY]", "find users by 12-digit ID or name and show their cards", cmdUsers},
+		{"cards", "", "list the card readers and the cards in them (run this first at a booth)", cmdCards},
 		{"version", "", "print the version", cmdVersion},
 	}
 }

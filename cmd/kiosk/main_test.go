@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/smartcard-service-centre/kiosk/cardio/democard"
 	"github.com/smartcard-service-centre/kiosk/storage/postgres/pgtest"
 )
 
@@ -81,17 +83,25 @@ func TestSeedEmbeddedTwice(t *testing.T) {
 	}
 
 	out, e, code := runKiosk(t, env, "seed", "--demo")
-	if code != 0 || !strings.Contains(out, "11 added, 0 already present") {
+	if code != 0 || !strings.Contains(out, "11 added, 0 already present") || !strings.Contains(out, "demo cards: 11 written") ||
+		!strings.Contains(out, "demo certificate authority: created") {
 		t.Fatalf("first seed: %q %q", out, e)
 	}
 	before, _, _ := runKiosk(t, env, "users")
+	cardsBefore := cardFiles(t, filepath.Join(filepath.Dir(env["KIOSK_DB"]), "cards"))
+	if len(cardsBefore) != 11 {
+		t.Fatalf("%d card files, want 11", len(cardsBefore))
+	}
 	out, e, code = runKiosk(t, env, "seed", "--demo")
-	if code != 0 || !strings.Contains(out, "0 added, 11 already present") {
+	if code != 0 || !strings.Contains(out, "0 added, 11 already present") || strings.Contains(out, "demo c") {
 		t.Fatalf("second seed: %q %q", out, e)
 	}
 	after, _, _ := runKiosk(t, env, "users")
 	if before != after {
 		t.Fatalf("second seed changed the store:\n%s\n---\n%s", before, after)
+	}
+	if cardsAfter := cardFiles(t, filepath.Join(filepath.Dir(env["KIOSK_DB"]), "cards")); !maps.Equal(cardsBefore, cardsAfter) {
+		t.Fatal("second seed changed the card files")
 	}
 	for _, want := range []string{"5550 0179 9894", "Mr Test Person", "t•••@nhs.net", "4082A001132F2817", "Cancelled (Lost)", "Expired", "locked out", "not registered"} {
 		if !strings.Contains(after, want) {
@@ -178,5 +188,52 @@ func TestMigrateAndSeedPostgresTwice(t *testing.T) {
 	runKiosk(t, env, "migrate")
 	if after := pgtest.Snapshot(t, env["KIOSK_DATABASE_URL"]); after != before {
 		t.Fatalf("running migrate and seed again changed the database")
+	}
+}
+
+// cardFiles returns the contents of the card files in dir by name.
+func cardFiles(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	files, err := democard.List(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[filepath.Base(f)] = string(b)
+	}
+	return out
+}
+
+// A fresh store beside card files from an earlier one: the seeding stops
+// with one clear line rather than overwrite a card, and leaves nothing
+// half-done.
+func TestSeedKeepsExistingCardFiles(t *testing.T) {
+	env := demoEnv(t)
+	runKiosk(t, env, "keygen")
+	if out, e, code := runKiosk(t, env, "seed", "--demo"); code != 0 {
+		t.Fatalf("seed: %s %s", out, e)
+	}
+	cardsDir := filepath.Join(filepath.Dir(env["KIOSK_DB"]), "cards")
+	before := cardFiles(t, cardsDir)
+	os.Remove(env["KIOSK_DB"])
+	_, e, code := runKiosk(t, env, "seed", "--demo")
+	oneLine(t, e, code, "card file already exists")
+	if !strings.Contains(e, "move it away") {
+		t.Errorf("no advice in %q", e)
+	}
+	if after := cardFiles(t, cardsDir); !maps.Equal(before, after) {
+		t.Fatal("existing card files changed")
+	}
+	entries, _ := os.ReadDir(cardsDir)
+	if len(entries) != len(before) {
+		t.Fatalf("%d files in %s, want only the %d cards", len(entries), cardsDir, len(before))
+	}
+	if out, _, _ := runKiosk(t, env, "users"); !strings.Contains(out, "no users found") {
+		t.Fatalf("the failed seeding left users:\n%s", out)
 	}
 }

@@ -99,6 +99,24 @@ type Seeder struct {
 	Clock  domain.Clock
 	Argon2 secret.Argon2Params
 	Rand   io.Reader // nil: crypto/rand
+	// IssueCard, if set, is called for each persona being added (never for
+	// one already present) to make its card, e.g. a software card file. It
+	// returns the DER Card Authentication (9E) certificate, recorded as the
+	// card's CardAuthCert. It runs inside the seeding transaction: an error
+	// rolls the whole seeding back.
+	IssueCard func(ctx context.Context, c NewCard) (cardAuthCert []byte, err error)
+}
+
+// NewCard is what IssueCard needs to personalise a persona's card so that it
+// matches the store: the secrets the seeder sealed and the certificate dates.
+type NewCard struct {
+	Serial     domain.CardSerial
+	UserID     domain.UserID
+	Passcode   string
+	Blocked    bool            // block the passcode (3 wrong tries)
+	Keys       domain.CardKeys // the card's new PUK and management key
+	IssuedAt   time.Time       // certificates valid from
+	CertExpiry time.Time       // certificates valid until
 }
 
 // Report says what a Seed call did.
@@ -166,15 +184,26 @@ func (s Seeder) add(ctx context.Context, q domain.Queries, p Persona, now time.T
 		card.CancelledAt = now.Add(-time.Duration(p.Card.CancelledDaysAgo) * day)
 		card.CancelReason = p.Card.CancelReason
 	}
-	if err := q.PutSmartcard(ctx, card); err != nil {
-		return err
-	}
 	puk, err := secret.NewPUK(s.Rand)
 	if err != nil {
 		return err
 	}
 	mk, err := secret.NewManagementKey(s.Rand)
 	if err != nil {
+		return err
+	}
+	if s.IssueCard != nil {
+		der, err := s.IssueCard(ctx, NewCard{
+			Serial: serial, UserID: id, Passcode: p.Card.Passcode, Blocked: p.Card.Blocked,
+			Keys:     domain.CardKeys{MgmtAlg: "AES256", MgmtKey: mk, PUK: puk},
+			IssuedAt: card.IssuedAt, CertExpiry: card.CertExpiry,
+		})
+		if err != nil {
+			return fmt.Errorf("issue card %s: %w", serial, err)
+		}
+		card.CardAuthCert = der
+	}
+	if err := q.PutSmartcard(ctx, card); err != nil {
 		return err
 	}
 	sealed, err := s.Keys.SealCard(serial, puk, "AES256", mk, now)
