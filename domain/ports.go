@@ -69,6 +69,9 @@ type Queries interface {
 	// UseCode marks the code used at now, once: a second use gives ErrCodeUsed.
 	UseCode(ctx context.Context, codeID int64, now time.Time) error
 
+	// Mail waiting to be delivered.
+	Outbox
+
 	// Audit log: append-only.
 	AppendAudit(ctx context.Context, e AuditEvent) (AuditEvent, error)
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)

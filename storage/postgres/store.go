@@ -44,6 +44,7 @@ var dialect = &sqlstore.Dialect{
 	Translate:     translate,
 	MigrationLock: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", migrationLockKey),
 	TimestampType: "timestamptz",
+	ClaimLock:     "FOR UPDATE SKIP LOCKED",
 }
 
 // Open connects to the database at url (postgres://… or key=value form)

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
+	"github.com/smartcard-service-centre/kiosk/storage/internal/sqlstore"
 	"github.com/smartcard-service-centre/kiosk/storage/postgres/pgtest"
 	"github.com/smartcard-service-centre/kiosk/storage/storetest"
 )
@@ -71,8 +72,10 @@ func TestMigrateIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := schema(t, s)
-	if !strings.Contains(strings.Join(first, "\n"), "migration 1 0001_init") {
-		t.Fatalf("migration 1 not recorded:\n%s", strings.Join(first, "\n"))
+	for _, m := range []string{"migration 1 0001_init", "migration 2 0002_outbox"} {
+		if !strings.Contains(strings.Join(first, "\n"), m) {
+			t.Fatalf("%s not recorded:\n%s", m, strings.Join(first, "\n"))
+		}
 	}
 	if _, err := s.Migrate(t.Context()); err != nil {
 		t.Fatalf("second migrate: %v", err)
@@ -112,8 +115,8 @@ func TestMigrateConcurrently(t *testing.T) {
 	if err := stores[0].pool.QueryRow(t.Context(), "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	if n != 1 {
-		t.Fatalf("%d migration rows, want 1", n)
+	if want := migrationCount(t); n != want {
+		t.Fatalf("%d migration rows, want %d", n, want)
 	}
 }
 
@@ -164,7 +167,7 @@ func TestOpenErrorsAreShortAndSecretFree(t *testing.T) {
 	const pw = "s3cr3t-Pa55"
 	for _, u := range []string{
 		"postgres://kiosk:" + pw + "@127.0.0.1:1/kiosk?sslmode=disable&connect_timeout=2", // nothing listens
-		"postgres://kiosk:" + pw + "@localhost:1/kiosk?connect_timeout=2",                  // TLS then plain, two addresses
+		"postgres://kiosk:" + pw + "@localhost:1/kiosk?connect_timeout=2",                 // TLS then plain, two addresses
 		"postgres://kiosk:" + pw + "@127.0.0.1:notaport/kiosk",                            // unparseable
 		"host=127.0.0.1 port=1 user=kiosk password=" + pw + " sslmode=disable connect_timeout=2",
 		"host=127.0.0.1 port=x user=kiosk password='" + pw + "'",
@@ -216,3 +219,13 @@ func benchStore(b *testing.B) *Store {
 func BenchmarkGetSmartcard(b *testing.B) { storetest.BenchGetSmartcard(b, benchStore(b)) }
 
 func BenchmarkRecordFailedAttempt(b *testing.B) { storetest.BenchRecordFailedAttempt(b, benchStore(b)) }
+
+// migrationCount is how many migrations the binary embeds.
+func migrationCount(t *testing.T) int {
+	t.Helper()
+	ms, err := sqlstore.LoadMigrations(migrationFiles, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ms)
+}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
+	"github.com/smartcard-service-centre/kiosk/storage/internal/sqlstore"
 	"github.com/smartcard-service-centre/kiosk/storage/storetest"
 )
 
@@ -150,8 +151,10 @@ func TestMigrateIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := schema(t, s)
-	if !strings.Contains(strings.Join(first, "\n"), "migration 1 0001_init") {
-		t.Fatalf("migration 1 not recorded:\n%s", strings.Join(first, "\n"))
+	for _, m := range []string{"migration 1 0001_init", "migration 2 0002_outbox"} {
+		if !strings.Contains(strings.Join(first, "\n"), m) {
+			t.Fatalf("%s not recorded:\n%s", m, strings.Join(first, "\n"))
+		}
 	}
 	// Run again on the open store, then reopen (which migrates on open).
 	if err := migrate(t.Context(), s); err != nil {
@@ -196,8 +199,8 @@ func TestConcurrentOpen(t *testing.T) {
 	if err := stores[0].w.QueryRowContext(t.Context(), "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	if n != 1 {
-		t.Fatalf("%d migration rows, want 1", n)
+	if want := migrationCount(t); n != want {
+		t.Fatalf("%d migration rows, want %d", n, want)
 	}
 }
 
@@ -220,3 +223,13 @@ func TestTranslateKeepsDriverError(t *testing.T) {
 func BenchmarkGetSmartcard(b *testing.B) { storetest.BenchGetSmartcard(b, openTemp(b)) }
 
 func BenchmarkRecordFailedAttempt(b *testing.B) { storetest.BenchRecordFailedAttempt(b, openTemp(b)) }
+
+// migrationCount is how many migrations the binary embeds.
+func migrationCount(t *testing.T) int {
+	t.Helper()
+	ms, err := sqlstore.LoadMigrations(migrationFiles, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ms)
+}

@@ -55,6 +55,13 @@ func Run(t *testing.T, open func(t *testing.T) domain.Store, opts ...Option) {
 		{"PendingRegistrations", testPending},
 		{"Codes", testCodes},
 		{"Codes/UsableOnlyOnce", testCodeUsable},
+		{"Mail/EnqueueList", testMailEnqueueList},
+		{"Mail/ClaimOrder", testMailClaimOrder},
+		{"Mail/Lease", testMailLease},
+		{"Mail/Expired", testMailExpired},
+		{"Mail/Sent", testMailSent},
+		{"Mail/Failed", testMailFailed},
+		{"Mail/InTx", testMailInTx},
 		{"Audit", testAudit},
 		{"Audit/AppendOnly", st.testAuditAppendOnly},
 		{"InTx/Commit", testTxCommit},
@@ -63,6 +70,7 @@ func Run(t *testing.T, open func(t *testing.T) domain.Store, opts ...Option) {
 		{"InTx/Nested", testTxNested},
 		{"Concurrency/RecordFailedAttempt", testConcurrentFailedAttempts},
 		{"Concurrency/UseCode", testConcurrentUseCode},
+		{"Concurrency/ClaimMail", testConcurrentClaimMail},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -53,4 +53,9 @@ type Dialect struct {
 	MigrationLock string
 	// TimestampType is the column type for timestamps in schema_migrations.
 	TimestampType string
+	// ClaimLock ends the subquery that picks the mail ClaimMail takes. On
+	// PostgreSQL it is FOR UPDATE SKIP LOCKED, so concurrent claimers pass
+	// over a row another is taking instead of queueing behind it; SQLite
+	// needs none, as it runs one writer at a time.
+	ClaimLock string
 }

@@ -1,0 +1,56 @@
+package domain
+
+import (
+	"context"
+	"time"
+)
+
+// Mail is one email in the outbox. Workflows enqueue it in the same
+// transaction as the code it carries, so a code is never stored without its
+// email nor sent without being stored; a sender delivers it later.
+type Mail struct {
+	ID      int64
+	To      string
+	Subject string
+	Body    string // plain text
+	// CreatedAt is when the workflow enqueued it.
+	CreatedAt time.Time
+	// NotAfter, if set, is when the mail stops being worth sending (the
+	// code it carries has expired); a sender never delivers it after that.
+	NotAfter time.Time
+	// Attempts counts failed deliveries; NextAttemptAt is when a sender may
+	// try again (senders also use it as a lease while delivering).
+	Attempts      int
+	NextAttemptAt time.Time
+	LastError     string
+	SentAt        time.Time
+}
+
+// GaveUp reports whether senders stopped trying (see LastError for why).
+func (m Mail) GaveUp() bool { return !m.Sent() && m.NextAttemptAt.IsZero() && m.ID != 0 }
+
+// Sent reports whether the mail was delivered.
+func (m Mail) Sent() bool { return !m.SentAt.IsZero() }
+
+// Expired reports whether the mail may no longer be sent at now.
+func (m Mail) Expired(now time.Time) bool { return !m.NotAfter.IsZero() && !now.Before(m.NotAfter) }
+
+// Outbox is the store's side of mail delivery (part of Queries). A mail
+// with a NotAfter carries a code, which is kept in clear only while it may
+// still be sent: its body is wiped once it is sent, given up, or expired.
+type Outbox interface {
+	// EnqueueMail stores m (ID, attempts and sent time are assigned by the
+	// store; NextAttemptAt defaults to CreatedAt).
+	EnqueueMail(ctx context.Context, m Mail) (Mail, error)
+	// ClaimMail atomically takes the oldest unsent, unexpired mail that is
+	// due at now and moves its NextAttemptAt to now+lease so that no other
+	// sender takes it meanwhile. ErrNotFound when nothing is due.
+	ClaimMail(ctx context.Context, now time.Time, lease time.Duration) (Mail, error)
+	// MarkMailSent records delivery at.
+	MarkMailSent(ctx context.Context, id int64, at time.Time) error
+	// MarkMailFailed records a failed attempt and when to try next; a zero
+	// next means give up: the mail is never claimed again.
+	MarkMailFailed(ctx context.Context, id int64, reason string, next time.Time) error
+	// ListMail returns up to limit mails, newest first (for operators and tests).
+	ListMail(ctx context.Context, limit int) ([]Mail, error)
+}
