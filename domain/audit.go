@@ -18,6 +18,8 @@ const (
 	AuditCodeIssued        AuditAction = "code_issued"
 	AuditCodeEntered       AuditAction = "code_entered"
 	AuditCardIssued        AuditAction = "card_issued"
+	AuditCardChecked       AuditAction = "card_checked"
+	AuditSignIn            AuditAction = "sign_in"
 )
 
 // AuditOutcome is "success" or "failure".

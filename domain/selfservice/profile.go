@@ -1,0 +1,243 @@
+package selfservice
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+
+	"github.com/smartcard-service-centre/kiosk/domain"
+	"github.com/smartcard-service-centre/kiosk/domain/secret"
+)
+
+// SignIn opens My Profile: the card itself verifies the passcode. Wrong:
+// *domain.PasscodeError with tries left; the third blocks the card
+// (domain.ErrCardBlocked), which Smartcard Unlock then resolves.
+func (s *Service) SignIn(ctx context.Context, sess *Session, card domain.Card, passcode string) error {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if err := sess.at(StepIdentified, StepSignedIn); err != nil {
+		return err
+	}
+	err := card.VerifyPasscode(ctx, passcode)
+	var pe *domain.PasscodeError
+	switch {
+	case errors.As(err, &pe):
+		sess.status.PasscodeTriesLeft = pe.TriesLeft
+		sess.status.Blocked = pe.TriesLeft == 0
+	case errors.Is(err, domain.ErrCardBlocked):
+		sess.status.Blocked, sess.status.PasscodeTriesLeft = true, 0
+	}
+	s.audit(ctx, nil, sess, domain.AuditSignIn, err, "")
+	if err != nil {
+		if pe != nil && pe.TriesLeft == 0 {
+			return domain.ErrCardBlocked
+		}
+		return err
+	}
+	sess.status.Blocked, sess.status.PasscodeTriesLeft = false, 3
+	sess.step = StepSignedIn
+	return nil
+}
+
+// QuestionAnswer is one chosen question and the holder's answer.
+type QuestionAnswer struct {
+	Question domain.QuestionID
+	Answer   string
+}
+
+// StartRegistration registers (or re-registers) the signed-in holder for
+// the Smartcard Unlock Service: 4 distinct questions with answers and an
+// approved-domain email address. The registration takes effect only when
+// the code emailed to that address is entered; the masked address is
+// returned.
+func (s *Service) StartRegistration(ctx context.Context, sess *Session, qas []QuestionAnswer, email string) (string, error) {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if err := sess.at(StepSignedIn, StepRegistrationCodeSent); err != nil {
+		return "", err
+	}
+	if !sess.card.Active() {
+		return "", domain.ErrCardCancelled
+	}
+	addr, err := s.cfg.Emails.Normalise(email)
+	if err != nil {
+		return "", err
+	}
+	answers := make([]domain.Answer, len(qas))
+	for i, qa := range qas {
+		if len([]rune(secret.NormaliseAnswer(qa.Answer))) < 2 {
+			return "", fmt.Errorf("%w: every answer needs at least 2 characters", domain.ErrQuestions)
+		}
+		// A placeholder hash: the shape is checked before paying for argon2id.
+		answers[i] = domain.Answer{Question: qa.Question, Hash: "unhashed"}
+	}
+	if err := domain.ValidateAnswers(answers); err != nil {
+		return "", err
+	}
+	for i, qa := range qas {
+		h, err := secret.HashAnswer(s.cfg.Argon2, qa.Answer, s.cfg.Rand)
+		if err != nil {
+			return "", err
+		}
+		answers[i].Hash = h
+	}
+	if err := s.cfg.Store.PutPendingRegistration(ctx, domain.PendingRegistration{
+		UserID: sess.user.ID, Email: addr, Answers: answers, CreatedAt: s.now(),
+	}); err != nil {
+		return "", fmt.Errorf("store registration: %w", err)
+	}
+	if err := s.sendCode(ctx, sess, domain.PurposeRegistration, addr); err != nil {
+		return "", err
+	}
+	sess.step = StepRegistrationCodeSent
+	sess.pending = domain.MaskEmail(addr)
+	return sess.pending, nil
+}
+
+// ConfirmRegistration checks the registration code and makes the pending
+// registration the holder's registration (replacing any earlier one, and
+// clearing failed attempts and any lock-out).
+func (s *Service) ConfirmRegistration(ctx context.Context, sess *Session, code string) error {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if err := sess.at(StepRegistrationCodeSent); err != nil {
+		return err
+	}
+	err := s.checkCode(ctx, sess, domain.PurposeRegistration, code)
+	s.audit(ctx, nil, sess, domain.AuditCodeEntered, err, string(domain.PurposeRegistration))
+	if err != nil {
+		if !isRetryable(err) {
+			sess.step = StepSignedIn
+		}
+		return err
+	}
+	now := s.now()
+	err = s.cfg.Store.InTx(ctx, func(q domain.Queries) error {
+		p, err := q.GetPendingRegistration(ctx, sess.user.ID)
+		if err != nil {
+			return fmt.Errorf("look up pending registration: %w", err)
+		}
+		if err := q.PutRegistration(ctx, domain.Registration{
+			UserID: sess.user.ID, Email: p.Email, Answers: p.Answers, RegisteredAt: now,
+		}); err != nil {
+			return fmt.Errorf("store registration: %w", err)
+		}
+		if err := q.DeletePendingRegistration(ctx, sess.user.ID); err != nil {
+			return fmt.Errorf("clear pending registration: %w", err)
+		}
+		m := registeredMail(p.Email, now)
+		m.CreatedAt = now
+		if _, err := q.EnqueueMail(ctx, m); err != nil {
+			return fmt.Errorf("queue email: %w", err)
+		}
+		return s.audit(ctx, q, sess, domain.AuditSelfRegister, nil, "")
+	})
+	if err != nil {
+		return err
+	}
+	s.notify()
+	sess.pending = ""
+	sess.step = StepSignedIn
+	return s.refreshRegistration(ctx, sess)
+}
+
+// isRetryable says whether the holder may type the code again.
+func isRetryable(err error) bool {
+	var ce *CodeError
+	return errors.As(err, &ce)
+}
+
+// ChangePasscode changes the passcode of the signed-in holder's card: the
+// card checks the current one; the new one must meet the policy, twice.
+func (s *Service) ChangePasscode(ctx context.Context, sess *Session, card domain.Card, current, newPasscode, confirm string) error {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if err := sess.at(StepSignedIn); err != nil {
+		return err
+	}
+	if err := s.cfg.Passcodes.CheckConfirm(newPasscode, confirm); err != nil {
+		return err
+	}
+	if newPasscode == current {
+		return ErrSamePasscode
+	}
+	err := card.ChangePasscode(ctx, current, newPasscode)
+	s.audit(ctx, nil, sess, domain.AuditChangePasscode, err, "")
+	var pe *domain.PasscodeError
+	if errors.As(err, &pe) && pe.TriesLeft == 0 || errors.Is(err, domain.ErrCardBlocked) {
+		sess.status.Blocked, sess.status.PasscodeTriesLeft = true, 0
+		sess.step = StepIdentified
+		return domain.ErrCardBlocked
+	}
+	if err != nil {
+		return fmt.Errorf("change passcode: %w", err)
+	}
+	return nil
+}
+
+// CanRenew says why the holder may not renew the certificates here now
+// (too early, expired, cancelled, or an operator is due), or nil.
+func (s *Service) CanRenew(sess *Session) error {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	return s.cfg.Renewal.CheckSelfRenewal(sess.card, s.now())
+}
+
+// Renew re-issues the signed-in holder's certificates: the card generates
+// new keys, the service CA certifies them for two years, and the new Card
+// Authentication certificate is recorded. The PUK and management key are
+// kept, so a failure to record leaves a card the service can still manage.
+func (s *Service) Renew(ctx context.Context, sess *Session, card domain.Card) error {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if err := sess.at(StepSignedIn); err != nil {
+		return err
+	}
+	now := s.now()
+	if err := s.cfg.Renewal.CheckSelfRenewal(sess.card, now); err != nil {
+		return err
+	}
+	sealed, err := s.cfg.Store.GetCardSecrets(ctx, sess.card.Serial)
+	if err != nil {
+		return fmt.Errorf("look up card secrets: %w", err)
+	}
+	puk, mk, err := s.cfg.Keys.OpenCard(sealed)
+	if err != nil {
+		return fmt.Errorf("open card secrets: %w", err)
+	}
+	defer clear(puk)
+	defer clear(mk)
+	keys := domain.CardKeys{MgmtAlg: sealed.MgmtKeyAlg, MgmtKey: mk, PUK: puk}
+	expiry := s.cfg.Renewal.Expiry(now)
+	var cardAuth []byte
+	err = card.Personalise(ctx, domain.PersonaliseRequest{
+		Serial: sess.card.Serial, CHUIDExpiry: expiry, Current: keys, New: keys,
+		Certify: func(slot domain.KeySlot, pub crypto.PublicKey) ([]byte, error) {
+			der, err := s.cfg.CA.Issue(pub, sess.user.ID, sess.card.Serial, slot, now, expiry)
+			if slot == domain.KeyCardAuth {
+				cardAuth = der
+			}
+			return der, err
+		},
+	})
+	if err != nil {
+		s.audit(ctx, nil, sess, domain.AuditSelfRenew, err, "")
+		return fmt.Errorf("renew certificates: %w", err)
+	}
+	rec := sess.card
+	rec.CertExpiry, rec.CardAuthCert = expiry, cardAuth
+	rec.RenewalsSinceOperator++
+	err = s.cfg.Store.InTx(ctx, func(q domain.Queries) error {
+		if err := q.PutSmartcard(ctx, rec); err != nil {
+			return fmt.Errorf("record renewal: %w", err)
+		}
+		return s.audit(ctx, q, sess, domain.AuditSelfRenew, nil, "certificates valid until "+expiry.Format("2 January 2006"))
+	})
+	if err != nil {
+		s.cfg.Log.Error("record renewal", "serial", rec.Serial, "err", err)
+		return fmt.Errorf("%w: the card was renewed but the service could not record it; please visit the IT booth", err)
+	}
+	sess.card = rec
+	return nil
+}

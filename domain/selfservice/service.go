@@ -1,0 +1,153 @@
+// Package selfservice holds the card holder's workflows at the walk-up
+// kiosk (seed 004): Smartcard Unlock, registration for it, change passcode
+// and certificate renewal. Every rule is enforced here; screens only show
+// the outcome. Each card insertion gets a Session, an explicit state
+// machine: a method called out of turn fails with ErrOutOfTurn.
+package selfservice
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/smartcard-service-centre/kiosk/domain"
+	"github.com/smartcard-service-centre/kiosk/domain/secret"
+)
+
+// MaxFailedAttempts is how many wrong sets of answers lock a user out of
+// self-service (seed 004: "after 3 failed attempts").
+const MaxFailedAttempts = 3
+
+// MaxCodeSends bounds how many codes one session may have emailed.
+const MaxCodeSends = 3
+
+// ErrOutOfTurn means a step was attempted before the steps it depends on,
+// or after the session ended; the screen should start again.
+var ErrOutOfTurn = errors.New("this step is not available now; please start again")
+
+// ErrTooManyCodes means the session has already had MaxCodeSends codes.
+var ErrTooManyCodes = errors.New("too many codes requested; please start again later")
+
+// ErrSamePasscode means the new passcode equals the current one.
+var ErrSamePasscode = errors.New("the new passcode must be different from the current one")
+
+// AnswerError is a wrong set of answers with the attempts left before the
+// user is locked out. It matches domain.ErrWrongAnswer.
+type AnswerError struct{ AttemptsLeft int }
+
+func (e *AnswerError) Error() string {
+	return fmt.Sprintf("%v: %d attempts left", domain.ErrWrongAnswer, e.AttemptsLeft)
+}
+func (e *AnswerError) Unwrap() error { return domain.ErrWrongAnswer }
+
+// CodeError is a wrong code with the tries left. It matches
+// domain.ErrCodeInvalid.
+type CodeError struct{ TriesLeft int }
+
+func (e *CodeError) Error() string {
+	return fmt.Sprintf("%v: %d tries left", domain.ErrCodeInvalid, e.TriesLeft)
+}
+func (e *CodeError) Unwrap() error { return domain.ErrCodeInvalid }
+
+// Config wires the service to its ports and policies.
+type Config struct {
+	Store domain.Store
+	Keys  *secret.Keys
+	CA    domain.CertificateAuthority
+	Clock domain.Clock
+	Rand  io.Reader // nil: crypto/rand
+	// Notify, if set, is called after mail was enqueued so a sender
+	// delivers it at once.
+	Notify func()
+	Log    *slog.Logger
+
+	Passcodes domain.PasscodePolicy
+	Emails    domain.EmailPolicy
+	Codes     domain.CodePolicy
+	Renewal   domain.RenewalPolicy
+	Argon2    secret.Argon2Params
+	// Terminal names this kiosk in the audit log.
+	Terminal string
+}
+
+// Service runs the workflows; it is safe for concurrent use (one kiosk
+// has one holder at a time, but tests and a server may share it).
+type Service struct{ cfg Config }
+
+// New returns a Service, filling unset policies with the defaults.
+func New(cfg Config) *Service {
+	if cfg.Clock == nil {
+		cfg.Clock = domain.SystemClock{}
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Passcodes.MinLen == 0 {
+		cfg.Passcodes = domain.DefaultPasscodePolicy()
+	}
+	if len(cfg.Emails.Domains) == 0 {
+		cfg.Emails = domain.EmailPolicy{Domains: domain.DefaultApprovedDomains}
+	}
+	if cfg.Codes.Validity == 0 {
+		cfg.Codes = domain.DefaultCodePolicy
+	}
+	if cfg.Renewal.Validity == 0 {
+		cfg.Renewal = domain.DefaultRenewalPolicy
+	}
+	if cfg.Argon2.Memory == 0 {
+		cfg.Argon2 = secret.DefaultArgon2
+	}
+	if cfg.Terminal == "" {
+		cfg.Terminal = "kiosk"
+	}
+	return &Service{cfg: cfg}
+}
+
+// PasscodePolicy is the policy new passcodes are checked against, for
+// screens that explain it and check as the holder types.
+func (s *Service) PasscodePolicy() domain.PasscodePolicy { return s.cfg.Passcodes }
+
+// EmailPolicy is the approved-domain policy, for screens that explain it.
+func (s *Service) EmailPolicy() domain.EmailPolicy { return s.cfg.Emails }
+
+// CodeValidity is how long emailed codes last.
+func (s *Service) CodeValidity() time.Duration { return s.cfg.Codes.Validity }
+
+func (s *Service) now() time.Time { return s.cfg.Clock.Now().UTC() }
+
+// audit appends an audit event; a failure to audit is logged, and for
+// successful card changes returned, since the log must be complete.
+func (s *Service) audit(ctx context.Context, q domain.Queries, sess *Session, action domain.AuditAction, err error, detail string) error {
+	e := domain.AuditEvent{
+		At: s.now(), Action: action, Outcome: domain.OutcomeSuccess,
+		ActorID: sess.user.ID, SubjectID: sess.user.ID, CardSerial: sess.card.Serial,
+		Terminal: s.cfg.Terminal, Detail: detail,
+	}
+	if err != nil {
+		e.Outcome = domain.OutcomeFailure
+		if e.Detail == "" {
+			e.Detail = err.Error()
+		}
+	}
+	if q == nil {
+		q = s.cfg.Store
+	}
+	if _, aerr := q.AppendAudit(ctx, e); aerr != nil {
+		s.cfg.Log.Error("audit", "action", action, "err", aerr)
+		return fmt.Errorf("write audit log: %w", aerr)
+	}
+	return nil
+}
+
+func (s *Service) notify() {
+	if s.cfg.Notify != nil {
+		s.cfg.Notify()
+	}
+}

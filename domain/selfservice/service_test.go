@@ -1,0 +1,530 @@
+package selfservice_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smartcard-service-centre/kiosk/domain"
+	"github.com/smartcard-service-centre/kiosk/domain/secret"
+	"github.com/smartcard-service-centre/kiosk/domain/selfservice"
+	"github.com/smartcard-service-centre/kiosk/domain/selfservice/sstest"
+	"github.com/smartcard-service-centre/kiosk/storage/sqlite"
+)
+
+// cheap keeps argon2id fast in tests; production uses secret.DefaultArgon2.
+var cheap = secret.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+// clock is a settable test clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type fixture struct {
+	svc   *selfservice.Service
+	store domain.Store
+	keys  *secret.Keys
+	ca    *sstest.CA
+	clock *clock
+}
+
+var answers = map[domain.QuestionID]string{1: "Smith", 2: "Edinburgh", 3: "Rex", 4: "St Marys"}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "kiosk.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	keys, err := secret.NewKeys(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{store: st, keys: keys, ca: sstest.NewCA(), clock: &clock{t: time.Now().UTC()}}
+	f.svc = selfservice.New(selfservice.Config{Store: st, Keys: keys, CA: f.ca, Clock: f.clock, Argon2: cheap, Terminal: "test"})
+	return f
+}
+
+func (f *fixture) enrol(t *testing.T, h sstest.Holder) *sstest.Card {
+	t.Helper()
+	if h.ID == "" {
+		h.ID = "555001799894"
+	}
+	if h.Serial == "" {
+		h.Serial = "4082A001132F2817"
+	}
+	if h.Email == "" {
+		h.Email = "test.person@nhs.net"
+	}
+	h.Given, h.Family = "Test", "Person"
+	if h.PIN == "" {
+		h.PIN = "2580"
+	}
+	h.PUK = "87654321"
+	h.Hash = func(a string) (string, error) { return secret.HashAnswer(cheap, a, nil) }
+	h.Seal = func(serial domain.CardSerial, puk, mk []byte) (domain.CardSecrets, error) {
+		return f.keys.SealCard(serial, puk, "AES256", mk, f.clock.Now())
+	}
+	c, err := sstest.Enrol(t.Context(), f.store, f.ca, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+var sixDigits = regexp.MustCompile(`\b\d{6}\b`)
+
+// lastCode reads the newest code mailed to the holder from the outbox.
+func (f *fixture) lastCode(t *testing.T, subject string) string {
+	t.Helper()
+	mails, err := f.store.ListMail(t.Context(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range mails {
+		if m.Subject == subject {
+			return sixDigits.FindString(m.Body)
+		}
+	}
+	t.Fatalf("no mail %q in the outbox", subject)
+	return ""
+}
+
+// answerAll answers the session's questions, right or wrong.
+func answerAll(sess *selfservice.Session, right bool) []string {
+	var out []string
+	for _, q := range sess.Questions() {
+		a := answers[q.ID]
+		if !right {
+			a = "wrong"
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func TestUnlockHappyPath(t *testing.T) {
+	f := newFixture(t)
+	card := f.enrol(t, sstest.Holder{Blocked: true, Answers: answers})
+	ctx := t.Context()
+	sess, err := f.svc.Identify(ctx, card)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := f.svc.Holder(sess)
+	if h.Name != "Mx Test Person" || !h.Registered || !h.Blocked || h.MaskedEmail != "t•••@nhs.net" {
+		t.Fatalf("holder %+v", h)
+	}
+	qs, err := f.svc.StartUnlock(ctx, sess)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(qs) < 2 || len(qs) > 4 {
+		t.Fatalf("%d questions, want 2–4", len(qs))
+	}
+	// Answers are compared normalised: case, spaces and width do not matter.
+	in := answerAll(sess, true)
+	in[0] = "  " + strings.ToUpper(in[0]) + " "
+	masked, err := f.svc.AnswerQuestions(ctx, sess, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if masked != "t•••@nhs.net" {
+		t.Fatalf("masked email %q", masked)
+	}
+	code := f.lastCode(t, "Smartcard Unlock Code")
+	mails, _ := f.store.ListMail(ctx, 1)
+	if !strings.Contains(mails[0].Body, "This code is valid for 15 minutes.") || mails[0].To != "test.person@nhs.net" {
+		t.Fatalf("unlock mail: %+v", mails[0])
+	}
+	if !mails[0].NotAfter.Equal(f.clock.Now().Add(15 * time.Minute).Truncate(time.Microsecond)) {
+		t.Fatalf("NotAfter %v", mails[0].NotAfter)
+	}
+	if err := f.svc.EnterUnlockCode(ctx, sess, code[:3]+" "+code[3:]); err != nil {
+		t.Fatalf("code with a space: %v", err)
+	}
+	if err := f.svc.CompleteUnlock(ctx, sess, card, "1234", "1234"); !errors.Is(err, domain.ErrPasscodePolicy) {
+		t.Fatalf("run 1234: %v", err)
+	}
+	if err := f.svc.CompleteUnlock(ctx, sess, card, "Kx9!a", "Kx9!b"); !errors.Is(err, domain.ErrPasscodePolicy) {
+		t.Fatalf("mismatch: %v", err)
+	}
+	if err := f.svc.CompleteUnlock(ctx, sess, card, "Kx9!a", "Kx9!a"); err != nil {
+		t.Fatal(err)
+	}
+	if !card.PINIs("Kx9!a") || card.PINTries != 3 {
+		t.Fatalf("card PIN not reset")
+	}
+	if sess.Step() != selfservice.StepUnlocked {
+		t.Fatalf("step %v", sess.Step())
+	}
+	if f.lastCode(t, "Your Smartcard has been unlocked") != "" {
+		t.Fatal("notification carries a code")
+	}
+	// The code works once only.
+	if err := f.svc.EnterUnlockCode(ctx, sess, code); !errors.Is(err, selfservice.ErrOutOfTurn) {
+		t.Fatalf("second use: %v", err)
+	}
+	ev, _ := f.store.ListAudit(ctx, domain.AuditFilter{})
+	var unlocked bool
+	for _, e := range ev {
+		unlocked = unlocked || (e.Action == domain.AuditSelfUnlock && e.Outcome == domain.OutcomeSuccess)
+	}
+	if !unlocked {
+		t.Fatal("no audit event for the unlock")
+	}
+}
+
+func TestIdentifyRefusals(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	card := f.enrol(t, sstest.Holder{})
+	unknown := sstest.NewCard("4082A00100000099", "1111", "2222")
+	if _, err := f.svc.Identify(ctx, unknown); !errors.Is(err, domain.ErrCardNotFound) {
+		t.Fatalf("unknown card: %v", err)
+	}
+	// Same serial, different key: a cloned serial is not genuine.
+	clone := sstest.NewCard(card.Serial, "2580", "x")
+	if _, err := f.svc.Identify(ctx, clone); !errors.Is(err, domain.ErrCardNotGenuine) {
+		t.Fatalf("clone: %v", err)
+	}
+	cancelled := f.enrol(t, sstest.Holder{ID: "555000000079", Serial: "4082A00100000079", Cancelled: true})
+	if _, err := f.svc.Identify(ctx, cancelled); !errors.Is(err, domain.ErrCardCancelled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+	card.SetRemoved(true)
+	if _, err := f.svc.Identify(ctx, card); !errors.Is(err, domain.ErrCardRemoved) {
+		t.Fatalf("removed: %v", err)
+	}
+	card.SetRemoved(false)
+	sess, err := f.svc.Identify(ctx, card)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.StartUnlock(ctx, sess); !errors.Is(err, domain.ErrNotRegistered) {
+		t.Fatalf("unregistered: %v", err)
+	}
+}
+
+func TestWrongAnswersLockOut(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	card := f.enrol(t, sstest.Holder{Blocked: true, Answers: answers})
+	sess, err := f.svc.Identify(ctx, card)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.StartUnlock(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	for left := 2; left >= 1; left-- {
+		_, err := f.svc.AnswerQuestions(ctx, sess, answerAll(sess, false))
+		var ae *selfservice.AnswerError
+		if !errors.As(err, &ae) || ae.AttemptsLeft != left || !errors.Is(err, domain.ErrWrongAnswer) {
+			t.Fatalf("attempt: %v, want %d left", err, left)
+		}
+	}
+	if _, err := f.svc.AnswerQuestions(ctx, sess, answerAll(sess, false)); !errors.Is(err, domain.ErrLockedOut) {
+		t.Fatalf("third: %v", err)
+	}
+	// Persisted: a new session (another kiosk) is refused too, even with right answers.
+	sess2, _ := f.svc.Identify(ctx, card)
+	if _, err := f.svc.StartUnlock(ctx, sess2); !errors.Is(err, domain.ErrLockedOut) {
+		t.Fatalf("after lock-out: %v", err)
+	}
+	if mails, _ := f.store.ListMail(ctx, 10); len(mails) != 0 {
+		t.Fatalf("a code was mailed to a locked-out user")
+	}
+}
+
+func TestCodeFailures(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	card := f.enrol(t, sstest.Holder{Blocked: true, Answers: answers})
+	start := func() *selfservice.Session {
+		sess, err := f.svc.Identify(ctx, card)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.StartUnlock(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.AnswerQuestions(ctx, sess, answerAll(sess, true)); err != nil {
+			t.Fatal(err)
+		}
+		return sess
+	}
+	sess := start()
+	code := f.lastCode(t, "Smartcard Unlock Code")
+	wrong := "000000"
+	if wrong == code {
+		wrong = "111111"
+	}
+	for left := 2; left >= 1; left-- {
+		var ce *selfservice.CodeError
+		if err := f.svc.EnterUnlockCode(ctx, sess, wrong); !errors.As(err, &ce) || ce.TriesLeft != left {
+			t.Fatalf("wrong code: %v, want %d left", err, left)
+		}
+	}
+	if err := f.svc.EnterUnlockCode(ctx, sess, wrong); !errors.Is(err, domain.ErrCodeTriesExhausted) {
+		t.Fatalf("third wrong code: %v", err)
+	}
+	if err := f.svc.EnterUnlockCode(ctx, sess, code); !errors.Is(err, domain.ErrCodeTriesExhausted) {
+		t.Fatalf("right code after exhaustion: %v", err)
+	}
+	// Resend gives a new code; the old one stops working.
+	if _, err := f.svc.ResendCode(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.EnterUnlockCode(ctx, sess, code); err == nil && code != f.lastCode(t, "Smartcard Unlock Code") {
+		t.Fatal("old code still works")
+	}
+
+	// Expiry: 15 minutes.
+	sess = start()
+	code = f.lastCode(t, "Smartcard Unlock Code")
+	f.clock.Add(15*time.Minute + time.Second)
+	if err := f.svc.EnterUnlockCode(ctx, sess, code); !errors.Is(err, domain.ErrCodeExpired) {
+		t.Fatalf("expired code: %v", err)
+	}
+}
+
+func TestOutOfTurnAndPulledCard(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	card := f.enrol(t, sstest.Holder{Blocked: true, Answers: answers})
+	sess, err := f.svc.Identify(ctx, card)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.CompleteUnlock(ctx, sess, card, "Kx9!a", "Kx9!a"); !errors.Is(err, selfservice.ErrOutOfTurn) {
+		t.Fatalf("unlock without code: %v", err)
+	}
+	if err := f.svc.EnterUnlockCode(ctx, sess, "123456"); !errors.Is(err, selfservice.ErrOutOfTurn) {
+		t.Fatalf("code before questions: %v", err)
+	}
+	f.svc.StartUnlock(ctx, sess)
+	f.svc.AnswerQuestions(ctx, sess, answerAll(sess, true))
+	if err := f.svc.EnterUnlockCode(ctx, sess, f.lastCode(t, "Smartcard Unlock Code")); err != nil {
+		t.Fatal(err)
+	}
+	card.SetRemoved(true)
+	if err := f.svc.CompleteUnlock(ctx, sess, card, "Kx9!a", "Kx9!a"); !errors.Is(err, domain.ErrCardRemoved) {
+		t.Fatalf("pulled card: %v", err)
+	}
+	sess.End()
+	card.SetRemoved(false)
+	if err := f.svc.CompleteUnlock(ctx, sess, card, "Kx9!a", "Kx9!a"); !errors.Is(err, selfservice.ErrOutOfTurn) {
+		t.Fatalf("after End: %v", err)
+	}
+	if card.PINIs("Kx9!a") {
+		t.Fatal("PIN changed after the session ended")
+	}
+}
+
+func TestAbandonAndSameQuestions(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	card := f.enrol(t, sstest.Holder{Blocked: true, Answers: answers})
+	sess, err := f.svc.Identify(ctx, card)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := f.svc.StartUnlock(ctx, sess)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		again, err := f.svc.StartUnlock(ctx, sess)
+		if err != nil || len(again) != len(first) || again[0] != first[0] {
+			t.Fatalf("asking again drew other questions: %v then %v (%v)", first, again, err)
+		}
+	}
+	f.svc.AnswerQuestions(ctx, sess, answerAll(sess, true))
+	f.svc.Abandon(sess)
+	if sess.Step() != selfservice.StepIdentified {
+		t.Fatalf("after Abandon: step %v", sess.Step())
+	}
+	if err := f.svc.EnterUnlockCode(ctx, sess, f.lastCode(t, "Smartcard Unlock Code")); !errors.Is(err, selfservice.ErrOutOfTurn) {
+		t.Fatalf("code after Abandon: %v", err)
+	}
+	if err := f.svc.SignIn(ctx, sess, card, "0000"); !errors.Is(err, domain.ErrCardBlocked) {
+		t.Fatalf("sign-in after Abandon reaches the card: %v", err)
+	}
+}
+
+func TestRegistration(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	card := f.enrol(t, sstest.Holder{})
+	sess, err := f.svc.Identify(ctx, card)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qas := []selfservice.QuestionAnswer{{5, "Lagos"}, {6, "Fiat"}, {12, "Ward clerk"}, {3, "Biscuit"}}
+	if _, err := f.svc.StartRegistration(ctx, sess, qas, "a@nhs.net"); !errors.Is(err, selfservice.ErrOutOfTurn) {
+		t.Fatalf("before sign-in: %v", err)
+	}
+	var pe *domain.PasscodeError
+	if err := f.svc.SignIn(ctx, sess, card, "9999"); !errors.As(err, &pe) || pe.TriesLeft != 2 {
+		t.Fatalf("wrong passcode: %v", err)
+	}
+	if err := f.svc.SignIn(ctx, sess, card, "2580"); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		qas   []selfservice.QuestionAnswer
+		email string
+		want  error
+	}{
+		{"three questions", qas[:3], "amara@nhs.net", domain.ErrQuestions},
+		{"repeated question", append(qas[:3:3], qas[0]), "amara@nhs.net", domain.ErrQuestions},
+		{"empty answer", []selfservice.QuestionAnswer{{5, " "}, {6, "Fiat"}, {12, "Ward"}, {3, "Rex"}}, "amara@nhs.net", domain.ErrQuestions},
+		{"gmail", qas, "amara@gmail.com", domain.ErrEmailNotApproved},
+		{"lookalike domain", qas, "amara@evilnhs.net", domain.ErrEmailNotApproved},
+		{"header injection", qas, "amara@nhs.net\r\nBcc: x@evil.com", domain.ErrInvalidEmail},
+	}
+	for _, tt := range tests {
+		if _, err := f.svc.StartRegistration(ctx, sess, tt.qas, tt.email); !errors.Is(err, tt.want) {
+			t.Errorf("%s: %v, want %v", tt.name, err, tt.want)
+		}
+	}
+	masked, err := f.svc.StartRegistration(ctx, sess, qas, "Amara.Okafor@Wales.NHS.uk")
+	if err != nil || masked != "A•••@wales.nhs.uk" {
+		t.Fatalf("register: %q %v", masked, err)
+	}
+	if _, err := f.store.GetRegistration(ctx, "555001799894"); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatal("registered before the code was entered")
+	}
+	code := f.lastCode(t, "Smartcard Unlock Service Registration Code")
+	if err := f.svc.ConfirmRegistration(ctx, sess, code); err != nil {
+		t.Fatal(err)
+	}
+	h := f.svc.Holder(sess)
+	if !h.Registered || h.MaskedEmail != "A•••@wales.nhs.uk" {
+		t.Fatalf("profile not refreshed: %+v", h)
+	}
+	// The new registration works for an unlock.
+	sess2, _ := f.svc.Identify(ctx, card)
+	qs, err := f.svc.StartUnlock(ctx, sess2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[domain.QuestionID]string{5: "lagos", 6: "FIAT", 12: "ward  clerk", 3: "biscuit"}
+	var in []string
+	for _, q := range qs {
+		in = append(in, byID[q.ID])
+	}
+	if _, err := f.svc.AnswerQuestions(ctx, sess2, in); err != nil {
+		t.Fatalf("answers after registering: %v", err)
+	}
+}
+
+func TestChangePasscodeAndRenewal(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	card := f.enrol(t, sstest.Holder{CertExpiry: time.Now().AddDate(0, 0, 40)})
+	sess, _ := f.svc.Identify(ctx, card)
+	if err := f.svc.SignIn(ctx, sess, card, "2580"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.ChangePasscode(ctx, sess, card, "2580", "2580", "2580"); !errors.Is(err, selfservice.ErrSamePasscode) {
+		t.Fatalf("same passcode: %v", err)
+	}
+	if err := f.svc.ChangePasscode(ctx, sess, card, "2580", "password", "password"); !errors.Is(err, domain.ErrPasscodePolicy) {
+		t.Fatalf("deny-listed: %v", err)
+	}
+	var pe *domain.PasscodeError
+	if err := f.svc.ChangePasscode(ctx, sess, card, "0000", "Kx9!a", "Kx9!a"); !errors.As(err, &pe) {
+		t.Fatalf("wrong current: %v", err)
+	}
+	if err := f.svc.ChangePasscode(ctx, sess, card, "2580", "Kx9!a", "Kx9!a"); err != nil || !card.PINIs("Kx9!a") {
+		t.Fatalf("change: %v", err)
+	}
+
+	if err := f.svc.CanRenew(sess); err != nil {
+		t.Fatalf("inside the window: %v", err)
+	}
+	if err := f.svc.Renew(ctx, sess, card); err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := f.store.GetSmartcard(ctx, card.Serial)
+	if rec.RenewalsSinceOperator != 1 || rec.CertExpiry.Before(time.Now().AddDate(1, 11, 0)) {
+		t.Fatalf("record after renewal: %+v", rec)
+	}
+	// The new 9E key is the one recorded: the card is still genuine.
+	if _, err := f.svc.Identify(ctx, card); err != nil {
+		t.Fatalf("identify after renewal: %v", err)
+	}
+	if err := f.svc.CanRenew(sess); !errors.Is(err, domain.ErrRenewalTooEarly) {
+		t.Fatalf("just renewed: %v", err)
+	}
+
+	expired := f.enrol(t, sstest.Holder{ID: "555000000061", Serial: "4082A00100000061", CertExpiry: time.Now().Add(-24 * time.Hour)})
+	sess, _ = f.svc.Identify(ctx, expired)
+	f.svc.SignIn(ctx, sess, expired, "2580")
+	if err := f.svc.Renew(ctx, sess, expired); !errors.Is(err, domain.ErrCertificateExpired) {
+		t.Fatalf("expired: %v", err)
+	}
+}
+
+// Kiosks racing on one user: every wrong set of answers is counted exactly
+// once, and the user ends locked out.
+func TestConcurrentKiosksCountEveryAttempt(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	card := f.enrol(t, sstest.Holder{Blocked: true, Answers: answers})
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	answered := make([]bool, len(errs))
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sess, err := f.svc.Identify(ctx, card)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			if _, err := f.svc.StartUnlock(ctx, sess); err != nil {
+				errs[i] = err
+				return
+			}
+			answered[i] = true
+			_, errs[i] = f.svc.AnswerQuestions(ctx, sess, answerAll(sess, false))
+		}()
+	}
+	wg.Wait()
+	reg, err := f.store.GetRegistration(ctx, "555001799894")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for i, a := range answered {
+		if a {
+			n++
+			if !errors.Is(errs[i], domain.ErrWrongAnswer) && !errors.Is(errs[i], domain.ErrLockedOut) {
+				t.Fatalf("kiosk %d: %v", i, errs[i])
+			}
+		}
+	}
+	if !reg.LockedOut() || reg.FailedAttempts != n || n < selfservice.MaxFailedAttempts {
+		t.Fatalf("after racing kiosks: %d attempts, locked %v (%v)", reg.FailedAttempts, reg.LockedOut(), errs)
+	}
+}

@@ -1,0 +1,202 @@
+package selfservice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/smartcard-service-centre/kiosk/domain"
+)
+
+// Step is where a session stands. Unlock runs Identified → Questions →
+// CodeSent → NewPasscode → Unlocked; My Profile runs Identified →
+// SignedIn (→ RegistrationCodeSent → SignedIn).
+type Step int
+
+const (
+	StepIdentified Step = iota
+	StepQuestions
+	StepCodeSent
+	StepNewPasscode
+	StepUnlocked
+	StepSignedIn
+	StepRegistrationCodeSent
+	StepEnded
+)
+
+// Question is a security question put to the holder.
+type Question struct {
+	ID   domain.QuestionID
+	Text string
+}
+
+// Holder is what the screens may show about the person whose card is in
+// the reader: nothing secret, text already cleaned of control sequences.
+type Holder struct {
+	Name        string // e.g. "Mr Test Person"
+	UserID      domain.UserID
+	Serial      domain.CardSerial
+	CertExpiry  time.Time
+	Blocked     bool
+	TriesLeft   int
+	Registered  bool
+	LockedOut   bool
+	MaskedEmail string // registered address, masked; "" when not registered
+	// RenewalDue is true inside the renewal window (or after expiry).
+	RenewalDue bool
+	// CertsExpired is true once the certificates have expired.
+	CertsExpired bool
+}
+
+// Session is one card holder's visit, from card insertion to removal. It
+// is not safe to share between goroutines without its own lock, which the
+// methods take.
+type Session struct {
+	mu     sync.Mutex
+	user   domain.User
+	card   domain.Smartcard
+	status domain.CardStatus
+	reg    *domain.Registration
+	step   Step
+
+	questions   []Question
+	codeSends   int
+	grantExpiry time.Time // the unlock code was accepted; new passcode until then
+	pending     string    // masked email of a registration awaiting its code
+}
+
+// Step reports where the session stands.
+func (sess *Session) Step() Step {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	return sess.step
+}
+
+// End wipes what the session holds (card pulled, idle timeout).
+func (sess *Session) End() {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	sess.step = StepEnded
+	sess.questions = nil
+	sess.grantExpiry = time.Time{}
+	sess.pending = ""
+}
+
+// Abandon leaves a workflow part-way (the holder pressed Back): an unlock
+// returns to the start, a registration awaiting its code to the signed-in
+// profile. Attempts already counted stay counted, and a code already sent
+// stops being asked for.
+func (s *Service) Abandon(sess *Session) {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	switch sess.step {
+	case StepQuestions, StepCodeSent, StepNewPasscode:
+		sess.step = StepIdentified
+	case StepRegistrationCodeSent:
+		sess.step = StepSignedIn
+	default:
+		return
+	}
+	sess.questions = nil
+	sess.grantExpiry = time.Time{}
+	sess.pending = ""
+}
+
+// Questions returns the questions of the current unlock attempt.
+func (sess *Session) Questions() []Question {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	return append([]Question(nil), sess.questions...)
+}
+
+// Serial is the card's serial.
+func (sess *Session) Serial() domain.CardSerial { return sess.card.Serial }
+
+// Holder describes the card holder for the screens.
+func (s *Service) Holder(sess *Session) Holder {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	h := Holder{
+		Name:         domain.CleanText(sess.user.DisplayName()),
+		UserID:       sess.user.ID,
+		Serial:       sess.card.Serial,
+		CertExpiry:   sess.card.CertExpiry,
+		Blocked:      sess.status.Blocked,
+		TriesLeft:    sess.status.PasscodeTriesLeft,
+		RenewalDue:   s.cfg.Renewal.DueSoon(sess.card, s.now()),
+		CertsExpired: sess.card.Expired(s.now()),
+	}
+	if sess.reg != nil {
+		h.Registered = true
+		h.LockedOut = sess.reg.LockedOut()
+		h.MaskedEmail = domain.MaskEmail(domain.CleanText(sess.reg.Email))
+	}
+	return h
+}
+
+// at checks the session is at one of the steps; the caller holds mu.
+func (sess *Session) at(steps ...Step) error {
+	for _, st := range steps {
+		if sess.step == st {
+			return nil
+		}
+	}
+	return ErrOutOfTurn
+}
+
+// Identify starts a session for the card in the reader: the card must be
+// known to the service, active, proved genuine by its Card Authentication
+// key, and belong to a known user.
+func (s *Service) Identify(ctx context.Context, card domain.Card) (*Session, error) {
+	st, err := card.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read smartcard: %w", err)
+	}
+	rec, err := s.cfg.Store.GetSmartcard(ctx, st.Serial)
+	if errors.Is(err, domain.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s", domain.ErrCardNotFound, st.Serial)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up smartcard: %w", err)
+	}
+	sess := &Session{card: rec, status: st, user: domain.User{ID: rec.UserID}}
+	if !rec.Active() {
+		return nil, fmt.Errorf("%w (%s)", domain.ErrCardCancelled, domain.CleanText(rec.CancelReason))
+	}
+	if err := domain.ProveGenuine(ctx, card, rec, s.cfg.CA, s.cfg.Rand); err != nil {
+		if errors.Is(err, domain.ErrCardNotGenuine) {
+			s.cfg.Log.Warn("card not genuine", "serial", st.Serial, "err", err)
+			s.audit(ctx, nil, sess, domain.AuditCardChecked, err, "")
+		}
+		return nil, err
+	}
+	u, err := s.cfg.Store.GetUser(ctx, rec.UserID)
+	if errors.Is(err, domain.ErrNotFound) {
+		return nil, fmt.Errorf("%w: card %s", domain.ErrUserNotFound, st.Serial)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up card holder: %w", err)
+	}
+	sess.user = u
+	if err := s.refreshRegistration(ctx, sess); err != nil {
+		return nil, err
+	}
+	return sess, nil
+}
+
+// refreshRegistration re-reads the registration; the caller holds mu or
+// owns sess exclusively.
+func (s *Service) refreshRegistration(ctx context.Context, sess *Session) error {
+	r, err := s.cfg.Store.GetRegistration(ctx, sess.user.ID)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		sess.reg = nil
+	case err != nil:
+		return fmt.Errorf("look up registration: %w", err)
+	default:
+		sess.reg = &r
+	}
+	return nil
+}
