@@ -1,0 +1,228 @@
+package common
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/smartcard-service-centre/kiosk/domain"
+	"github.com/smartcard-service-centre/kiosk/domain/selfservice"
+)
+
+// Explanation tells the person at the kiosk what happened and what to do
+// next, in their words rather than the system's.
+type Explanation struct {
+	Title string
+	What  string
+	Next  string
+	// Fatal means nothing more can be done with this card here: the only
+	// way on is to remove it.
+	Fatal bool
+	// Fault means the service failed (database, mail outbox …) rather
+	// than a rule saying no; worth logging in full.
+	Fault bool
+}
+
+// LockedOutText is seed 004's lock-out rule, word for word.
+const LockedOutText = "After 3 failed attempts you cannot continue here. Please visit the IT booth to reset your Smartcard passcode."
+
+// Explain turns a domain outcome into words. Errors it does not know are
+// treated as the service being unavailable (the database or the mail
+// outbox), which is what they are; the caller logs the detail.
+func Explain(err error) Explanation {
+	var pe *domain.PasscodeError
+	var ae *selfservice.AnswerError
+	var ce *selfservice.CodeError
+	switch {
+	case errors.Is(err, domain.ErrCardRemoved), errors.Is(err, domain.ErrNoCard):
+		return Explanation{
+			Title: "Smartcard removed",
+			What:  "Your Smartcard was removed from the reader, so we stopped and cleared everything you typed.",
+			Next:  "Insert your Smartcard again to start over.",
+			Fatal: true,
+		}
+	case errors.Is(err, domain.ErrReaderUnavailable):
+		return Explanation{
+			Title: "Card reader not available",
+			What:  "The Smartcard reader is not working at the moment.",
+			Next:  "Remove your Smartcard and try again in a minute. If it keeps happening, please visit the IT booth.",
+			Fatal: true,
+		}
+	case errors.Is(err, domain.ErrCardNotFound):
+		return Explanation{
+			Title: "Smartcard not recognised",
+			What:  "This Smartcard is not known to the Smartcard Service Centre.",
+			Next:  "Please remove it and take it to your Registration Authority, who can check it.",
+			Fatal: true,
+		}
+	case errors.Is(err, domain.ErrCardCancelled):
+		what := "This Smartcard has been cancelled and can no longer be used."
+		if reason := detail(err, domain.ErrCardCancelled); reason != "" {
+			what = fmt.Sprintf("This Smartcard has been cancelled (reason: %s) and can no longer be used.", reason)
+		}
+		return Explanation{
+			Title: "Smartcard cancelled",
+			What:  what,
+			Next:  "Please remove it and contact your Registration Authority for a replacement card.",
+			Fatal: true,
+		}
+	case errors.Is(err, domain.ErrCardNotGenuine):
+		return Explanation{
+			Title: "Smartcard could not be verified",
+			What:  "The kiosk could not confirm that this is a genuine Smartcard issued by the service.",
+			Next:  "Please remove it and take it to the IT booth or your Registration Authority.",
+			Fatal: true,
+		}
+	case errors.Is(err, domain.ErrUserNotFound):
+		return Explanation{
+			Title: "Card holder not found",
+			What:  "We could not find the record of the person this Smartcard was issued to.",
+			Next:  "Please remove your Smartcard and visit your Registration Authority.",
+			Fatal: true,
+		}
+	case errors.Is(err, domain.ErrNotRegistered):
+		return Explanation{
+			Title: "Not registered for Smartcard Unlock",
+			What:  "You need to have registered for the Smartcard Unlock Service to unlock your Smartcard here, and you have not registered yet.",
+			Next:  "If your Smartcard is locked, please visit the IT booth to reset your passcode. Once you know your passcode, you can register here under My Profile.",
+		}
+	case errors.Is(err, domain.ErrLockedOut):
+		return Explanation{
+			Title: "Smartcard Unlock not available",
+			What:  LockedOutText,
+			Fatal: true,
+		}
+	case errors.As(err, &ae):
+		return Explanation{
+			Title: "Answers not recognised",
+			What:  "The answers did not match the ones you gave when you registered.",
+			Next:  attemptsLeft(ae.AttemptsLeft),
+		}
+	case errors.As(err, &ce):
+		return Explanation{
+			Title: "Code not correct",
+			What:  "That code is not correct.",
+			Next:  fmt.Sprintf("Check the code in the email and type it again. %s", triesLeft(ce.TriesLeft, "try", "tries")),
+		}
+	case errors.Is(err, domain.ErrCodeExpired):
+		return Explanation{
+			Title: "Code expired",
+			What:  "The code has expired: codes are valid for 15 minutes.",
+			Next:  "Ask for a new code and use it within 15 minutes.",
+		}
+	case errors.Is(err, domain.ErrCodeTriesExhausted):
+		return Explanation{
+			Title: "Too many wrong codes",
+			What:  "A wrong code was entered too many times, so that code no longer works.",
+			Next:  "Ask for a new code.",
+		}
+	case errors.Is(err, domain.ErrCodeUsed):
+		return Explanation{
+			Title: "Code already used",
+			What:  "That code has already been used.",
+			Next:  "Ask for a new code.",
+		}
+	case errors.Is(err, selfservice.ErrTooManyCodes):
+		return Explanation{
+			Title: "Too many codes requested",
+			What:  "Several codes have already been sent during this visit.",
+			Next:  "Please check your email (and your Junk folder) for the latest code, or remove your Smartcard and try again later.",
+		}
+	case errors.Is(err, domain.ErrCardBlocked):
+		return Explanation{
+			Title: "Smartcard locked",
+			What:  "Your Smartcard is locked because a wrong passcode was entered 3 times.",
+			Next:  "Use Smartcard Unlock to set a new passcode. If you have not registered for it, please visit the IT booth.",
+		}
+	case errors.As(err, &pe):
+		return Explanation{
+			Title: "Passcode not correct",
+			What:  "The passcode is not correct.",
+			Next:  fmt.Sprintf("Type it again. %s before your Smartcard locks.", triesLeft(pe.TriesLeft, "try", "tries")),
+		}
+	case errors.Is(err, domain.ErrPasscodePolicy):
+		var p *domain.PolicyError
+		what := "The new passcode does not meet the rules."
+		if errors.As(err, &p) {
+			what = p.Reason
+		}
+		return Explanation{Title: "Choose another passcode", What: what, Next: "Please choose another passcode."}
+	case errors.Is(err, selfservice.ErrSamePasscode):
+		return Explanation{Title: "Choose another passcode", What: "The new passcode must be different from the current one.", Next: "Please choose another passcode."}
+	case errors.Is(err, domain.ErrEmailNotApproved):
+		return Explanation{
+			Title: "Email address not approved",
+			What:  "That email address is not from a provider approved for use with the Spine.",
+			Next:  "Use an address ending in " + strings.TrimSpace(detailAfter(err, "use an address ending in ")) + ".",
+		}
+	case errors.Is(err, domain.ErrInvalidEmail):
+		return Explanation{Title: "Email address not valid", What: "That is not a valid email address.", Next: "Enter an address such as jane.smith@nhs.net."}
+	case errors.Is(err, domain.ErrQuestions):
+		return Explanation{Title: "Security questions not complete", What: "Choose 4 different questions and give an answer of at least 2 characters to each.", Next: "Please check your questions and answers."}
+	case errors.Is(err, domain.ErrRenewalTooEarly):
+		next := "Please come back when your certificates are due for renewal."
+		if d := detail(err, domain.ErrRenewalTooEarly); d != "" {
+			next = "You can renew them here from " + strings.TrimPrefix(d, "you can renew from ") + "."
+		}
+		return Explanation{Title: "Renewal not due yet", What: "Your certificates are not due for renewal yet: they can be renewed here in the 90 days before they expire.", Next: next}
+	case errors.Is(err, domain.ErrCertificateExpired):
+		return Explanation{
+			Title: "Certificates expired",
+			What:  "Your certificates have already expired, so they cannot be renewed here.",
+			Next:  "Please visit your Registration Authority, who can repair your Smartcard.",
+		}
+	case errors.Is(err, domain.ErrNeedsOperator):
+		return Explanation{
+			Title: "Renewal needs your Registration Authority",
+			What:  "Every third renewal has to be done with a Registration Authority, who checks your identity.",
+			Next:  "Please visit your Registration Authority to renew your certificates.",
+		}
+	case errors.Is(err, selfservice.ErrOutOfTurn):
+		return Explanation{Title: "Please start again", What: "This step is not available now.", Next: "Please go back to the menu and start again."}
+	}
+	return Explanation{
+		Title: "Service not available",
+		What:  "The Smartcard Service Centre cannot complete this at the moment.",
+		Next:  "Please try again in a few minutes. If it keeps happening, please visit the IT booth.",
+		Fault: true,
+	}
+}
+
+// IsServiceFault reports whether Explain treats err as the service
+// failing rather than a rule saying no.
+func IsServiceFault(err error) bool {
+	return err != nil && Explain(err).Fault
+}
+
+func attemptsLeft(n int) string {
+	return fmt.Sprintf("Please try again. %s before you are locked out of Smartcard Unlock.", triesLeft(n, "attempt", "attempts"))
+}
+
+func triesLeft(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("You have 1 %s left", one)
+	}
+	return fmt.Sprintf("You have %d %s left", n, many)
+}
+
+// detail returns what a wrapping error added after the sentinel's text,
+// e.g. "(Lost)" → "Lost", cleaned for the terminal.
+func detail(err, sentinel error) string {
+	s := err.Error()
+	i := strings.Index(s, sentinel.Error())
+	if i < 0 {
+		return ""
+	}
+	d := strings.TrimSpace(s[i+len(sentinel.Error()):])
+	d = strings.TrimPrefix(d, ":")
+	d = strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(d, "("), ")"))
+	return domain.CleanText(d)
+}
+
+func detailAfter(err error, marker string) string {
+	s := err.Error()
+	if i := strings.Index(s, marker); i >= 0 {
+		return domain.CleanText(s[i+len(marker):])
+	}
+	return "nhs.net, nhs.uk, gov.uk or mod.uk"
+}

@@ -1,0 +1,55 @@
+package common
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/smartcard-service-centre/kiosk/domain"
+	"github.com/smartcard-service-centre/kiosk/domain/selfservice"
+)
+
+// Every outcome the domain names gets its own words; only unknown errors
+// read as the service failing.
+func TestExplainCoversEveryOutcome(t *testing.T) {
+	outcomes := []error{
+		domain.ErrCardRemoved, domain.ErrNoCard, domain.ErrReaderUnavailable, domain.ErrCardNotFound,
+		domain.ErrCardCancelled, domain.ErrCardNotGenuine, domain.ErrUserNotFound, domain.ErrNotRegistered,
+		domain.ErrLockedOut, domain.ErrCodeExpired, domain.ErrCodeTriesExhausted, domain.ErrCodeUsed,
+		domain.ErrCardBlocked, domain.ErrPasscodePolicy, domain.ErrEmailNotApproved, domain.ErrInvalidEmail,
+		domain.ErrQuestions, domain.ErrRenewalTooEarly, domain.ErrCertificateExpired, domain.ErrNeedsOperator,
+		selfservice.ErrOutOfTurn, selfservice.ErrTooManyCodes, selfservice.ErrSamePasscode,
+		&selfservice.AnswerError{AttemptsLeft: 2}, &selfservice.CodeError{TriesLeft: 1},
+		&domain.PasscodeError{TriesLeft: 2}, &domain.PolicyError{Reason: "Too short."},
+	}
+	for _, err := range outcomes {
+		wrapped := fmt.Errorf("some step: %w", err)
+		ex := Explain(wrapped)
+		if ex.Fault || ex.Title == "" || ex.What == "" {
+			t.Errorf("Explain(%v) = %+v: want its own words", err, ex)
+		}
+	}
+	if ex := Explain(errors.New("sql: database is closed")); !ex.Fault || ex.Title != "Service not available" {
+		t.Errorf("unknown error explained as %+v", ex)
+	}
+}
+
+func TestExplainDetails(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("%w (%s)", domain.ErrCardCancelled, "Lost\x1b]0;x\x07"), "(reason: Lost)"},
+		{&selfservice.AnswerError{AttemptsLeft: 1}, "You have 1 attempt left before you are locked out"},
+		{&selfservice.CodeError{TriesLeft: 2}, "You have 2 tries left"},
+		{&domain.PasscodeError{TriesLeft: 1}, "You have 1 try left before your Smartcard locks."},
+		{fmt.Errorf("%w: you can renew from 2 January 2027", domain.ErrRenewalTooEarly), "You can renew them here from 2 January 2027."},
+		{domain.ErrLockedOut, LockedOutText},
+	} {
+		ex := Explain(tc.err)
+		if got := ex.What + " " + ex.Next; !strings.Contains(got, tc.want) || strings.ContainsRune(got, 0x1b) {
+			t.Errorf("Explain(%q) = %q, want it to contain %q", tc.err, got, tc.want)
+		}
+	}
+}

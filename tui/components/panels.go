@@ -1,0 +1,81 @@
+package components
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/smartcard-service-centre/kiosk/domain"
+	"github.com/smartcard-service-centre/kiosk/tui/theme"
+)
+
+// TrayEntry is one demo card in the tray panel.
+type TrayEntry struct {
+	Key      string // the key that inserts or removes it, e.g. "F2"
+	Label    string
+	Inserted bool
+}
+
+// TrayPanel draws the demo card tray, width wide (frame included).
+func TrayPanel(th *theme.Theme, entries []TrayEntry, note string, width int) string {
+	inner := max(10, width-th.Panel.GetHorizontalFrameSize())
+	lines := []string{th.PanelHead.Render("Demo card tray"), th.Muted.Width(inner).Render("Press a key to insert or remove a card.")}
+	for _, e := range entries {
+		mark := "  "
+		if e.Inserted {
+			mark = "▶ "
+		}
+		line := fmt.Sprintf("%s%-3s %s", mark, e.Key, domain.CleanText(e.Label))
+		if e.Inserted {
+			line = th.Strong.Render(ansi.Truncate(line, inner, "…"))
+		} else {
+			line = ansi.Truncate(line, inner, "…")
+		}
+		lines = append(lines, line)
+	}
+	if note != "" {
+		lines = append(lines, th.Error.Width(inner).Render(domain.CleanText(note)))
+	}
+	return th.Panel.Width(width).Render(strings.Join(lines, "\n"))
+}
+
+// MailboxPanel draws the demo mailbox: the newest email in full, older
+// ones by subject, height lines tall at most (frame included). It stands
+// for the card holder's own email inbox, so it is the one place a code
+// appears; addresses stay masked even here.
+func MailboxPanel(th *theme.Theme, mails []domain.Mail, width, height int) string {
+	inner := max(10, width-th.Panel.GetHorizontalFrameSize())
+	lines := []string{th.PanelHead.Render("Demo: the card holder's email inbox")}
+	lines = append(lines, strings.Split(th.Muted.Width(inner).Render("Not part of the kiosk: this is what arrives in the person's mailbox."), "\n")...)
+	lines = append(lines, "")
+	if len(mails) == 0 {
+		lines = append(lines, th.Muted.Render("No emails yet."))
+	}
+	for i, m := range mails {
+		when := m.CreatedAt.Local().Format("15:04")
+		to := domain.MaskEmail(domain.CleanText(m.To))
+		subject := domain.CleanText(m.Subject)
+		if i > 0 {
+			lines = append(lines, ansi.Truncate(fmt.Sprintf("%s  %s", when, subject), inner, "…"))
+			continue
+		}
+		lines = append(lines,
+			th.Strong.Render(ansi.Truncate(subject, inner, "…")),
+			th.Muted.Render(ansi.Truncate(fmt.Sprintf("To %s · %s", to, when), inner, "…")),
+			"")
+		for _, para := range strings.Split(strings.TrimRight(m.Body, "\n"), "\n") {
+			lines = append(lines, strings.Split(lipgloss.NewStyle().Width(inner).Render(domain.CleanText(para)), "\n")...)
+		}
+		lines = append(lines, "", th.Muted.Render("Earlier:"))
+	}
+	if len(mails) == 1 {
+		lines = lines[:len(lines)-2]
+	}
+	maxLines := max(1, height-th.Panel.GetVerticalFrameSize())
+	if len(lines) > maxLines {
+		lines = lines[:maxLines]
+	}
+	return th.Panel.Width(width).Render(strings.Join(lines, "\n"))
+}

@@ -1,0 +1,450 @@
+package tui_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/exp/teatest/v2"
+	"github.com/charmbracelet/x/vt"
+
+	"github.com/smartcard-service-centre/kiosk/domain"
+	"github.com/smartcard-service-centre/kiosk/domain/secret"
+	"github.com/smartcard-service-centre/kiosk/domain/selfservice"
+	"github.com/smartcard-service-centre/kiosk/storage/sqlite"
+	"github.com/smartcard-service-centre/kiosk/tui"
+)
+
+// cheapArgon2 keeps answer hashing fast in tests; hashes carry their
+// parameters, so verification uses the same.
+var cheapArgon2 = secret.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+var start = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+
+const day = 24 * time.Hour
+
+// persona is a card holder to put in the store, with their card.
+type persona struct {
+	id                   domain.UserID
+	title, given, family string
+	serial               domain.CardSerial
+	pin                  string
+	blocked              bool
+	expiresIn            time.Duration // default 330 days
+	renewals             int
+	cancelReason         string // non-empty: the card is cancelled
+	email                string // registered address; "" not registered
+	answers              map[domain.QuestionID]string
+	failedAttempts       int
+	lockedOut            bool
+	notGenuine           bool // the recorded certificate is for another key
+	unknown              bool // the card is not in the store at all
+}
+
+// testPerson is seed 004's example: a locked card, registered.
+func testPerson() persona {
+	return persona{
+		id: "555001799894", title: "Mr", given: "Test", family: "Person",
+		serial: "4082A001132F2817", pin: "1357", blocked: true,
+		email:   "test.person@nhs.net",
+		answers: map[domain.QuestionID]string{1: "Smith", 2: "Edinburgh", 3: "Rex", 4: "St Marys"},
+	}
+}
+
+// fixture is the real self-service workflow over the real embedded store,
+// with fake cards, readers and CA.
+type fixture struct {
+	t       *testing.T
+	store   *sqlite.Store
+	keys    *secret.Keys
+	ca      *fakeCA
+	clock   *fakeClock
+	readers *fakeReaders
+	svc     *selfservice.Service
+	notify  chan struct{}
+	cards   map[domain.CardSerial]*fakeCard
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "kiosk.db"))
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { store.Close() })
+	kek := make([]byte, secret.KEKSize)
+	if _, err := rand.Read(kek); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := secret.NewKeys(kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := newFakeCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := &fixture{t: t, store: store, keys: keys, ca: ca, clock: &fakeClock{now: start},
+		readers: &fakeReaders{}, notify: make(chan struct{}, 1), cards: map[domain.CardSerial]*fakeCard{}}
+	fx.svc = selfservice.New(selfservice.Config{
+		Store: store, Keys: keys, CA: ca, Clock: fx.clock, Argon2: cheapArgon2,
+		Notify: func() {
+			select {
+			case fx.notify <- struct{}{}:
+			default:
+			}
+		},
+	})
+	return fx
+}
+
+// add stores p and returns their card.
+func (fx *fixture) add(p persona) *fakeCard {
+	t := fx.t
+	t.Helper()
+	ctx := t.Context()
+	puk, err := secret.NewPUK(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgmt, err := secret.NewManagementKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	card := newFakeCard(p.serial, p.pin, puk, mgmt)
+	if p.blocked {
+		card.block()
+	}
+	fx.cards[p.serial] = card
+	if p.unknown {
+		return card
+	}
+	if err := fx.store.PutUser(ctx, domain.User{ID: p.id, Title: p.title, GivenName: p.given, FamilyName: p.family,
+		Email: p.email, CreatedAt: start.Add(-400 * day)}); err != nil {
+		t.Fatal(err)
+	}
+	if p.expiresIn == 0 {
+		p.expiresIn = 330 * day
+	}
+	expiry := start.Add(p.expiresIn)
+	pub := card.keys[domain.KeyCardAuth].Public()
+	if p.notGenuine {
+		other := newFakeCard(p.serial, "", nil, nil)
+		pub = other.keys[domain.KeyCardAuth].Public()
+	}
+	cert, err := fx.ca.Issue(pub, p.id, p.serial, domain.KeyCardAuth, start.Add(-400*day), expiry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := domain.Smartcard{Serial: p.serial, UserID: p.id, Type: "PIV", IssuedAt: start.Add(-400 * day),
+		CertExpiry: expiry, RenewalsSinceOperator: p.renewals, CardAuthCert: cert}
+	if p.cancelReason != "" {
+		rec.CancelledAt, rec.CancelReason = start.Add(-10*day), p.cancelReason
+	}
+	if err := fx.store.PutSmartcard(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := fx.keys.SealCard(p.serial, puk, "AES256", mgmt, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fx.store.PutCardSecrets(ctx, sealed); err != nil {
+		t.Fatal(err)
+	}
+	if p.email == "" {
+		return card
+	}
+	reg := domain.Registration{UserID: p.id, Email: p.email, RegisteredAt: start.Add(-30 * day), FailedAttempts: p.failedAttempts}
+	if p.lockedOut {
+		reg.LockedOutAt = start.Add(-day)
+	}
+	ids := make([]domain.QuestionID, 0, len(p.answers))
+	for id := range p.answers {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		h, err := secret.HashAnswer(cheapArgon2, p.answers[id], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg.Answers = append(reg.Answers, domain.Answer{Question: id, Hash: h})
+	}
+	if err := fx.store.PutRegistration(ctx, reg); err != nil {
+		t.Fatal(err)
+	}
+	return card
+}
+
+// latestCode reads the newest emailed code with the subject from the
+// outbox, as the card holder would from their inbox.
+func (fx *fixture) latestCode(subject string) string {
+	fx.t.Helper()
+	mails, err := fx.store.ListMail(fx.t.Context(), 20)
+	if err != nil {
+		fx.t.Fatal(err)
+	}
+	for _, m := range mails {
+		if m.Subject == subject {
+			if code := regexp.MustCompile(`(?m)^\d{6}$`).FindString(m.Body); code != "" {
+				return code
+			}
+		}
+	}
+	fx.t.Fatalf("no %q email in the outbox", subject)
+	return ""
+}
+
+// testMailbox is the demo mailbox over the store's outbox.
+type testMailbox struct{ fx *fixture }
+
+func (m testMailbox) Recent(ctx context.Context) ([]domain.Mail, error) {
+	return m.fx.store.ListMail(ctx, 5)
+}
+
+func (m testMailbox) Updates() <-chan struct{} { return m.fx.notify }
+
+// testTray is a demo tray over the fake reader.
+type testTray struct {
+	mu     sync.Mutex
+	fx     *fixture
+	labels []string
+	cards  []*fakeCard
+	in     int // index inserted, -1 none
+}
+
+func (tr *testTray) Cards() []tui.TrayCard {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	out := make([]tui.TrayCard, len(tr.cards))
+	for i := range tr.cards {
+		out[i] = tui.TrayCard{Label: tr.labels[i], Inserted: i == tr.in}
+	}
+	return out
+}
+
+func (tr *testTray) Toggle(i int) error {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if i < 0 || i >= len(tr.cards) {
+		return fmt.Errorf("no card %d", i)
+	}
+	if tr.in == i {
+		tr.fx.readers.remove()
+		tr.in = -1
+		return nil
+	}
+	if tr.in >= 0 {
+		tr.fx.readers.remove()
+	}
+	tr.fx.readers.insert(tr.cards[i])
+	tr.in = i
+	return nil
+}
+
+// kiosk is the real program under test and a terminal emulator that
+// reads what it draws, so tests check the screen a person would see.
+type kiosk struct {
+	t   *testing.T
+	fx  *fixture
+	tm  *teatest.TestModel
+	emu *vt.Emulator
+	raw bytes.Buffer
+	log bytes.Buffer
+	// last is the screen as of the last output read.
+	last string
+}
+
+func (fx *fixture) start(width, height int, opts ...func(*tui.Options)) *kiosk {
+	t := fx.t
+	t.Helper()
+	k := &kiosk{t: t, fx: fx, emu: vt.NewEmulator(width, height)}
+	// The emulator answers terminal queries through a pipe that must be
+	// read, or its writes block.
+	go func() { _, _ = io.Copy(io.Discard, k.emu) }()
+	o := tui.Options{
+		Service: fx.svc, Readers: fx.readers, Now: fx.clock.Now, Context: t.Context(),
+		Log: slog.New(slog.NewTextHandler(&syncWriter{w: &k.log}, nil)),
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	popts := append(tui.ProgramOptions(o),
+		tea.WithColorProfile(colorprofile.Ascii),
+		tea.WithEnvironment([]string{"TERM=xterm-256color"}))
+	k.tm = teatest.NewTestModel(t, tui.New(o), teatest.WithInitialTermSize(width, height), teatest.WithProgramOptions(popts...))
+	t.Cleanup(func() {
+		_ = k.tm.Quit()
+		k.tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
+		if t.Failed() {
+			t.Logf("kiosk log:\n%s", k.log.String())
+		}
+	})
+	return k
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// screen returns the text on the terminal now.
+func (k *kiosk) screen() string {
+	b, err := io.ReadAll(k.tm.Output())
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	if len(b) == 0 && k.last != "" {
+		return k.last // nothing new drawn
+	}
+	k.raw.Write(b)
+	// A terminal's line discipline turns LF into CR LF (onlcr), and the
+	// renderer counts on it when its output is not a terminal.
+	_, _ = k.emu.Write(bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n")))
+	k.last = k.emu.String()
+	return k.last
+}
+
+const waitLimit = 15 * time.Second
+
+// waitFor waits until the screen shows every text.
+func (k *kiosk) waitFor(texts ...string) string {
+	k.t.Helper()
+	return k.waitUntil(fmt.Sprintf("screen to show %q", texts), func(s string) bool {
+		for _, x := range texts {
+			if !strings.Contains(flat(s), x) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// waitGone waits until the screen no longer shows text.
+func (k *kiosk) waitGone(text string) string {
+	k.t.Helper()
+	return k.waitUntil(fmt.Sprintf("screen to stop showing %q", text), func(s string) bool {
+		return !strings.Contains(flat(s), text)
+	})
+}
+
+func (k *kiosk) waitUntil(what string, ok func(string) bool) string {
+	k.t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for {
+		s := k.screen()
+		if ok(s) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			k.t.Fatalf("timed out waiting for %s; the screen shows:\n%s", what, s)
+		}
+		time.Sleep(15 * time.Millisecond)
+	}
+}
+
+// flat joins wrapped lines so texts can be found across line breaks.
+func flat(s string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(s, "\n") {
+		b.WriteString(strings.Trim(line, " │┃┏┓┗┛╭╮╰╯━─▌"))
+		b.WriteByte(' ')
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
+}
+
+// typeText types s as keys.
+func (k *kiosk) typeText(s string) { k.tm.Type(s) }
+
+// press presses named keys: enter, esc, tab, space, backspace, up, down,
+// ctrl+X, f1…f12.
+func (k *kiosk) press(names ...string) {
+	for _, n := range names {
+		k.tm.Send(keyMsg(n))
+	}
+}
+
+func keyMsg(name string) tea.KeyPressMsg {
+	switch name {
+	case "enter":
+		return tea.KeyPressMsg{Code: tea.KeyEnter}
+	case "esc":
+		return tea.KeyPressMsg{Code: tea.KeyEscape}
+	case "tab":
+		return tea.KeyPressMsg{Code: tea.KeyTab}
+	case "space":
+		return tea.KeyPressMsg{Code: tea.KeySpace, Text: " "}
+	case "backspace":
+		return tea.KeyPressMsg{Code: tea.KeyBackspace}
+	case "up":
+		return tea.KeyPressMsg{Code: tea.KeyUp}
+	case "down":
+		return tea.KeyPressMsg{Code: tea.KeyDown}
+	}
+	if c, ok := strings.CutPrefix(name, "ctrl+"); ok {
+		return tea.KeyPressMsg{Code: rune(c[0]), Mod: tea.ModCtrl}
+	}
+	if c, ok := strings.CutPrefix(name, "alt+"); ok {
+		return tea.KeyPressMsg{Code: rune(c[0]), Mod: tea.ModAlt}
+	}
+	if n, ok := strings.CutPrefix(name, "f"); ok {
+		var i int
+		fmt.Sscanf(n, "%d", &i)
+		return tea.KeyPressMsg{Code: tea.KeyF1 + rune(i-1)}
+	}
+	if r := []rune(name); len(r) == 1 {
+		return tea.KeyPressMsg{Code: r[0], Text: name}
+	}
+	panic("unknown key " + name)
+}
+
+// answer types the answers to the questions on screen, in the order
+// shown, and submits them.
+func (k *kiosk) answer(answers map[domain.QuestionID]string, wrong bool) {
+	k.t.Helper()
+	s := flat(k.waitFor("To confirm your identity"))
+	type shown struct {
+		at     int
+		answer string
+	}
+	var qs []shown
+	for id, a := range answers {
+		text, _ := domain.QuestionText(id)
+		if i := strings.Index(s, text); i >= 0 {
+			if wrong {
+				a = "wrong " + a
+			}
+			qs = append(qs, shown{i, a})
+		}
+	}
+	if len(qs) < 2 || len(qs) > 4 {
+		k.t.Fatalf("want 2–4 of the registered questions on screen, found %d:\n%s", len(qs), s)
+	}
+	sort.Slice(qs, func(i, j int) bool { return qs[i].at < qs[j].at })
+	for _, q := range qs {
+		k.typeText(q.answer)
+		k.press("enter")
+	}
+}

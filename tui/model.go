@@ -1,0 +1,505 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/spinner"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/smartcard-service-centre/kiosk/domain"
+	"github.com/smartcard-service-centre/kiosk/domain/selfservice"
+	"github.com/smartcard-service-centre/kiosk/tui/common"
+	"github.com/smartcard-service-centre/kiosk/tui/screens"
+	"github.com/smartcard-service-centre/kiosk/tui/theme"
+)
+
+// Timings of the root model.
+const (
+	tickEvery     = time.Second
+	countdownFrom = 30 * time.Second // the idle warning shows this long before the timeout
+	reasonFor     = 20 * time.Second // how long "your card was removed" stays up
+	readerRetry   = 3 * time.Second
+	idleTimedOut  = "Your session ended because there was no activity, and everything you typed was cleared."
+	cardRemoved   = "Your Smartcard was removed, so we stopped and cleared everything you typed."
+)
+
+// Messages of the root model.
+type (
+	eventsReadyMsg struct{ ch <-chan domain.CardEvent }
+	eventsFailMsg  struct{ err error }
+	cardEventMsg   struct {
+		ev domain.CardEvent
+		ch <-chan domain.CardEvent
+	}
+	eventsClosedMsg struct{ ch <-chan domain.CardEvent }
+	subscribeMsg    struct{}
+	tickMsg         time.Time
+	identifiedMsg   struct {
+		card   domain.Card
+		sess   *selfservice.Session
+		holder selfservice.Holder
+		err    error
+	}
+	trayMsg struct {
+		cards []TrayCard
+		err   error
+	}
+	mailsMsg struct {
+		mails []domain.Mail
+		err   error
+	}
+	mailUpdateMsg struct{}
+)
+
+// Model is the root model: it follows the reader, owns the visit and the
+// idle timer, and shows one screen at a time.
+type Model struct {
+	opts Options
+	c    *common.Common
+
+	width, height int
+	screen        common.Screen
+	welcome       *screens.Welcome
+
+	visit       *common.Visit
+	visits      uint64
+	events      <-chan domain.CardEvent
+	cardPresent bool
+	readerDown  bool
+
+	lastActivity time.Time
+	countdown    int // seconds left on the idle warning; 0: not shown
+	reasonUntil  time.Time
+
+	spinner  spinner.Model
+	spinning bool
+
+	tray       []TrayCard
+	trayNote   string
+	mails      []domain.Mail
+	panelsFlip bool // the user toggled the demo panels from their default
+}
+
+var _ tea.Model = (*Model)(nil)
+
+// New returns the kiosk's root model. Options that Validate rejects give
+// a kiosk that says the service is not available rather than a crash.
+func New(o Options) *Model {
+	o = o.withDefaults()
+	c := &common.Common{
+		Service: o.Service,
+		Theme:   theme.New(true),
+		Keys:    common.DefaultKeyMap(),
+		Log:     o.Log,
+		Now:     o.Now,
+	}
+	m := &Model{opts: o, c: c, spinner: spinner.New(spinner.WithSpinner(spinner.Dot))}
+	m.welcome = screens.NewWelcome(c)
+	m.screen = m.welcome
+	m.lastActivity = o.Now()
+	return m
+}
+
+// Init starts listening to the reader, the idle clock and the demo panels.
+func (m *Model) Init() tea.Cmd {
+	cmds := []tea.Cmd{tea.RequestBackgroundColor, m.subscribe(), m.tick()}
+	if m.opts.Tray != nil {
+		cmds = append(cmds, m.loadTray(-1))
+	}
+	if m.opts.Mailbox != nil {
+		cmds = append(cmds, m.loadMail(), m.waitMail())
+	}
+	return tea.Batch(cmds...)
+}
+
+// Update routes messages: global keys and reader events here, the rest to
+// the current screen.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	var cmds []tea.Cmd
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		m.layout()
+		return m, nil
+	case tea.BackgroundColorMsg:
+		m.c.Theme = theme.New(msg.IsDark())
+		return m, nil
+
+	case tea.KeyPressMsg:
+		return m, m.key(msg)
+	case tea.PasteMsg:
+		m.active()
+		cmds = append(cmds, m.route(msg))
+
+	case subscribeMsg:
+		return m, m.subscribe()
+	case eventsReadyMsg:
+		m.events, m.readerDown = msg.ch, false
+		m.welcome.ReaderDown = false
+		return m, waitEvent(msg.ch)
+	case eventsFailMsg:
+		return m, m.readerLost(msg.err)
+	case eventsClosedMsg:
+		if msg.ch != m.events || m.opts.Context.Err() != nil {
+			return m, nil
+		}
+		return m, m.readerLost(errors.New("card event stream ended"))
+	case cardEventMsg:
+		if msg.ch != m.events {
+			return m, nil
+		}
+		cmds = append(cmds, waitEvent(msg.ch), m.cardEvent(msg.ev))
+		if m.opts.Tray != nil {
+			cmds = append(cmds, m.loadTray(-1))
+		}
+
+	case tickMsg:
+		cmds = append(cmds, m.tick(), m.idle())
+
+	case common.VisitMsg:
+		cmds = append(cmds, m.visitResult(msg))
+	case screens.StartMsg:
+		if m.visit == nil && m.cardPresent {
+			cmds = append(cmds, m.beginVisit())
+		}
+
+	case trayMsg:
+		if msg.cards != nil {
+			m.tray = msg.cards
+		}
+		m.trayNote = ""
+		if msg.err != nil {
+			m.trayNote = msg.err.Error()
+		}
+		return m, nil
+	case mailsMsg:
+		if msg.err != nil {
+			m.c.Log.Warn("demo mailbox", "err", msg.err)
+			return m, nil
+		}
+		m.mails = msg.mails
+		return m, nil
+	case mailUpdateMsg:
+		return m, tea.Batch(m.loadMail(), m.waitMail())
+
+	case spinner.TickMsg:
+		if !m.visit.Busy() {
+			m.spinning = false
+			return m, nil
+		}
+		var cmd tea.Cmd
+		m.spinner, cmd = m.spinner.Update(msg)
+		return m, cmd
+
+	default:
+		cmds = append(cmds, m.route(msg))
+	}
+	if m.visit.Busy() && !m.spinning {
+		m.spinning = true
+		cmds = append(cmds, m.spinner.Tick)
+	}
+	return m, tea.Batch(cmds...)
+}
+
+// key handles a key press: it counts as activity, dismisses the idle
+// warning, and serves the global keys before the screen sees it.
+func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
+	m.active()
+	if m.countdown > 0 {
+		// The key answered "are you still there?"; it must not also act.
+		m.countdown = 0
+		return nil
+	}
+	keys := m.c.Keys
+	switch {
+	case k.String() == "ctrl+c":
+		if m.opts.AllowExit {
+			return m.quit()
+		}
+		return nil
+	case k.String() == "ctrl+z", k.String() == "ctrl+\\":
+		return nil // no suspending or quitting the kiosk
+	case key.Matches(k, keys.Tray):
+		if m.opts.Tray == nil {
+			return nil
+		}
+		return m.loadTray(trayIndex(k.String()))
+	case key.Matches(k, keys.Panels):
+		if m.opts.Tray != nil || m.opts.Mailbox != nil {
+			m.panelsFlip = !m.panelsFlip
+			m.layout()
+		}
+		return nil
+	}
+	if m.tooSmall() {
+		return nil
+	}
+	cmd := m.route(k)
+	if m.visit.Busy() && !m.spinning {
+		m.spinning = true
+		return tea.Batch(cmd, m.spinner.Tick)
+	}
+	return cmd
+}
+
+// route gives msg to the screen and switches to the screen it returns.
+func (m *Model) route(msg tea.Msg) tea.Cmd {
+	next, cmd := m.screen.Update(msg)
+	if next == nil {
+		return cmd
+	}
+	if next != m.screen {
+		m.screen = next
+		return tea.Batch(cmd, next.Init())
+	}
+	return cmd
+}
+
+func (m *Model) quit() tea.Cmd {
+	if m.visit == nil {
+		return tea.Quit
+	}
+	end := m.visit.End()
+	m.visit = nil
+	return tea.Sequence(end, tea.Quit)
+}
+
+// active records a sign of life from the person at the kiosk.
+func (m *Model) active() {
+	m.lastActivity = m.opts.Now()
+}
+
+// trayIndex maps f1…f9 and alt+1…alt+9 to 0…8.
+func trayIndex(s string) int {
+	c := s[len(s)-1]
+	return int(c - '1')
+}
+
+// cardEvent follows the holder's reader: a card in starts a visit, a card
+// out ends it and wipes everything.
+func (m *Model) cardEvent(ev domain.CardEvent) tea.Cmd {
+	if ev.Role != domain.ReaderHolder {
+		return nil
+	}
+	m.active()
+	if !ev.Present {
+		m.cardPresent = false
+		m.welcome.CardLeft = false
+		if m.visit != nil {
+			reason := cardRemoved
+			if f, ok := m.screen.(common.Finisher); ok && f.Finished() {
+				reason = ""
+			}
+			return m.endVisit(reason)
+		}
+		return nil
+	}
+	if m.cardPresent && m.visit != nil {
+		return nil // already serving this card
+	}
+	m.cardPresent = true
+	if m.visit != nil {
+		return nil
+	}
+	return m.beginVisit()
+}
+
+// beginVisit reads and identifies the card in the reader.
+func (m *Model) beginVisit() tea.Cmd {
+	m.visits++
+	v := common.NewVisit(m.opts.Context, m.visits)
+	m.visit = v
+	m.welcome.Reason, m.welcome.CardLeft = "", false
+	m.countdown = 0
+	m.active()
+	m.screen = screens.NewChecking(m.c)
+	svc, readers := m.opts.Service, m.opts.Readers
+	if svc == nil || readers == nil {
+		return v.Do(func(context.Context) tea.Msg {
+			return identifiedMsg{err: errors.New("kiosk is not configured")}
+		})
+	}
+	return v.Do(func(ctx context.Context) tea.Msg {
+		card, err := readers.Open(ctx, domain.ReaderHolder)
+		if err != nil {
+			return identifiedMsg{err: err}
+		}
+		sess, err := svc.Identify(ctx, card)
+		if err != nil {
+			return identifiedMsg{card: card, err: err}
+		}
+		return identifiedMsg{card: card, sess: sess, holder: svc.Holder(sess)}
+	})
+}
+
+// endVisit wipes the visit: its screens are dropped (and with them all
+// that was typed), its session ended and its card closed.
+func (m *Model) endVisit(reason string) tea.Cmd {
+	var cmd tea.Cmd
+	if m.visit != nil {
+		cmd = m.visit.End()
+		m.visit = nil
+	}
+	m.countdown = 0
+	m.welcome.Reason = reason
+	m.welcome.CardLeft = m.cardPresent
+	m.reasonUntil = m.opts.Now().Add(reasonFor)
+	m.screen = m.welcome
+	return cmd
+}
+
+// visitResult delivers a domain result to the visit it belongs to; one
+// for an ended visit is dropped, releasing what it holds.
+func (m *Model) visitResult(msg common.VisitMsg) tea.Cmd {
+	if m.visit == nil || msg.ID != m.visit.ID {
+		if id, ok := msg.Msg.(identifiedMsg); ok {
+			return func() tea.Msg {
+				if id.sess != nil {
+					id.sess.End()
+				}
+				if id.card != nil {
+					_ = id.card.Close()
+				}
+				return nil
+			}
+		}
+		return nil
+	}
+	m.visit.Done()
+	m.active()
+	if id, ok := msg.Msg.(identifiedMsg); ok {
+		return m.identified(id)
+	}
+	return m.route(msg.Msg)
+}
+
+func (m *Model) identified(id identifiedMsg) tea.Cmd {
+	v := m.visit
+	v.Card = id.card
+	if id.err != nil {
+		if common.IsServiceFault(id.err) {
+			m.c.Log.Error("identify card", "err", id.err)
+		} else {
+			m.c.Log.Info("identify card", "outcome", id.err)
+		}
+		ex := common.Explain(id.err)
+		ex.Fatal = true // no session: nothing to go back to
+		m.screen = screens.NewMessage(m.c, ex, "", nil)
+		return nil
+	}
+	v.Session, v.Holder = id.sess, id.holder
+	next, cmd := screens.NewHome(m.c, v)
+	m.screen = next
+	return cmd
+}
+
+// readerLost marks the reader unavailable, ends any visit (its card can
+// no longer be used) and tries again shortly.
+func (m *Model) readerLost(err error) tea.Cmd {
+	m.c.Log.Error("card reader", "err", err)
+	m.readerDown, m.events, m.cardPresent = true, nil, false
+	m.welcome.ReaderDown = true
+	var cmd tea.Cmd
+	if m.visit != nil {
+		cmd = m.endVisit("")
+	}
+	return tea.Batch(cmd, tea.Tick(readerRetry, func(time.Time) tea.Msg { return subscribeMsg{} }))
+}
+
+func (m *Model) subscribe() tea.Cmd {
+	readers, ctx := m.opts.Readers, m.opts.Context
+	if readers == nil {
+		return func() tea.Msg { return eventsFailMsg{errors.New("no card readers configured")} }
+	}
+	return func() tea.Msg {
+		ch, err := readers.Events(ctx)
+		if err != nil {
+			return eventsFailMsg{err}
+		}
+		return eventsReadyMsg{ch}
+	}
+}
+
+func waitEvent(ch <-chan domain.CardEvent) tea.Cmd {
+	return func() tea.Msg {
+		ev, ok := <-ch
+		if !ok {
+			return eventsClosedMsg{ch}
+		}
+		return cardEventMsg{ev, ch}
+	}
+}
+
+func (m *Model) tick() tea.Cmd {
+	return tea.Tick(tickEvery, func(t time.Time) tea.Msg { return tickMsg(t) })
+}
+
+// idle runs the idle timeout: a countdown in its last 30 s, then the
+// visit ends as if the card had been pulled. A domain call in flight
+// holds it off.
+func (m *Model) idle() tea.Cmd {
+	now := m.opts.Now()
+	if m.welcome.Reason != "" && now.After(m.reasonUntil) {
+		m.welcome.Reason = ""
+	}
+	if m.visit == nil || m.visit.Busy() {
+		m.countdown = 0
+		return nil
+	}
+	left := m.opts.IdleTimeout - now.Sub(m.lastActivity)
+	warn := min(countdownFrom, m.opts.IdleTimeout/2)
+	switch {
+	case left <= 0:
+		return m.endVisit(idleTimedOut)
+	case left <= warn:
+		m.countdown = int((left + time.Second - 1) / time.Second)
+	default:
+		m.countdown = 0
+	}
+	return nil
+}
+
+// loadTray toggles card i of the demo tray (i < 0: none) and reads the
+// tray back.
+func (m *Model) loadTray(i int) tea.Cmd {
+	tray := m.opts.Tray
+	return func() tea.Msg {
+		var err error
+		if i >= 0 {
+			if i >= len(tray.Cards()) {
+				err = errors.New("there is no demo card on that key")
+			} else if err = tray.Toggle(i); err != nil {
+				err = errors.New("the demo card could not be moved: " + err.Error())
+			}
+		}
+		return trayMsg{cards: tray.Cards(), err: err}
+	}
+}
+
+func (m *Model) loadMail() tea.Cmd {
+	mb, ctx := m.opts.Mailbox, m.opts.Context
+	return func() tea.Msg {
+		mails, err := mb.Recent(ctx)
+		return mailsMsg{mails, err}
+	}
+}
+
+func (m *Model) waitMail() tea.Cmd {
+	ch, ctx := m.opts.Mailbox.Updates(), m.opts.Context
+	if ch == nil {
+		return nil
+	}
+	return func() tea.Msg {
+		select {
+		case _, ok := <-ch:
+			if ok {
+				return mailUpdateMsg{}
+			}
+		case <-ctx.Done():
+		}
+		return nil
+	}
+}

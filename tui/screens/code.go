@@ -1,0 +1,202 @@
+package screens
+
+import (
+	"context"
+	"errors"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/smartcard-service-centre/kiosk/domain"
+	"github.com/smartcard-service-centre/kiosk/domain/selfservice"
+	"github.com/smartcard-service-centre/kiosk/tui/common"
+	"github.com/smartcard-service-centre/kiosk/tui/components"
+)
+
+// Purpose says which emailed code a Code screen takes.
+type Purpose int
+
+const (
+	PurposeUnlock Purpose = iota
+	PurposeRegistration
+)
+
+type (
+	codeCheckedMsg struct {
+		holder selfservice.Holder
+		err    error
+	}
+	codeResentMsg struct {
+		masked string
+		err    error
+	}
+)
+
+// Code takes an emailed code: the Smartcard Unlock Code, or the
+// Registration Code. The code itself is never drawn by the kiosk; only
+// what the holder types is.
+type Code struct {
+	c       *common.Common
+	v       *common.Visit
+	purpose Purpose
+	masked  string // the masked address the code went to
+	field   components.CodeField
+	info    string // news, e.g. "a new code was sent"
+	problem string
+	busy    bool
+}
+
+// NewCode returns the code screen; masked is the address the code went
+// to (already masked by the domain), problem an opening complaint.
+func NewCode(c *common.Common, v *common.Visit, p Purpose, masked, problem string) (common.Screen, tea.Cmd) {
+	label := "Smartcard Unlock Code"
+	if p == PurposeRegistration {
+		label = "Registration Code"
+	}
+	return &Code{c: c, v: v, purpose: p, masked: masked, problem: problem,
+		field: components.NewCodeField(label, domain.CodeDigits)}, nil
+}
+
+func (s *Code) Init() tea.Cmd { return nil }
+
+func (s *Code) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
+	switch msg := msg.(type) {
+	case codeCheckedMsg:
+		s.busy = false
+		return s.checked(msg)
+	case codeResentMsg:
+		s.busy = false
+		if msg.err != nil {
+			logFault(s.c, "resend code", msg.err)
+			ex := common.Explain(msg.err)
+			s.problem, s.info = ex.What+" "+ex.Next, ""
+			return s, nil
+		}
+		s.masked = clean(msg.masked)
+		s.problem = ""
+		s.info = "We have sent a new code to " + s.masked + ". Any earlier code no longer works."
+		return s, nil
+	case tea.KeyPressMsg:
+		if s.busy {
+			return s, nil
+		}
+		// No way back: the session waits for this code, and the way out is
+		// to remove the card.
+		switch {
+		case key.Matches(msg, s.c.Keys.Resend):
+			s.busy = true
+			s.field.Reset()
+			svc, sess := s.c.Service, s.v.Session
+			return s, s.v.Do(func(ctx context.Context) tea.Msg {
+				masked, err := svc.ResendCode(ctx, sess)
+				return codeResentMsg{masked, err}
+			})
+		case key.Matches(msg, s.c.Keys.Enter):
+			if !s.field.Complete() {
+				s.field.Feedback, s.field.Bad = "Type all 6 digits of the code from the email.", true
+				return s, nil
+			}
+			return s, s.submit()
+		}
+	}
+	if s.busy {
+		return s, nil
+	}
+	var cmd tea.Cmd
+	before := s.field.Value()
+	s.field, cmd = s.field.Update(msg)
+	if s.field.Value() != before {
+		// Typing answers the last complaint and news.
+		s.field.Feedback, s.field.Bad, s.info = "", false, ""
+	}
+	return s, cmd
+}
+
+func (s *Code) submit() tea.Cmd {
+	s.busy, s.problem, s.info = true, "", ""
+	code := s.field.Value()
+	svc, sess, purpose := s.c.Service, s.v.Session, s.purpose
+	return s.v.Do(func(ctx context.Context) tea.Msg {
+		if purpose == PurposeUnlock {
+			return codeCheckedMsg{err: svc.EnterUnlockCode(ctx, sess, code)}
+		}
+		if err := svc.ConfirmRegistration(ctx, sess, code); err != nil {
+			return codeCheckedMsg{err: err}
+		}
+		return codeCheckedMsg{holder: svc.Holder(sess)}
+	})
+}
+
+func (s *Code) checked(msg codeCheckedMsg) (common.Screen, tea.Cmd) {
+	var ce *selfservice.CodeError
+	switch {
+	case msg.err == nil && s.purpose == PurposeUnlock:
+		return NewNewPasscode(s.c, s.v)
+	case msg.err == nil:
+		s.v.Holder = msg.holder
+		return NewProfile(s.c, s.v, "Registration complete: you can now unlock your own Smartcard at this kiosk with Smartcard Unlock.")
+	case errors.As(msg.err, &ce):
+		s.field.Reset()
+		ex := common.Explain(msg.err)
+		s.field.Feedback, s.field.Bad = ex.What+" "+ex.Next+".", true
+		return s, nil
+	case errors.Is(msg.err, domain.ErrCodeExpired), errors.Is(msg.err, domain.ErrCodeTriesExhausted), errors.Is(msg.err, domain.ErrCodeUsed):
+		s.field.Reset()
+		ex := common.Explain(msg.err)
+		if s.purpose == PurposeRegistration {
+			// The domain has closed this registration attempt.
+			return NewMessage(s.c, common.Explanation{
+				Title: ex.Title, What: ex.What,
+				Next: "Please start the registration again from My Profile.",
+			}, "back to My Profile", func() (common.Screen, tea.Cmd) { return NewProfile(s.c, s.v, "") }), nil
+		}
+		s.problem = ex.What + " Press ctrl+r to send a new code."
+		return s, nil
+	}
+	logFault(s.c, "check code", msg.err)
+	if s.purpose == PurposeRegistration {
+		return NewNotice(s.c, msg.err, "back to My Profile", func() (common.Screen, tea.Cmd) { return NewProfile(s.c, s.v, "") }), nil
+	}
+	return NewNotice(s.c, msg.err, "back to the menu", backHome(s.c, s.v)), nil
+}
+
+func (s *Code) View() common.Frame {
+	th, w := s.c.Theme, s.c.ContentWidth()
+	var d common.Doc
+	to := "your registered email address"
+	if s.masked != "" {
+		to += " (" + s.masked + ")"
+	}
+	title := "Smartcard Unlock Code"
+	if s.purpose == PurposeUnlock {
+		d.Add(para(th.Text, w, "We have sent a Smartcard Unlock Code to "+to+". Once you receive the code, enter it below and press the Next button. This will take you to a screen where you will be able to set a new passcode for your Smartcard."))
+		d.Gap()
+		d.Add(para(th.Muted, w, "The code is valid for "+codeValidity(s.c)+". It is not your new passcode, it is only temporary. If it has not arrived, please check your Junk folder."))
+	} else {
+		title = "Registration Code"
+		addr := "your email address"
+		if s.masked != "" {
+			addr = s.masked
+		}
+		d.Add(para(th.Text, w, "We have sent a Registration Code to "+addr+". Enter it below and press the Next button to complete your registration."))
+		d.Gap()
+		d.Add(para(th.Muted, w, "The code is only valid for "+codeValidity(s.c)+". Please check your Junk folder in case the email is flagged as Junk."))
+	}
+	if s.info != "" {
+		d.Gap()
+		d.Add(para(th.Success, w, s.info))
+	}
+	if s.problem != "" {
+		d.Gap()
+		d.Add(th.Notice.Width(w).Render(th.Error.Render(s.problem)))
+	}
+	d.Gap()
+	d.Focus(s.field.View(th, w, !s.busy))
+	d.Gap()
+	d.Add(components.Button(th, "Next", s.field.Complete() && !s.busy))
+	return d.Frame(title)
+}
+
+func (s *Code) Help() []key.Binding {
+	return []key.Binding{common.WithHelp(s.c.Keys.Enter, "next"), s.c.Keys.Resend}
+}

@@ -1,0 +1,57 @@
+package screens
+
+import (
+	"strings"
+	"time"
+
+	"charm.land/lipgloss/v2"
+
+	"github.com/smartcard-service-centre/kiosk/domain"
+	"github.com/smartcard-service-centre/kiosk/tui/common"
+)
+
+// para wraps text to width in style.
+func para(st lipgloss.Style, width int, text string) string {
+	return st.Width(width).Render(text)
+}
+
+// steps draws a numbered list with hanging indents.
+func steps(st lipgloss.Style, width int, items ...string) string {
+	out := make([]string, len(items))
+	for i, it := range items {
+		num := string(rune('1'+i)) + ". "
+		body := st.Width(max(10, width-3)).Render(it)
+		lines := strings.Split(body, "\n")
+		for j := range lines {
+			if j == 0 {
+				lines[j] = num + lines[j]
+			} else {
+				lines[j] = "   " + lines[j]
+			}
+		}
+		out[i] = strings.Join(lines, "\n")
+	}
+	return strings.Join(out, "\n")
+}
+
+// date formats a date the way the seeds write them: 2 January 2006.
+func date(t time.Time) string {
+	if t.IsZero() {
+		return "unknown"
+	}
+	return t.Format("2 January 2006")
+}
+
+// clean makes text from the domain safe to draw, whatever the domain
+// already did: escape sequences in a name must never reach the terminal.
+func clean(s string) string { return domain.CleanText(s) }
+
+// logFault logs outcomes that mean the service is failing, with detail
+// the screen does not show.
+func logFault(c *common.Common, what string, err error) {
+	if common.IsServiceFault(err) {
+		c.Log.Error(what, "err", err)
+	} else if err != nil {
+		c.Log.Info(what, "outcome", err)
+	}
+}

@@ -1,0 +1,300 @@
+package screens
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/smartcard-service-centre/kiosk/domain"
+	"github.com/smartcard-service-centre/kiosk/domain/selfservice"
+	"github.com/smartcard-service-centre/kiosk/tui/common"
+	"github.com/smartcard-service-centre/kiosk/tui/components"
+)
+
+// Seed 004's texts for Smartcard Unlock.
+const (
+	DisciplinaryText = "You should not attempt to unlock another staff member's card; this could result in disciplinary action."
+	AttemptsNoteText = "** Please note that after 3 failed attempts at answering your security questions, you will not be able to proceed and you will have to visit the IT Booth to reset your Smartcard passcode"
+	UnlockedText     = "Your Smartcard has been successfully unlocked."
+	ReinsertText     = "Please remove and then reinsert your Smartcard to log in as normal using your new passcode."
+)
+
+// Results of the unlock workflow's domain calls.
+type (
+	unlockStartedMsg struct {
+		questions []selfservice.Question
+		err       error
+	}
+	answersCheckedMsg struct {
+		masked string
+		step   selfservice.Step
+		err    error
+	}
+	unlockDoneMsg struct{ err error }
+)
+
+func backHome(c *common.Common, v *common.Visit) Next {
+	return func() (common.Screen, tea.Cmd) { return NewHome(c, v) }
+}
+
+// UnlockIntro explains the 3 steps and starts Smartcard Unlock.
+type UnlockIntro struct {
+	c    *common.Common
+	v    *common.Visit
+	busy bool
+}
+
+// NewUnlockIntro returns the Smartcard Unlock start screen.
+func NewUnlockIntro(c *common.Common, v *common.Visit) (common.Screen, tea.Cmd) {
+	return &UnlockIntro{c: c, v: v}, nil
+}
+
+func (s *UnlockIntro) Init() tea.Cmd { return nil }
+
+func (s *UnlockIntro) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.KeyPressMsg:
+		switch {
+		case s.busy:
+		case key.Matches(msg, s.c.Keys.Enter):
+			s.busy = true
+			svc, sess := s.c.Service, s.v.Session
+			return s, s.v.Do(func(ctx context.Context) tea.Msg {
+				qs, err := svc.StartUnlock(ctx, sess)
+				return unlockStartedMsg{qs, err}
+			})
+		case key.Matches(msg, s.c.Keys.Back):
+			return NewHome(s.c, s.v)
+		}
+	case unlockStartedMsg:
+		s.busy = false
+		if msg.err != nil {
+			logFault(s.c, "start unlock", msg.err)
+			return NewNotice(s.c, msg.err, "back to the menu", backHome(s.c, s.v)), nil
+		}
+		return NewQuestions(s.c, s.v, msg.questions)
+	}
+	return s, nil
+}
+
+func (s *UnlockIntro) View() common.Frame {
+	th, w := s.c.Theme, s.c.ContentWidth()
+	var d common.Doc
+	d.Add(para(th.Text, w, "Here you can unlock your Smartcard and set a new passcode. You need to have registered for the Smartcard Unlock Service to be able to do this."))
+	d.Gap()
+	d.Add(para(th.Strong, w, "Complete these 3 simple steps to unlock your Smartcard."))
+	d.Add(steps(th.Text, w,
+		"Answer security questions you set during registration.",
+		"Enter the Unlock Code that we will send you via registered email.",
+		"Reset your Smartcard passcode.",
+	))
+	d.Gap()
+	d.Add(para(th.Text, w, "These steps should take no longer than 5 minutes to complete. Please make sure you have access to your email account."))
+	d.Gap()
+	d.Add(para(th.Text, w, "To start the process, keep your Smartcard in the reader and press the Start button below."))
+	d.Gap()
+	d.Focus(components.Button(th, "Start", !s.busy))
+	return d.Frame("Smartcard Unlock")
+}
+
+func (s *UnlockIntro) Help() []key.Binding {
+	return []key.Binding{common.WithHelp(s.c.Keys.Enter, "start"), s.c.Keys.Back}
+}
+
+// Questions asks 2–4 of the holder's security questions.
+type Questions struct {
+	c         *common.Common
+	v         *common.Visit
+	questions []selfservice.Question
+	form      components.QuestionForm
+	problem   string
+	busy      bool
+}
+
+// NewQuestions returns the security questions screen.
+func NewQuestions(c *common.Common, v *common.Visit, qs []selfservice.Question) (common.Screen, tea.Cmd) {
+	texts := make([]string, len(qs))
+	for i, q := range qs {
+		texts[i] = clean(q.Text)
+	}
+	form, cmd := components.NewQuestionForm(c.Keys, texts)
+	return &Questions{c: c, v: v, questions: qs, form: form}, cmd
+}
+
+func (s *Questions) Init() tea.Cmd { return nil }
+
+func (s *Questions) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
+	switch msg := msg.(type) {
+	case answersCheckedMsg:
+		s.busy = false
+		var ae *selfservice.AnswerError
+		switch {
+		case msg.err == nil:
+			return NewCode(s.c, s.v, PurposeUnlock, clean(msg.masked), "")
+		case errors.As(msg.err, &ae):
+			ex := common.Explain(msg.err)
+			s.problem = ex.What + " " + ex.Next
+			return s, s.form.Reset()
+		case msg.step == selfservice.StepCodeSent:
+			// The answers were right but the email could not be queued:
+			// the holder may ask for the code again from the next screen.
+			logFault(s.c, "send unlock code", msg.err)
+			return NewCode(s.c, s.v, PurposeUnlock, "", "We could not send the email just now. Press ctrl+r to send the code again.")
+		}
+		logFault(s.c, "answer questions", msg.err)
+		return NewNotice(s.c, msg.err, "back to the menu", backHome(s.c, s.v)), nil
+	}
+	if s.busy {
+		return s, nil
+	}
+	form, cmd, submitted := s.form.Update(msg)
+	s.form = form
+	if !submitted {
+		return s, cmd
+	}
+	answers := s.form.Answers()
+	for i, a := range answers {
+		if a == "" {
+			s.form.SetFeedback(i, "Please answer this question.")
+			return s, s.form.FocusField(i)
+		}
+	}
+	s.busy, s.problem = true, ""
+	svc, sess := s.c.Service, s.v.Session
+	return s, s.v.Do(func(ctx context.Context) tea.Msg {
+		masked, err := svc.AnswerQuestions(ctx, sess, answers)
+		return answersCheckedMsg{masked: masked, step: sess.Step(), err: err}
+	})
+}
+
+func (s *Questions) View() common.Frame {
+	th, w := s.c.Theme, s.c.ContentWidth()
+	var d common.Doc
+	d.Add(th.Warning.Width(w).Render(th.Strong.Render(DisciplinaryText)))
+	d.Gap()
+	d.Add(para(th.Text, w, "To confirm your identity please answer the following security questions. These are questions that you provided when you registered for the Smartcard Unlock Service."))
+	if s.problem != "" {
+		d.Gap()
+		d.Add(th.Notice.Width(w).Render(th.Error.Render(s.problem)))
+	}
+	d.Gap()
+	s.form.View(&d, th, w)
+	d.Gap()
+	d.Add(components.Button(th, "Next", !s.busy))
+	d.Gap()
+	d.Add(para(th.Muted, w, AttemptsNoteText))
+	return d.Frame("Security questions")
+}
+
+// Help offers no way back: the domain's unlock has started, and the way
+// out is to remove the card.
+func (s *Questions) Help() []key.Binding {
+	return []key.Binding{s.c.Keys.Next, common.WithHelp(s.c.Keys.Enter, "next")}
+}
+
+// NewPasscode takes the new passcode twice, checked as it is typed, and
+// completes the unlock.
+type NewPasscode struct {
+	c      *common.Common
+	v      *common.Visit
+	fields components.PasscodeFields
+	busy   bool
+}
+
+// NewNewPasscode returns the "Reset Smartcard Passcode" screen.
+func NewNewPasscode(c *common.Common, v *common.Visit) (common.Screen, tea.Cmd) {
+	f, cmd := components.NewPasscodeFields(c.Keys, c.Service.PasscodePolicy(), false)
+	return &NewPasscode{c: c, v: v, fields: f}, cmd
+}
+
+func (s *NewPasscode) Init() tea.Cmd { return nil }
+
+func (s *NewPasscode) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
+	if m, ok := msg.(unlockDoneMsg); ok {
+		s.busy = false
+		switch {
+		case m.err == nil:
+			s.v.Holder.Blocked = false
+			return NewUnlocked(s.c, s.v), nil
+		case errors.Is(m.err, domain.ErrPasscodePolicy):
+			return s, s.fields.ResetNew(common.Explain(m.err).What)
+		}
+		logFault(s.c, "complete unlock", m.err)
+		if errors.Is(m.err, domain.ErrCodeExpired) {
+			return NewMessage(s.c, common.Explanation{
+				Title: "Time ran out",
+				What:  "The new passcode was not set within 15 minutes of entering the code, so the unlock has stopped.",
+				Next:  "Please remove your Smartcard, reinsert it and start Smartcard Unlock again.",
+			}, "", nil), nil
+		}
+		return NewNotice(s.c, m.err, "back to the menu", backHome(s.c, s.v)), nil
+	}
+	if s.busy {
+		return s, nil
+	}
+	fields, cmd, submitted := s.fields.Update(msg)
+	s.fields = fields
+	if !submitted || !s.fields.Ready() {
+		return s, cmd
+	}
+	s.busy = true
+	svc, sess, card := s.c.Service, s.v.Session, s.v.Card
+	newPIN, confirm := s.fields.New(), s.fields.Confirm()
+	return s, s.v.Do(func(ctx context.Context) tea.Msg {
+		return unlockDoneMsg{svc.CompleteUnlock(ctx, sess, card, newPIN, confirm)}
+	})
+}
+
+func (s *NewPasscode) View() common.Frame {
+	th, w := s.c.Theme, s.c.ContentWidth()
+	var d common.Doc
+	d.Add(para(th.Text, w, "Please enter the new passcode for your Smartcard in the two spaces below and then press the Confirm button."))
+	d.Gap()
+	d.Add(para(th.Text, w, s.c.Service.PasscodePolicy().Describe()))
+	d.Gap()
+	s.fields.View(&d, th, w)
+	d.Gap()
+	d.Add(components.Button(th, "Confirm", s.fields.Ready() && !s.busy))
+	return d.Frame("Reset Smartcard Passcode")
+}
+
+func (s *NewPasscode) Help() []key.Binding {
+	return []key.Binding{s.c.Keys.Next, common.WithHelp(s.c.Keys.Enter, "confirm")}
+}
+
+// Unlocked is seed 004's confirmation.
+type Unlocked struct {
+	c *common.Common
+	v *common.Visit
+}
+
+// NewUnlocked returns the "Smartcard Unlocked" screen.
+func NewUnlocked(c *common.Common, v *common.Visit) *Unlocked { return &Unlocked{c: c, v: v} }
+
+func (s *Unlocked) Init() tea.Cmd { return nil }
+
+func (s *Unlocked) Update(tea.Msg) (common.Screen, tea.Cmd) { return s, nil }
+
+func (s *Unlocked) View() common.Frame {
+	th, w := s.c.Theme, s.c.ContentWidth()
+	var d common.Doc
+	d.Add(para(th.Success, w, UnlockedText))
+	d.Gap()
+	d.Focus(para(th.Strong, w, ReinsertText))
+	return d.Frame("Smartcard Unlocked")
+}
+
+// Finished says the visit is complete: pulling the card now is expected.
+func (s *Unlocked) Finished() bool { return true }
+
+func (s *Unlocked) Help() []key.Binding {
+	return []key.Binding{common.Hint("remove card", "finish")}
+}
+
+// codeValidity words the codes' lifetime: "15 minutes".
+func codeValidity(c *common.Common) string {
+	return fmt.Sprintf("%d minutes", int(c.Service.CodeValidity().Minutes()))
+}

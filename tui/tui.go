@@ -1,0 +1,156 @@
+// Package tui is the full-screen terminal UI of the Smartcard Service
+// Centre kiosk (seed 004): a root model that follows the card reader and
+// routes between one model per screen (package screens), built from
+// shared components and one theme.
+//
+// The tui drives the domain only: workflow calls run in tea.Cmds and come
+// back as messages tagged with the visit they belong to, and card events
+// arrive as messages from the readers' event channel.
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/smartcard-service-centre/kiosk/domain"
+	"github.com/smartcard-service-centre/kiosk/domain/selfservice"
+)
+
+// DefaultIdleTimeout is how long a screen waits for a key before it
+// clears itself and returns to the start.
+const DefaultIdleTimeout = 120 * time.Second
+
+// MinWidth and MinHeight are the smallest terminal the kiosk draws in.
+const (
+	MinWidth  = 60
+	MinHeight = 20
+)
+
+// TrayCard is one card of a demo card tray.
+type TrayCard struct {
+	// Label describes the card, e.g. "Mr Test Person — locked, registered".
+	Label    string
+	Inserted bool
+}
+
+// Tray is a demo card tray for simulated readers: function keys F1–F9
+// (or Alt+1–9) insert or remove its cards. Nil in production.
+type Tray interface {
+	Cards() []TrayCard
+	// Toggle inserts card i (0-based) or removes it if inserted.
+	Toggle(i int) error
+}
+
+// Mailbox is the demo's stand-in for the card holder's email inbox, shown
+// in a panel. Nil in production, where codes go only by email.
+type Mailbox interface {
+	// Recent returns the latest emails, newest first.
+	Recent(ctx context.Context) ([]domain.Mail, error)
+	// Updates signals that mail may have arrived; nil if it never does.
+	Updates() <-chan struct{}
+}
+
+// Options configure the kiosk UI.
+type Options struct {
+	Service *selfservice.Service
+	Readers domain.CardReaders
+	Tray    Tray    // optional (demo)
+	Mailbox Mailbox // optional (demo)
+
+	// IdleTimeout returns an idle screen to the start and wipes it;
+	// 0 means DefaultIdleTimeout. A countdown shows in the last 30 s.
+	IdleTimeout time.Duration
+	// AllowExit lets Ctrl+C quit (development only): the public must not
+	// be able to leave the kiosk.
+	AllowExit bool
+	// Now tells the time (tests pass a fake clock); nil: time.Now.
+	Now func() time.Time
+	Log *slog.Logger
+	// Context ends the card event subscription and every domain call;
+	// nil: context.Background().
+	Context context.Context
+}
+
+// Validate reports options the kiosk cannot run without.
+func (o Options) Validate() error {
+	var errs []error
+	if o.Service == nil {
+		errs = append(errs, errors.New("no self-service workflow service"))
+	}
+	if o.Readers == nil {
+		errs = append(errs, errors.New("no card readers"))
+	}
+	if o.IdleTimeout < 0 {
+		errs = append(errs, fmt.Errorf("idle timeout %s is negative", o.IdleTimeout))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("kiosk ui options: %w", err)
+	}
+	return nil
+}
+
+func (o Options) withDefaults() Options {
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Context == nil {
+		o.Context = context.Background()
+	}
+	return o
+}
+
+// ProgramOptions are the tea.Program options the kiosk needs: an
+// interrupt (SIGINT, which arrives as a message when input is not a
+// terminal) and suspend never end or stop the program unless AllowExit.
+// SIGTERM still stops it, for whoever runs the kiosk.
+func ProgramOptions(o Options) []tea.ProgramOption {
+	allow := o.AllowExit
+	return []tea.ProgramOption{tea.WithFilter(func(_ tea.Model, msg tea.Msg) tea.Msg {
+		switch msg.(type) {
+		case tea.InterruptMsg:
+			if !allow {
+				return nil
+			}
+		case tea.SuspendMsg:
+			return nil
+		}
+		return msg
+	})}
+}
+
+// NewProgram returns the kiosk program on the terminal (or the input and
+// output given in extra), in the alternate screen.
+func NewProgram(o Options, extra ...tea.ProgramOption) *tea.Program {
+	opts := ProgramOptions(o)
+	if o.Context != nil {
+		opts = append(opts, tea.WithContext(o.Context))
+	}
+	return tea.NewProgram(New(o), append(opts, extra...)...)
+}
+
+// Run runs the kiosk until ctx ends (or Ctrl+C with AllowExit).
+func Run(ctx context.Context, o Options, extra ...tea.ProgramOption) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	o.Context = ctx
+	_, err := NewProgram(o, extra...).Run()
+	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
+		return nil // asked to stop
+	}
+	if err != nil {
+		return fmt.Errorf("run kiosk ui: %w", err)
+	}
+	return nil
+}
