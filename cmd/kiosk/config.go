@@ -7,7 +7,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
 )
@@ -26,6 +28,14 @@ type Config struct {
 	CardsDir        string // demo card files; empty: cards/ beside the embedded store
 	HolderReader    string // part of the card holder's reader name; empty: the first reader
 	OperatorReader  string // part of the operator's reader name; empty: the second reader
+
+	// The kiosk itself.
+	Readers     string // "pcsc" or "sim" (the demo's simulated readers)
+	SMTPURL     string // mail relay; empty: the on-screen mailbox (sim) or MailDir
+	MailFrom    string
+	MailDir     string // .eml files when there is no relay
+	IdleTimeout string // e.g. "120s"
+	AllowExit   string // "true": Ctrl+C quits (development only)
 }
 
 // dataDir is where the embedded store, the demo KEK and the log live.
@@ -48,6 +58,9 @@ func defaultConfig() Config {
 		Terminal:        host,
 		PasscodeCharset: "printable",
 		EmailDomains:    strings.Join(domain.DefaultApprovedDomains, ","),
+		Readers:         "pcsc",
+		IdleTimeout:     "120s",
+		AllowExit:       "false",
 	}
 }
 
@@ -55,21 +68,47 @@ func defaultConfig() Config {
 type setting struct {
 	flag, env, usage string
 	field            func(*Config) *string
+	boolean          bool // a switch: --allow-exit means --allow-exit=true
 }
 
 var settings = []setting{
-	{"database-url", "KIOSK_DATABASE_URL", "PostgreSQL URL, e.g. postgres://kiosk@db.example/kiosk; empty uses the embedded store", func(c *Config) *string { return &c.DatabaseURL }},
-	{"db", "KIOSK_DB", "embedded store file, used when no database URL is set", func(c *Config) *string { return &c.DBPath }},
-	{"kek-file", "KIOSK_KEK_FILE", "file holding the key-encryption key for card secrets (64 hex digits, mode 0600)", func(c *Config) *string { return &c.KEKFile }},
-	{"log-file", "KIOSK_LOG_FILE", "log file (the screen belongs to the kiosk)", func(c *Config) *string { return &c.LogFile }},
-	{"terminal", "KIOSK_TERMINAL", "this terminal's name in the audit log", func(c *Config) *string { return &c.Terminal }},
-	{"passcode-charset", "KIOSK_PASSCODE_CHARSET", "characters a new passcode may use: numeric, alphanumeric or printable", func(c *Config) *string { return &c.PasscodeCharset }},
-	{"email-domains", "KIOSK_EMAIL_DOMAINS", "approved email domains, comma-separated (subdomains included)", func(c *Config) *string { return &c.EmailDomains }},
-	{"ca-dir", "KIOSK_CA_DIR", "directory of the service certificate authority (root.crt, issuer.crt, issuer.key); empty means ca/ beside the embedded store file (seed --demo creates it there)", func(c *Config) *string { return &c.CADir }},
-	{"cards-dir", "KIOSK_CARDS_DIR", "directory of the demo's software card files (SERIAL.card); empty means cards/ beside the embedded store file", func(c *Config) *string { return &c.CardsDir }},
-	{"holder-reader", "KIOSK_HOLDER_READER", "part of the name of the card holder's reader; empty means the first reader", func(c *Config) *string { return &c.HolderReader }},
-	{"operator-reader", "KIOSK_OPERATOR_READER", "part of the name of the operator's own reader; empty means the second reader", func(c *Config) *string { return &c.OperatorReader }},
+	{"database-url", "KIOSK_DATABASE_URL", "PostgreSQL URL, e.g. postgres://kiosk@db.example/kiosk; empty uses the embedded store", func(c *Config) *string { return &c.DatabaseURL }, false},
+	{"db", "KIOSK_DB", "embedded store file, used when no database URL is set", func(c *Config) *string { return &c.DBPath }, false},
+	{"kek-file", "KIOSK_KEK_FILE", "file holding the key-encryption key for card secrets (64 hex digits, mode 0600)", func(c *Config) *string { return &c.KEKFile }, false},
+	{"log-file", "KIOSK_LOG_FILE", "log file (the screen belongs to the kiosk)", func(c *Config) *string { return &c.LogFile }, false},
+	{"terminal", "KIOSK_TERMINAL", "this terminal's name in the audit log", func(c *Config) *string { return &c.Terminal }, false},
+	{"passcode-charset", "KIOSK_PASSCODE_CHARSET", "characters a new passcode may use: numeric, alphanumeric or printable", func(c *Config) *string { return &c.PasscodeCharset }, false},
+	{"email-domains", "KIOSK_EMAIL_DOMAINS", "approved email domains, comma-separated (subdomains included)", func(c *Config) *string { return &c.EmailDomains }, false},
+	{"ca-dir", "KIOSK_CA_DIR", "directory of the service certificate authority (root.crt, issuer.crt, issuer.key); empty means ca/ beside the embedded store file (seed --demo creates it there)", func(c *Config) *string { return &c.CADir }, false},
+	{"cards-dir", "KIOSK_CARDS_DIR", "directory of the demo's software card files (SERIAL.card); empty means cards/ beside the embedded store file", func(c *Config) *string { return &c.CardsDir }, false},
+	{"holder-reader", "KIOSK_HOLDER_READER", "part of the name of the card holder's reader; empty means the first reader", func(c *Config) *string { return &c.HolderReader }, false},
+	{"operator-reader", "KIOSK_OPERATOR_READER", "part of the name of the operator's own reader; empty means the second reader", func(c *Config) *string { return &c.OperatorReader }, false},
+	{"readers", "KIOSK_READERS", "card readers: pcsc (real readers through pcscd) or sim (the demo's simulated readers with a tray of the demo cards)", func(c *Config) *string { return &c.Readers }, false},
+	{"smtp-url", "KIOSK_SMTP_URL", "mail relay, e.g. smtp://user:pass@relay.example:587?starttls=required or smtps://…; empty means the on-screen mailbox with --readers sim, else .eml files in --mail-dir", func(c *Config) *string { return &c.SMTPURL }, false},
+	{"mail-from", "KIOSK_MAIL_FROM", "sender of the kiosk's emails (default Smartcard Service Centre <smartcard.servicecentre@nhs.net>)", func(c *Config) *string { return &c.MailFrom }, false},
+	{"mail-dir", "KIOSK_MAIL_DIR", "directory for .eml files when there is no mail relay; empty means mail/ beside the embedded store file", func(c *Config) *string { return &c.MailDir }, false},
+	{"idle-timeout", "KIOSK_IDLE_TIMEOUT", "return an untouched screen to the start after this long, wiping what was typed", func(c *Config) *string { return &c.IdleTimeout }, false},
+	{"allow-exit", "KIOSK_ALLOW_EXIT", "let Ctrl+C quit the kiosk (development and demos only; the public must not leave it)", func(c *Config) *string { return &c.AllowExit }, true},
 }
+
+// boolValue is a string setting that behaves as a boolean flag.
+type boolValue struct{ p *string }
+
+func (b boolValue) String() string {
+	if b.p == nil {
+		return "false"
+	}
+	return *b.p
+}
+func (b boolValue) Set(v string) error {
+	x, err := strconv.ParseBool(v)
+	if err != nil {
+		return fmt.Errorf("want true or false, got %q", v)
+	}
+	*b.p = strconv.FormatBool(x)
+	return nil
+}
+func (b boolValue) IsBoolFlag() bool { return true }
 
 // besideStore is dir named name next to the embedded store file, so that a
 // demo set up with KIOSK_DB keeps all its files in one place.
@@ -85,6 +124,23 @@ func (c Config) caDir() string {
 		return c.CADir
 	}
 	return c.besideStore("ca")
+}
+
+func (c Config) mailDir() string {
+	if c.MailDir != "" {
+		return c.MailDir
+	}
+	return c.besideStore("mail")
+}
+
+func (c Config) idleTimeout() time.Duration {
+	d, _ := time.ParseDuration(c.IdleTimeout)
+	return d
+}
+
+func (c Config) allowExit() bool {
+	b, _ := strconv.ParseBool(c.AllowExit)
+	return b
 }
 
 func (c Config) cardsDir() string {
@@ -112,6 +168,10 @@ func lookup(getenv func(string) string, key string) (string, bool) {
 func (c *Config) register(fs *flag.FlagSet) {
 	for _, s := range settings {
 		p := s.field(c)
+		if s.boolean {
+			fs.Var(boolValue{p}, s.flag, fmt.Sprintf("%s (env %s)", s.usage, s.env))
+			continue
+		}
 		fs.StringVar(p, s.flag, *p, fmt.Sprintf("%s (env %s)", s.usage, s.env))
 	}
 }
@@ -132,6 +192,15 @@ func (c Config) Validate() error {
 	}
 	if len(c.emailDomains()) == 0 {
 		errs = append(errs, errors.New("no approved email domains: set --email-domains"))
+	}
+	if c.Readers != "pcsc" && c.Readers != "sim" {
+		errs = append(errs, fmt.Errorf("--readers must be pcsc or sim (got %q)", c.Readers))
+	}
+	if d, err := time.ParseDuration(c.IdleTimeout); err != nil || d < 10*time.Second {
+		errs = append(errs, fmt.Errorf("--idle-timeout must be a duration of at least 10s, e.g. 120s (got %q)", c.IdleTimeout))
+	}
+	if _, err := strconv.ParseBool(c.AllowExit); err != nil {
+		errs = append(errs, fmt.Errorf("KIOSK_ALLOW_EXIT must be true or false (got %q)", c.AllowExit))
 	}
 	return errors.Join(errs...)
 }

@@ -38,12 +38,16 @@ type runEnv struct {
 	newFlagSet  func(name string) *flag.FlagSet
 	getenv      func(string) string
 	commandName string
+	// isTerminal, if set, replaces the check that stdin and stdout are a
+	// terminal (tests).
+	isTerminal func() bool
 }
 
 var commands []command
 
 func init() {
 	commands = []command{
+		{"run", "", "run the self-service kiosk (the default when no command is given)", cmdRun},
 		{"migrate", "", "bring the PostgreSQL schema up to date (the embedded store migrates itself)", cmdMigrate},
 		{"seed", "--demo", "load the demo personas into the store (safe to run again)", cmdSeed},
 		{"keygen", "[--if-missing]", "create the key-encryption key file for card secrets", cmdKeygen},
@@ -73,8 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	rest := top.Args()
 	if len(rest) == 0 {
-		usage(top, stderr)
-		return 2
+		rest = []string{"run"}
 	}
 	name := rest[0]
 	if name == "help" {

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/charmbracelet/x/term"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/smartcard-service-centre/kiosk/cardio"
+	"github.com/smartcard-service-centre/kiosk/cardio/ca"
+	"github.com/smartcard-service-centre/kiosk/cardio/pcsc"
+	"github.com/smartcard-service-centre/kiosk/cardio/pivcard"
+	"github.com/smartcard-service-centre/kiosk/domain"
+	"github.com/smartcard-service-centre/kiosk/domain/secret"
+	"github.com/smartcard-service-centre/kiosk/domain/selfservice"
+	"github.com/smartcard-service-centre/kiosk/mail"
+	"github.com/smartcard-service-centre/kiosk/tui"
+)
+
+// cmdRun is the self-service kiosk itself: the default command.
+func cmdRun(ctx context.Context, e *runEnv, args []string) error {
+	if _, err := e.parse(args, nil); err != nil {
+		return err
+	}
+	if !e.terminal() {
+		return errors.New("the kiosk needs a terminal to draw on (run it in a console, not with output redirected)")
+	}
+	log, closeLog, err := e.logger()
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+
+	keys, err := secret.LoadKEK(e.cfg.KEKFile)
+	if err != nil {
+		return err
+	}
+	authority, err := ca.Load(e.cfg.caDir())
+	if err != nil {
+		return fmt.Errorf("load the service certificate authority (--ca-dir): %w", err)
+	}
+	store, err := e.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	charset, _ := domain.ParseCharset(e.cfg.PasscodeCharset)
+	passcodes := domain.DefaultPasscodePolicy()
+	passcodes.Charset = charset
+
+	var (
+		readers cardio.Readers
+		tray    tui.Tray
+	)
+	switch e.cfg.Readers {
+	case "sim":
+		t, err := newDemoTray(ctx, store, e.cfg.cardsDir())
+		if err != nil {
+			return err
+		}
+		defer t.Close()
+		readers, tray = t.tray, t
+	default:
+		p := pcsc.New(log)
+		defer p.Close()
+		readers = p
+	}
+	cardReaders := pivcard.NewReaders(readers, pivcard.Assignment{Holder: e.cfg.HolderReader, Operator: e.cfg.OperatorReader})
+
+	transport, mailbox, err := e.mailTransport()
+	if err != nil {
+		return err
+	}
+	sender, err := mail.NewSender(mail.SenderConfig{Outbox: store, Transport: transport, Logger: log.With("part", "mail")})
+	if err != nil {
+		return err
+	}
+	svc := selfservice.New(selfservice.Config{
+		Store: store, Keys: keys, CA: ca.ForDomain(authority), Notify: sender.Notify,
+		Log: log.With("part", "selfservice"), Passcodes: passcodes,
+		Emails: domain.EmailPolicy{Domains: e.cfg.emailDomains()}, Terminal: e.cfg.Terminal,
+	})
+	opts := tui.Options{
+		Service: svc, Readers: cardReaders, Tray: tray,
+		IdleTimeout: e.cfg.idleTimeout(), AllowExit: e.cfg.allowExit(), Log: log.With("part", "tui"),
+	}
+	if mailbox != nil {
+		opts.Mailbox = mailbox
+	}
+	log.Info("kiosk starting", "readers", e.cfg.Readers, "mail", transport, "version", version)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return sender.Run(gctx) })
+	g.Go(func() error {
+		// The UI ending (Ctrl+C with --allow-exit) ends the sender too.
+		defer cancel()
+		return tui.Run(gctx, opts)
+	})
+	err = g.Wait()
+	if err != nil && !errors.Is(err, context.Canceled) {
+		log.Error("kiosk stopped", "err", err)
+		return err
+	}
+	return nil
+}
+
+// terminal reports whether the kiosk can take over the screen.
+func (e *runEnv) terminal() bool {
+	if e.isTerminal != nil {
+		return e.isTerminal()
+	}
+	return term.IsTerminal(os.Stdin.Fd()) && term.IsTerminal(os.Stdout.Fd())
+}
+
+// mailTransport chooses where mail goes: an SMTP relay if one is set;
+// otherwise the on-screen mailbox for the demo's simulated readers, or
+// .eml files in the mail directory.
+func (e *runEnv) mailTransport() (mail.Transport, tui.Mailbox, error) {
+	switch {
+	case e.cfg.SMTPURL != "":
+		t, err := mail.NewSMTP(mail.SMTPConfig{URL: e.cfg.SMTPURL, From: e.cfg.MailFrom})
+		if err != nil {
+			return nil, nil, fmt.Errorf("mail relay (--smtp-url): %w", err)
+		}
+		return t, nil, nil
+	case e.cfg.Readers == "sim":
+		b, err := mail.NewMailbox(mail.MailboxConfig{From: e.cfg.MailFrom})
+		if err != nil {
+			return nil, nil, err
+		}
+		return b, newScreenMailbox(b), nil
+	default:
+		t, err := mail.NewFile(mail.FileConfig{Dir: e.cfg.mailDir(), From: e.cfg.MailFrom})
+		if err != nil {
+			return nil, nil, fmt.Errorf("mail directory (--mail-dir): %w", err)
+		}
+		return t, nil, nil
+	}
+}
+
+// screenMailbox shows the demo's mailbox in the UI.
+type screenMailbox struct {
+	box     *mail.Mailbox
+	updates chan struct{}
+}
+
+func newScreenMailbox(b *mail.Mailbox) *screenMailbox {
+	m := &screenMailbox{box: b, updates: make(chan struct{}, 1)}
+	ch, _ := b.Subscribe() // for the life of the process
+	go func() {
+		for range ch {
+			select {
+			case m.updates <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return m
+}
+
+func (m *screenMailbox) Recent(ctx context.Context) ([]domain.Mail, error) {
+	msgs := m.box.Messages()
+	out := make([]domain.Mail, len(msgs))
+	for i, msg := range msgs {
+		out[i] = domain.Mail{ID: msg.ID, To: msg.To, Subject: msg.Subject, Body: msg.Body, SentAt: msg.Date}
+	}
+	return out, nil
+}
+
+func (m *screenMailbox) Updates() <-chan struct{} { return m.updates }
