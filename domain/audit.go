@@ -20,6 +20,7 @@ const (
 	AuditCardIssued        AuditAction = "card_issued"
 	AuditCardChecked       AuditAction = "card_checked"
 	AuditSignIn            AuditAction = "sign_in"
+	AuditUnlockStarted     AuditAction = "unlock_started"
 )
 
 // AuditOutcome is "success" or "failure".

@@ -37,3 +37,16 @@ type CardSecrets struct {
 	KEKFingerprint string // which key-encryption key sealed them
 	UpdatedAt      time.Time
 }
+
+// CancelledError is a cancelled card; it matches ErrCardCancelled and
+// carries the recorded reason (e.g. "Lost"), as stored: clean it before
+// drawing it.
+type CancelledError struct{ Reason string }
+
+func (e *CancelledError) Error() string {
+	if e.Reason == "" {
+		return ErrCardCancelled.Error()
+	}
+	return ErrCardCancelled.Error() + " (" + e.Reason + ")"
+}
+func (e *CancelledError) Unwrap() error { return ErrCardCancelled }

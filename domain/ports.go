@@ -45,6 +45,10 @@ type Queries interface {
 	ListSmartcards(ctx context.Context, id UserID) ([]Smartcard, error)
 	PutCardSecrets(ctx context.Context, s CardSecrets) error
 	GetCardSecrets(ctx context.Context, serial CardSerial) (CardSecrets, error)
+	// RecordRenewal sets new certificates' expiry and Card Authentication
+	// certificate and counts the renewal; ErrCardCancelled if the card has
+	// been cancelled.
+	RecordRenewal(ctx context.Context, serial CardSerial, expiry time.Time, cardAuthCert []byte) error
 
 	// Self-service registration.
 	PutRegistration(ctx context.Context, r Registration) error // insert or replace
@@ -52,8 +56,18 @@ type Queries interface {
 	// RecordFailedAttempt adds one failed attempt atomically (two kiosks
 	// cannot race it) and locks the user out at now once limit is reached.
 	RecordFailedAttempt(ctx context.Context, id UserID, limit int, now time.Time) (Registration, error)
-	// ResetFailedAttempts clears the count and the lock-out.
+	// ResetFailedAttempts clears the count, the lock-out and the challenge
+	// (an operator's action).
 	ResetFailedAttempts(ctx context.Context, id UserID) error
+	// DrawChallenge stores proposed as the user's unlock questions unless
+	// some are stored already, and returns the stored ones: a draw stands
+	// until it is answered (RecordFailedAttempt or PassChallenge clear it,
+	// as does PutRegistration).
+	DrawChallenge(ctx context.Context, id UserID, proposed []QuestionID) ([]QuestionID, error)
+	// PassChallenge clears the count and the challenge after right
+	// answers; ErrLockedOut if the user is locked out, even if only since
+	// the answers were checked.
+	PassChallenge(ctx context.Context, id UserID) error
 	PutPendingRegistration(ctx context.Context, p PendingRegistration) error
 	GetPendingRegistration(ctx context.Context, id UserID) (PendingRegistration, error)
 	DeletePendingRegistration(ctx context.Context, id UserID) error

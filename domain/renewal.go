@@ -38,6 +38,15 @@ func (p RenewalPolicy) DueSoon(c Smartcard, now time.Time) bool {
 	return !now.Before(p.WindowOpens(c))
 }
 
+// TooEarlyError is a renewal asked for before its window opens; it
+// matches ErrRenewalTooEarly and says when the window opens.
+type TooEarlyError struct{ Opens time.Time }
+
+func (e *TooEarlyError) Error() string {
+	return fmt.Sprintf("%v: renewal opens on %s", ErrRenewalTooEarly, e.Opens.Format("2 January 2006"))
+}
+func (e *TooEarlyError) Unwrap() error { return ErrRenewalTooEarly }
+
 // CheckSelfRenewal says why the card holder may not renew the card alone at
 // now, or nil.
 func (p RenewalPolicy) CheckSelfRenewal(c Smartcard, now time.Time) error {
@@ -47,7 +56,7 @@ func (p RenewalPolicy) CheckSelfRenewal(c Smartcard, now time.Time) error {
 	case c.Expired(now):
 		return ErrCertificateExpired
 	case now.Before(p.WindowOpens(c)):
-		return fmt.Errorf("%w: you can renew from %s", ErrRenewalTooEarly, p.WindowOpens(c).Format("2 January 2006"))
+		return &TooEarlyError{Opens: p.WindowOpens(c)}
 	case p.OperatorEvery > 0 && c.RenewalsSinceOperator+1 >= p.OperatorEvery:
 		return ErrNeedsOperator
 	}
@@ -63,7 +72,7 @@ func (p RenewalPolicy) CheckAssistedRenewal(c Smartcard, now time.Time) error {
 	case c.Expired(now):
 		return ErrCertificateExpired
 	case now.Before(p.WindowOpens(c)):
-		return fmt.Errorf("%w: renewal opens on %s", ErrRenewalTooEarly, p.WindowOpens(c).Format("2 January 2006"))
+		return &TooEarlyError{Opens: p.WindowOpens(c)}
 	}
 	return nil
 }

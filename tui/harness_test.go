@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -24,6 +23,7 @@ import (
 	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/domain/secret"
 	"github.com/smartcard-service-centre/kiosk/domain/selfservice"
+	"github.com/smartcard-service-centre/kiosk/domain/selfservice/sstest"
 	"github.com/smartcard-service-centre/kiosk/storage/sqlite"
 	"github.com/smartcard-service-centre/kiosk/tui"
 )
@@ -36,46 +36,28 @@ var start = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 
 const day = 24 * time.Hour
 
-// persona is a card holder to put in the store, with their card.
-type persona struct {
-	id                   domain.UserID
-	title, given, family string
-	serial               domain.CardSerial
-	pin                  string
-	blocked              bool
-	expiresIn            time.Duration // default 330 days
-	renewals             int
-	cancelReason         string // non-empty: the card is cancelled
-	email                string // registered address; "" not registered
-	answers              map[domain.QuestionID]string
-	failedAttempts       int
-	lockedOut            bool
-	notGenuine           bool // the recorded certificate is for another key
-	unknown              bool // the card is not in the store at all
-}
-
 // testPerson is seed 004's example: a locked card, registered.
-func testPerson() persona {
-	return persona{
-		id: "555001799894", title: "Mr", given: "Test", family: "Person",
-		serial: "4082A001132F2817", pin: "1357", blocked: true,
-		email:   "test.person@nhs.net",
-		answers: map[domain.QuestionID]string{1: "Smith", 2: "Edinburgh", 3: "Rex", 4: "St Marys"},
+func testPerson() sstest.Holder {
+	return sstest.Holder{
+		ID: "555001799894", Title: "Mr", Given: "Test", Family: "Person",
+		Serial: "4082A001132F2817", PIN: "1357", PUK: "24680135", Blocked: true,
+		CertExpiry: start.Add(330 * day),
+		Email:      "test.person@nhs.net",
+		Answers:    map[domain.QuestionID]string{1: "Smith", 2: "Edinburgh", 3: "Rex", 4: "St Marys"},
 	}
 }
 
 // fixture is the real self-service workflow over the real embedded store,
-// with fake cards, readers and CA.
+// with the fake cards, reader and CA of sstest.
 type fixture struct {
 	t       *testing.T
 	store   *sqlite.Store
 	keys    *secret.Keys
-	ca      *fakeCA
-	clock   *fakeClock
-	readers *fakeReaders
+	ca      *sstest.CA
+	clock   *sstest.Clock
+	readers *sstest.Readers
 	svc     *selfservice.Service
 	notify  chan struct{}
-	cards   map[domain.CardSerial]*fakeCard
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -93,14 +75,10 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, err := newFakeCA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fx := &fixture{t: t, store: store, keys: keys, ca: ca, clock: &fakeClock{now: start},
-		readers: &fakeReaders{}, notify: make(chan struct{}, 1), cards: map[domain.CardSerial]*fakeCard{}}
+	fx := &fixture{t: t, store: store, keys: keys, ca: sstest.NewCA(), clock: sstest.NewClock(start),
+		readers: sstest.NewReaders(), notify: make(chan struct{}, 1)}
 	fx.svc = selfservice.New(selfservice.Config{
-		Store: store, Keys: keys, CA: ca, Clock: fx.clock, Argon2: cheapArgon2,
+		Store: store, Keys: keys, CA: fx.ca, Clock: fx.clock, Argon2: cheapArgon2,
 		Notify: func() {
 			select {
 			case fx.notify <- struct{}{}:
@@ -111,80 +89,17 @@ func newFixture(t *testing.T) *fixture {
 	return fx
 }
 
-// add stores p and returns their card.
-func (fx *fixture) add(p persona) *fakeCard {
-	t := fx.t
-	t.Helper()
-	ctx := t.Context()
-	puk, err := secret.NewPUK(nil)
+// add enrols h, as of the fixture's clock, and returns their card.
+func (fx *fixture) add(h sstest.Holder) *sstest.Card {
+	fx.t.Helper()
+	h.Now = fx.clock.Now()
+	h.Hash = func(a string) (string, error) { return secret.HashAnswer(cheapArgon2, a, nil) }
+	h.Seal = func(serial domain.CardSerial, puk, mgmt []byte) (domain.CardSecrets, error) {
+		return fx.keys.SealCard(serial, puk, "AES256", mgmt, h.Now)
+	}
+	card, err := sstest.Enrol(fx.t.Context(), fx.store, fx.ca, h)
 	if err != nil {
-		t.Fatal(err)
-	}
-	mgmt, err := secret.NewManagementKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	card := newFakeCard(p.serial, p.pin, puk, mgmt)
-	if p.blocked {
-		card.block()
-	}
-	fx.cards[p.serial] = card
-	if p.unknown {
-		return card
-	}
-	if err := fx.store.PutUser(ctx, domain.User{ID: p.id, Title: p.title, GivenName: p.given, FamilyName: p.family,
-		Email: p.email, CreatedAt: start.Add(-400 * day)}); err != nil {
-		t.Fatal(err)
-	}
-	if p.expiresIn == 0 {
-		p.expiresIn = 330 * day
-	}
-	expiry := start.Add(p.expiresIn)
-	pub := card.keys[domain.KeyCardAuth].Public()
-	if p.notGenuine {
-		other := newFakeCard(p.serial, "", nil, nil)
-		pub = other.keys[domain.KeyCardAuth].Public()
-	}
-	cert, err := fx.ca.Issue(pub, p.id, p.serial, domain.KeyCardAuth, start.Add(-400*day), expiry)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := domain.Smartcard{Serial: p.serial, UserID: p.id, Type: "PIV", IssuedAt: start.Add(-400 * day),
-		CertExpiry: expiry, RenewalsSinceOperator: p.renewals, CardAuthCert: cert}
-	if p.cancelReason != "" {
-		rec.CancelledAt, rec.CancelReason = start.Add(-10*day), p.cancelReason
-	}
-	if err := fx.store.PutSmartcard(ctx, rec); err != nil {
-		t.Fatal(err)
-	}
-	sealed, err := fx.keys.SealCard(p.serial, puk, "AES256", mgmt, start)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fx.store.PutCardSecrets(ctx, sealed); err != nil {
-		t.Fatal(err)
-	}
-	if p.email == "" {
-		return card
-	}
-	reg := domain.Registration{UserID: p.id, Email: p.email, RegisteredAt: start.Add(-30 * day), FailedAttempts: p.failedAttempts}
-	if p.lockedOut {
-		reg.LockedOutAt = start.Add(-day)
-	}
-	ids := make([]domain.QuestionID, 0, len(p.answers))
-	for id := range p.answers {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
-		h, err := secret.HashAnswer(cheapArgon2, p.answers[id], nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		reg.Answers = append(reg.Answers, domain.Answer{Question: id, Hash: h})
-	}
-	if err := fx.store.PutRegistration(ctx, reg); err != nil {
-		t.Fatal(err)
+		fx.t.Fatal(err)
 	}
 	return card
 }
@@ -222,7 +137,7 @@ type testTray struct {
 	mu     sync.Mutex
 	fx     *fixture
 	labels []string
-	cards  []*fakeCard
+	cards  []*sstest.Card
 	in     int // index inserted, -1 none
 }
 
@@ -242,15 +157,15 @@ func (tr *testTray) Toggle(i int) error {
 	if i < 0 || i >= len(tr.cards) {
 		return fmt.Errorf("no card %d", i)
 	}
+	// Out first, so the kiosk sees the card leave before another arrives.
+	if tr.in >= 0 {
+		tr.fx.readers.Insert(nil)
+	}
 	if tr.in == i {
-		tr.fx.readers.remove()
 		tr.in = -1
 		return nil
 	}
-	if tr.in >= 0 {
-		tr.fx.readers.remove()
-	}
-	tr.fx.readers.insert(tr.cards[i])
+	tr.fx.readers.Insert(tr.cards[i])
 	tr.in = i
 	return nil
 }
@@ -418,6 +333,16 @@ func keyMsg(name string) tea.KeyPressMsg {
 		return tea.KeyPressMsg{Code: r[0], Text: name}
 	}
 	panic("unknown key " + name)
+}
+
+// pressStart chooses Smartcard Unlock on the holder's menu and presses
+// Start.
+func (k *kiosk) pressStart() {
+	k.t.Helper()
+	k.waitFor("What would you like to do?")
+	k.press("enter")
+	k.waitFor("Start")
+	k.press("enter")
 }
 
 // answer types the answers to the questions on screen, in the order

@@ -2,7 +2,6 @@ package tui_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
+	"github.com/smartcard-service-centre/kiosk/domain/selfservice/sstest"
 	"github.com/smartcard-service-centre/kiosk/tui"
 )
 
@@ -22,11 +22,8 @@ func TestIdleTimeoutCountsDownAndWipes(t *testing.T) {
 	p := testPerson()
 	card := fx.add(p)
 	k := fx.start(100, 40)
-	fx.readers.insert(card)
-	k.waitFor("Hello, Mr Test Person")
-	k.press("enter")
-	k.waitFor("Start")
-	k.press("enter")
+	fx.readers.Insert(card)
+	k.pressStart()
 	k.waitFor("To confirm your identity")
 	k.typeText("Secretanswer")
 	k.waitFor("Secretanswer")
@@ -50,10 +47,7 @@ func TestIdleTimeoutCountsDownAndWipes(t *testing.T) {
 	}
 	// The card is still in: Enter starts a fresh visit.
 	k.press("enter")
-	k.waitFor("Hello, Mr Test Person")
-	k.press("enter")
-	k.waitFor("Start")
-	k.press("enter")
+	k.pressStart()
 	s = k.waitFor("To confirm your identity")
 	if strings.Contains(s, "Secretanswer") {
 		t.Fatalf("typed answer survived the timeout:\n%s", s)
@@ -69,7 +63,7 @@ func TestNoWayOutForThePublic(t *testing.T) {
 	k.press("ctrl+c", "esc", "ctrl+z", "ctrl+\\", "ctrl+d", "q")
 	k.tm.Send(tea.InterruptMsg{}) // SIGINT when input is not a terminal
 	k.tm.Send(tea.SuspendMsg{})
-	fx.readers.insert(card)
+	fx.readers.Insert(card)
 	k.waitFor("Hello, Mr Test Person")
 	k.press("ctrl+c", "esc")
 	k.waitFor("What would you like to do?")
@@ -118,40 +112,48 @@ func (k *kiosk) resize(w, h int) {
 func TestCardProblems(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name  string
-		setup func(p *persona, fx *fixture)
-		want  []string
+		name string
+		card func(fx *fixture, p sstest.Holder) *sstest.Card // what goes in the reader
+		want []string
 	}{
-		{"cancelled", func(p *persona, _ *fixture) { p.cancelReason = "Lost\x1b]52;c;ZXZpbA==\x07" }, []string{
+		{"cancelled", func(fx *fixture, p sstest.Holder) *sstest.Card {
+			p.Cancelled, p.Reason = true, "Lost\x1b]52;c;ZXZpbA==\x07"
+			return fx.add(p)
+		}, []string{
 			"Smartcard cancelled", "This Smartcard has been cancelled (reason: Lost) and can no longer be used.",
 			"contact your Registration Authority for a replacement card"}},
-		{"unknown", func(p *persona, _ *fixture) { p.unknown = true }, []string{
+		{"unknown", func(_ *fixture, p sstest.Holder) *sstest.Card {
+			return sstest.NewCard(p.Serial, p.PIN, p.PUK)
+		}, []string{
 			"Smartcard not recognised", "This Smartcard is not known to the Smartcard Service Centre."}},
-		{"not genuine", func(p *persona, _ *fixture) { p.notGenuine = true }, []string{
+		{"not genuine", func(fx *fixture, p sstest.Holder) *sstest.Card {
+			fx.add(p)
+			return sstest.NewCard(p.Serial, p.PIN, p.PUK) // the same serial, another key
+		}, []string{
 			"Smartcard could not be verified", "could not confirm that this is a genuine Smartcard"}},
-		{"reader unavailable", func(_ *persona, fx *fixture) { fx.readers.openErr = domain.ErrReaderUnavailable }, []string{
+		{"reader unavailable", func(fx *fixture, p sstest.Holder) *sstest.Card {
+			fx.readers.FailOpen(domain.ErrReaderUnavailable)
+			return fx.add(p)
+		}, []string{
 			"Card reader not available", "try again in a minute"}},
-		{"database unavailable", nil, []string{
+		{"database unavailable", func(fx *fixture, p sstest.Holder) *sstest.Card {
+			card := fx.add(p)
+			fx.store.Close() // the database goes away
+			return card
+		}, []string{
 			"Service not available", "Please try again in a few minutes."}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			fx := newFixture(t)
-			p := testPerson()
-			if tc.setup != nil {
-				tc.setup(&p, fx)
-			}
-			card := fx.add(p)
-			if tc.setup == nil {
-				fx.store.Close() // the database goes away
-			}
+			card := tc.card(fx, testPerson())
 			k := fx.start(100, 32)
 			k.waitFor("Insert your Smartcard")
-			fx.readers.insert(card)
+			fx.readers.Insert(card)
 			want := append(tc.want, "remove card finish")
 			k.waitFor(want...)
 			k.press("enter", "esc")
-			fx.readers.remove()
+			fx.readers.Insert(nil)
 			k.waitFor("Insert your Smartcard")
 			if bytes.Contains(k.raw.Bytes(), []byte("ZXZpbA")) {
 				t.Fatal("a control sequence from the database reached the terminal")
@@ -164,14 +166,11 @@ func TestLockedOutCardIsTurnedAway(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t)
 	p := testPerson()
-	p.failedAttempts, p.lockedOut = 3, true
+	p.FailedAttempts, p.LockedOut = 3, true
 	card := fx.add(p)
 	k := fx.start(100, 32)
-	fx.readers.insert(card)
-	k.waitFor("Hello, Mr Test Person")
-	k.press("enter")
-	k.waitFor("Start")
-	k.press("enter")
+	fx.readers.Insert(card)
+	k.pressStart()
 	k.waitFor("After 3 failed attempts you cannot continue here. Please visit the IT booth to reset your Smartcard passcode.")
 }
 
@@ -179,11 +178,11 @@ func TestHostileNamesAreNotDrawn(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t)
 	p := testPerson()
-	p.given = "\x1b]0;pwned\x07Ev\x1b[2Jil"
-	p.family = "Per\x1b[31mson\u202e"
+	p.Given = "\x1b]0;pwned\x07Ev\x1b[2Jil"
+	p.Family = "Per\x1b[31mson\u202e"
 	card := fx.add(p)
 	k := fx.start(100, 32)
-	fx.readers.insert(card)
+	fx.readers.Insert(card)
 	k.waitFor("Hello, Mr Evil Person", "Mr Evil Person · locked")
 	for _, bad := range []string{"pwned", "\x1b[31m", "\u202e"} {
 		if bytes.Contains(k.raw.Bytes(), []byte(bad)) {
@@ -195,19 +194,9 @@ func TestHostileNamesAreNotDrawn(t *testing.T) {
 func TestReaderEventsUnavailable(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t)
-	k := fx.start(100, 32, func(o *tui.Options) { o.Readers = brokenReaders{} })
+	fx.readers.FailEvents(fmt.Errorf("establish context: %w", domain.ErrReaderUnavailable))
+	k := fx.start(100, 32)
 	k.waitFor("The Smartcard reader is not available at the moment.", "Card reader not available")
-}
-
-// brokenReaders is a card service that cannot be reached.
-type brokenReaders struct{}
-
-func (brokenReaders) Events(context.Context) (<-chan domain.CardEvent, error) {
-	return nil, fmt.Errorf("establish context: %w", domain.ErrReaderUnavailable)
-}
-
-func (brokenReaders) Open(context.Context, domain.ReaderRole) (domain.Card, error) {
-	return nil, domain.ErrReaderUnavailable
 }
 
 func TestDemoPanels(t *testing.T) {
@@ -215,25 +204,23 @@ func TestDemoPanels(t *testing.T) {
 	fx := newFixture(t)
 	p := testPerson()
 	other := unblocked()
-	other.id, other.given, other.serial = "555000000011", "Other", "4082A00100000011"
+	other.ID, other.Given, other.Serial = "555000000011", "Other", "4082A00100000011"
 	tray := &testTray{fx: fx, in: -1,
 		labels: []string{"Mr Test Person — locked, registered", "Mr Other Person — active"},
-		cards:  []*fakeCard{fx.add(p), fx.add(other)}}
+		cards:  []*sstest.Card{fx.add(p), fx.add(other)}}
 	k := fx.start(130, 44, func(o *tui.Options) {
 		o.Tray, o.Mailbox = tray, testMailbox{fx}
 		o.IdleTimeout = time.Hour
 	})
 	k.waitFor("Demo card tray", "F1 Mr Test Person — locked", "F2 Mr Other Person — active",
-		"Demo: the card holder's email inbox", "No emails yet.", "f1–f9 demo card in/out")
+		"Demo: the card holder's email inbox", "No emails yet.", "f1–f12 demo card in/out")
 
 	k.press("f2")
 	k.waitFor("Hello, Mr Other Person", "▶ F2")
 	k.press("alt+1") // swaps the cards
 	k.waitFor("Hello, Mr Test Person", "▶ F1")
-	k.press("enter")
-	k.waitFor("Start")
-	k.press("enter")
-	k.answer(p.answers, false)
+	k.pressStart()
+	k.answer(p.Answers, false)
 	k.waitFor("We have sent a Smartcard Unlock Code")
 	code := fx.latestCode("Smartcard Unlock Code")
 	s := k.waitFor("Smartcard Unlock Code", "To t•••@nhs.net", code)
@@ -256,7 +243,7 @@ func TestDemoPanels(t *testing.T) {
 			t.Fatalf("code drawn outside the mailbox panel:\n%s", s)
 		}
 	}
-	if strings.Contains(s, p.email) {
+	if strings.Contains(s, p.Email) {
 		t.Fatalf("full email address drawn:\n%s", s)
 	}
 	k.press("f10")
@@ -266,10 +253,34 @@ func TestDemoPanels(t *testing.T) {
 	k.waitFor("Demo card tray", "there is no demo card on that key")
 }
 
+// Every card of a full demo tray is on a key, the last two past F10.
+func TestEveryTrayCardHasAKey(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t)
+	tray := &testTray{fx: fx, in: -1}
+	for i := range 12 {
+		serial := domain.CardSerial(fmt.Sprintf("4082A001000000%02d", i+1))
+		tray.labels = append(tray.labels, fmt.Sprintf("Demo card %d", i+1))
+		tray.cards = append(tray.cards, sstest.NewCard(serial, "1357", "24680135"))
+	}
+	k := fx.start(130, 44, func(o *tui.Options) { o.Tray = tray })
+	k.waitFor("F9 Demo card 9", "F11 Demo card 10", "F12 Demo card 11", "– Demo card 12")
+	k.press("f11")
+	k.waitFor("▶ F11 Demo card 10", "Smartcard not recognised")
+	k.press("f12")
+	k.waitFor("▶ F12 Demo card 11")
+	k.press("alt+0")
+	k.waitFor("▶ F11 Demo card 10")
+	k.press("alt+-")
+	k.waitFor("▶ F12 Demo card 11")
+	k.press("alt+-")
+	k.waitGone("▶")
+}
+
 func TestDemoPanelsOnNarrowTerminal(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t)
-	tray := &testTray{fx: fx, in: -1, labels: []string{"Mr Test Person — locked"}, cards: []*fakeCard{fx.add(testPerson())}}
+	tray := &testTray{fx: fx, in: -1, labels: []string{"Mr Test Person — locked"}, cards: []*sstest.Card{fx.add(testPerson())}}
 	k := fx.start(80, 24, func(o *tui.Options) { o.Tray = tray })
 	s := k.waitFor("Insert your Smartcard", "f10 demo panels")
 	if strings.Contains(s, "Demo card tray") {
@@ -307,7 +318,7 @@ func TestGoldenScreens(t *testing.T) {
 		fx := newFixture(t)
 		card := fx.add(testPerson())
 		k := fx.start(80, 24)
-		fx.readers.insert(card)
+		fx.readers.Insert(card)
 		shot(t, k.waitFor("What would you like to do?"))
 	})
 	t.Run("unlock intro", func(t *testing.T) {
@@ -315,7 +326,7 @@ func TestGoldenScreens(t *testing.T) {
 		fx := newFixture(t)
 		card := fx.add(testPerson())
 		k := fx.start(80, 24)
-		fx.readers.insert(card)
+		fx.readers.Insert(card)
 		k.waitFor("What would you like to do?")
 		k.press("enter")
 		shot(t, k.waitFor("Start"))
@@ -326,10 +337,8 @@ func TestGoldenScreens(t *testing.T) {
 		p := testPerson()
 		card := fx.add(p)
 		k := fx.start(100, 40)
-		toCode(t, k, card, p)
-		k.typeText(fx.latestCode("Smartcard Unlock Code"))
-		k.press("enter")
-		k.waitFor("Reset Smartcard Passcode")
+		fx.readers.Insert(card)
+		k.toNewPasscode(p.Answers)
 		k.typeText("2468")
 		k.press("enter")
 		k.typeText("2468")
@@ -346,20 +355,17 @@ func TestGoldenScreens(t *testing.T) {
 		p := unblocked()
 		card := fx.add(p)
 		k := fx.start(80, 30)
-		shot(t, signIn(t, k, card, p.pin))
+		shot(t, signIn(t, k, card, p.PIN))
 	})
 	t.Run("locked out", func(t *testing.T) {
 		t.Parallel()
 		fx := newFixture(t)
 		p := testPerson()
-		p.failedAttempts, p.lockedOut = 3, true
+		p.FailedAttempts, p.LockedOut = 3, true
 		card := fx.add(p)
 		k := fx.start(80, 24)
-		fx.readers.insert(card)
-		k.waitFor("What would you like to do?")
-		k.press("enter")
-		k.waitFor("Start")
-		k.press("enter")
+		fx.readers.Insert(card)
+		k.pressStart()
 		shot(t, k.waitFor("After 3 failed attempts"))
 	})
 }

@@ -94,7 +94,6 @@ func New(o Options) *Model {
 		Theme:   theme.New(true),
 		Keys:    common.DefaultKeyMap(),
 		Log:     o.Log,
-		Now:     o.Now,
 	}
 	m := &Model{opts: o, c: c, spinner: spinner.New(spinner.WithSpinner(spinner.Dot))}
 	m.welcome = screens.NewWelcome(c)
@@ -272,10 +271,14 @@ func (m *Model) active() {
 	m.lastActivity = m.opts.Now()
 }
 
-// trayIndex maps f1…f9 and alt+1…alt+9 to 0…8.
+// trayIndex is the tray card a key stands for (common.TrayKeys), or -1.
 func trayIndex(s string) int {
-	c := s[len(s)-1]
-	return int(c - '1')
+	for i, k := range common.TrayKeys {
+		if s == k[0] || s == k[1] {
+			return i
+		}
+	}
+	return -1
 }
 
 // cardEvent follows the holder's reader: a card in starts a visit, a card

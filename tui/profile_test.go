@@ -6,20 +6,21 @@ import (
 	"time"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
+	"github.com/smartcard-service-centre/kiosk/domain/selfservice/sstest"
 	"github.com/smartcard-service-centre/kiosk/tui"
 )
 
 // unblocked is the test person with a working card.
-func unblocked() persona {
+func unblocked() sstest.Holder {
 	p := testPerson()
-	p.blocked = false
+	p.Blocked = false
 	return p
 }
 
 // signIn opens My Profile with the card's passcode.
-func signIn(t *testing.T, k *kiosk, card *fakeCard, pin string) string {
+func signIn(t *testing.T, k *kiosk, card *sstest.Card, pin string) string {
 	t.Helper()
-	k.fx.readers.insert(card)
+	k.fx.readers.Insert(card)
 	k.waitFor("What would you like to do?")
 	k.press("down", "enter")
 	k.waitFor("Enter your current Smartcard passcode")
@@ -34,7 +35,7 @@ func TestProfileShowsTheHolder(t *testing.T) {
 	p := unblocked()
 	card := fx.add(p)
 	k := fx.start(100, 40)
-	fx.readers.insert(card)
+	fx.readers.Insert(card)
 	k.waitFor("What would you like to do?")
 	k.press("2")
 	k.waitFor("Enter your current Smartcard passcode")
@@ -45,13 +46,13 @@ func TestProfileShowsTheHolder(t *testing.T) {
 	if strings.Contains(s, "9999") {
 		t.Fatalf("passcode drawn in clear:\n%s", s)
 	}
-	k.typeText(p.pin)
+	k.typeText(p.PIN)
 	k.press("enter")
 	s = k.waitFor("Name Mr Test Person", "User ID 5550 0179 9894", "Smartcard serial 4082A001132F2817",
 		"Certificates expire "+start.Add(330*day).Format("2 January 2006"),
 		"Smartcard Unlock Registered (t•••@nhs.net)", "Renewal Not due yet",
 		"Register again for Smartcard Unlock", "Change passcode", "Renew certificates")
-	if strings.Contains(s, p.email) {
+	if strings.Contains(s, p.Email) {
 		t.Fatalf("the full email address is shown:\n%s", s)
 	}
 }
@@ -62,7 +63,7 @@ func TestSignInBlocksCardAfterThreeWrongPasscodes(t *testing.T) {
 	p := unblocked()
 	card := fx.add(p)
 	k := fx.start(100, 32)
-	fx.readers.insert(card)
+	fx.readers.Insert(card)
 	k.waitFor("What would you like to do?")
 	k.press("2")
 	for _, left := range []string{"2 tries", "1 try"} {
@@ -83,10 +84,10 @@ func TestRegistration(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t)
 	p := unblocked()
-	p.email, p.answers = "", nil
+	p.Email, p.Answers = "", nil
 	card := fx.add(p)
 	k := fx.start(100, 44)
-	s := signIn(t, k, card, p.pin)
+	s := signIn(t, k, card, p.PIN)
 	if !strings.Contains(flat(s), "Smartcard Unlock Not registered") {
 		t.Fatalf("profile should say not registered:\n%s", s)
 	}
@@ -138,7 +139,7 @@ func TestRegistration(t *testing.T) {
 	k.press("enter")
 	k.waitFor("Registration complete", "Smartcard Unlock Registered (t•••@nhs.net)", "Register again for Smartcard Unlock")
 
-	reg, err := fx.store.GetRegistration(t.Context(), p.id)
+	reg, err := fx.store.GetRegistration(t.Context(), p.ID)
 	if err != nil {
 		t.Fatalf("registration not stored: %v", err)
 	}
@@ -151,15 +152,10 @@ func TestRegistration(t *testing.T) {
 	}
 }
 
-func TestRegistrationCodeExpired(t *testing.T) {
-	t.Parallel()
-	fx := newFixture(t)
-	p := unblocked()
-	card := fx.add(p)
-	k := fx.start(100, 44, func(o *tui.Options) { o.IdleTimeout = 24 * time.Hour })
-	signIn(t, k, card, p.pin)
-	k.press("enter")
-	k.waitFor("You are already registered.")
+// toRegistrationCode goes from the registration instructions through 4
+// questions and their answers to the Registration Code sent to email.
+func (k *kiosk) toRegistrationCode(email string) {
+	k.t.Helper()
 	k.press("enter")
 	k.waitFor("Chosen: 0 of 4")
 	k.press("space", "down", "space", "down", "space", "down", "space", "enter")
@@ -169,8 +165,21 @@ func TestRegistrationCodeExpired(t *testing.T) {
 		k.press("enter")
 	}
 	k.waitFor("Confirm your email address")
-	k.typeText("t.person@nhs.uk")
+	k.typeText(email)
 	k.press("enter")
+	k.waitFor("We have sent a Registration Code")
+}
+
+func TestRegistrationCodeExpired(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t)
+	p := unblocked()
+	card := fx.add(p)
+	k := fx.start(100, 44, func(o *tui.Options) { o.IdleTimeout = 24 * time.Hour })
+	signIn(t, k, card, p.PIN)
+	k.press("enter")
+	k.waitFor("You are already registered.")
+	k.toRegistrationCode("t.person@nhs.uk")
 	k.waitFor("We have sent a Registration Code to t•••@nhs.uk.")
 	fx.clock.Advance(16 * time.Minute)
 	k.typeText(fx.latestCode("Smartcard Unlock Service Registration Code"))
@@ -181,13 +190,40 @@ func TestRegistrationCodeExpired(t *testing.T) {
 	k.waitFor("Smartcard Unlock Registered (t•••@nhs.net)")
 }
 
+// Back from the Registration Code returns to My Profile with the earlier
+// registration standing, and the profile still works.
+func TestBackFromRegistrationCode(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t)
+	p := unblocked()
+	card := fx.add(p)
+	k := fx.start(100, 44)
+	signIn(t, k, card, p.PIN)
+	k.press("enter")
+	k.waitFor("You are already registered.")
+	k.toRegistrationCode("t.person@nhs.uk")
+	k.waitFor("We have sent a Registration Code to t•••@nhs.uk.", "esc back to My Profile")
+	k.press("esc")
+	k.waitFor("Smartcard Unlock Registered (t•••@nhs.net)")
+
+	k.press("2")
+	k.waitFor("Current Passcode")
+	k.typeText(p.PIN)
+	k.press("tab")
+	k.typeText("2468")
+	k.press("tab")
+	k.typeText("2468")
+	k.press("enter")
+	k.waitFor("Your passcode has been changed.")
+}
+
 func TestChangePasscode(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t)
 	p := unblocked()
 	card := fx.add(p)
 	k := fx.start(100, 40)
-	signIn(t, k, card, p.pin)
+	signIn(t, k, card, p.PIN)
 	k.press("2")
 	k.waitFor("Change passcode", "Current Passcode", "New Passcode", "Confirm Passcode",
 		"The passcode must be between 4 and 8 characters long.")
@@ -205,16 +241,16 @@ func TestChangePasscode(t *testing.T) {
 	k.waitFor("The passcodes match")
 	k.press("enter")
 	k.waitFor("The passcode is not correct. Type it again. You have 2 tries left")
-	k.typeText(p.pin)
+	k.typeText(p.PIN)
 	k.press("enter", "enter", "enter")
 	s := k.waitFor("Your passcode has been changed.")
-	for _, secret := range []string{"2468", p.pin, "9999"} {
+	for _, secret := range []string{"2468", p.PIN, "9999"} {
 		if strings.Contains(s, secret) {
 			t.Fatalf("passcode %s drawn in clear:\n%s", secret, s)
 		}
 	}
-	if pin, _ := card.passcode(); pin != "2468" {
-		t.Fatalf("card passcode = %q, want 2468", pin)
+	if !card.PINIs("2468") {
+		t.Fatal("the card's passcode is not the new one")
 	}
 }
 
@@ -222,10 +258,10 @@ func TestRenewalAllowed(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t)
 	p := unblocked()
-	p.expiresIn, p.renewals = 40*day, 1
+	p.CertExpiry, p.Renewals = start.Add(40*day), 1
 	card := fx.add(p)
 	k := fx.start(100, 40)
-	signIn(t, k, card, p.pin)
+	signIn(t, k, card, p.PIN)
 	k.waitFor("Renewal Due now")
 	k.press("3")
 	k.waitFor("Renew certificates", "expire on "+start.Add(40*day).Format("2 January 2006"), "Renew now")
@@ -234,14 +270,14 @@ func TestRenewalAllowed(t *testing.T) {
 	k.waitFor("Your certificates have been renewed. They are now valid until "+newExpiry+".",
 		"Certificates expire "+newExpiry, "Renewal Not due yet")
 
-	rec, err := fx.store.GetSmartcard(t.Context(), p.serial)
+	rec, err := fx.store.GetSmartcard(t.Context(), p.Serial)
 	if err != nil || rec.RenewalsSinceOperator != 2 || !rec.CertExpiry.Equal(start.AddDate(2, 0, 0)) {
 		t.Fatalf("card record after renewal: %+v, %v", rec, err)
 	}
 	// The renewed card still proves itself genuine.
-	fx.readers.remove()
+	fx.readers.Insert(nil)
 	k.waitFor("Insert your Smartcard")
-	fx.readers.insert(card)
+	fx.readers.Insert(card)
 	k.waitFor("Hello, Mr Test Person")
 }
 
@@ -263,10 +299,10 @@ func TestRenewalRefused(t *testing.T) {
 			t.Parallel()
 			fx := newFixture(t)
 			p := unblocked()
-			p.expiresIn, p.renewals = tc.expiresIn, tc.renewals
+			p.CertExpiry, p.Renewals = start.Add(tc.expiresIn), tc.renewals
 			card := fx.add(p)
 			k := fx.start(100, 40)
-			signIn(t, k, card, p.pin)
+			signIn(t, k, card, p.PIN)
 			k.press("3")
 			k.waitFor(tc.want...)
 			k.press("enter")
@@ -281,7 +317,7 @@ func TestBackToTheMenuAfterSigningIn(t *testing.T) {
 	p := unblocked()
 	card := fx.add(p)
 	k := fx.start(100, 40)
-	signIn(t, k, card, p.pin)
+	signIn(t, k, card, p.PIN)
 	k.press("esc")
 	k.waitFor("What would you like to do?")
 	k.press("enter")

@@ -38,8 +38,9 @@ type TrayCard struct {
 	Inserted bool
 }
 
-// Tray is a demo card tray for simulated readers: function keys F1–F9
-// (or Alt+1–9) insert or remove its cards. Nil in production.
+// Tray is a demo card tray for simulated readers: F1–F9, F11 and F12 (or
+// Alt+1–9, Alt+0 and Alt+-) insert or remove its first 11 cards. Nil in
+// production.
 type Tray interface {
 	Cards() []TrayCard
 	// Toggle inserts card i (0-based) or removes it if inserted.

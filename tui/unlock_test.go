@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/tui"
 )
 
@@ -27,7 +28,7 @@ func TestFullUnlock(t *testing.T) {
 	k := fx.start(100, 40)
 	k.waitFor("Insert your Smartcard")
 
-	fx.readers.insert(card)
+	fx.readers.Insert(card)
 	k.waitFor("Hello, Mr Test Person", "Your Smartcard is locked", "Smartcard Unlock", "My Profile")
 	k.press("enter")
 	k.waitFor("Complete these 3 simple steps to unlock your Smartcard.",
@@ -38,14 +39,14 @@ func TestFullUnlock(t *testing.T) {
 	s := k.waitFor(
 		"You should not attempt to unlock another staff member's card; this could result in disciplinary action.",
 		"after 3 failed attempts at answering your security questions")
-	k.answer(p.answers, false)
+	k.answer(p.Answers, false)
 
 	s = k.waitFor("We have sent a Smartcard Unlock Code to your registered email address (t•••@nhs.net).")
 	code := fx.latestCode("Smartcard Unlock Code")
 	if strings.Contains(s, code) {
 		t.Fatalf("the kiosk shows the unlock code:\n%s", s)
 	}
-	if strings.Contains(s, p.email) {
+	if strings.Contains(s, p.Email) {
 		t.Fatalf("the kiosk shows the full email address:\n%s", s)
 	}
 	k.typeText(code)
@@ -62,11 +63,11 @@ func TestFullUnlock(t *testing.T) {
 	k.press("enter")
 	k.waitFor("Smartcard Unlocked", "Your Smartcard has been successfully unlocked.",
 		"Please remove and then reinsert your Smartcard to log in as normal using your new passcode.")
-	if pin, tries := card.passcode(); pin != "2468" || tries != 3 {
-		t.Fatalf("card passcode = %q with %d tries, want 2468 with 3", pin, tries)
+	if st, err := card.Status(t.Context()); err != nil || !card.PINIs("2468") || st.PasscodeTriesLeft != 3 {
+		t.Fatalf("card after unlock: %+v, %v; want passcode 2468 with 3 tries", st, err)
 	}
 
-	fx.readers.remove()
+	fx.readers.Insert(nil)
 	s = k.waitFor("Insert your Smartcard")
 	if strings.Contains(s, "Your Smartcard was removed") {
 		t.Fatalf("removing the card as asked is treated as an interruption:\n%s", s)
@@ -77,14 +78,11 @@ func TestUnlockNotRegistered(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t)
 	p := testPerson()
-	p.email, p.answers = "", nil
+	p.Email, p.Answers = "", nil
 	card := fx.add(p)
 	k := fx.start(100, 32)
-	fx.readers.insert(card)
-	k.waitFor("Hello, Mr Test Person")
-	k.press("enter")
-	k.waitFor("Start")
-	k.press("enter")
+	fx.readers.Insert(card)
+	k.pressStart()
 	k.waitFor("Not registered for Smartcard Unlock",
 		"You need to have registered for the Smartcard Unlock Service",
 		"please visit the IT booth")
@@ -98,45 +96,45 @@ func TestWrongAnswersThenLockedOut(t *testing.T) {
 	p := testPerson()
 	card := fx.add(p)
 	k := fx.start(100, 40)
-	fx.readers.insert(card)
-	k.waitFor("Hello, Mr Test Person")
-	k.press("enter")
-	k.waitFor("Start")
-	k.press("enter")
+	fx.readers.Insert(card)
+	k.pressStart()
 
-	k.answer(p.answers, true)
+	k.answer(p.Answers, true)
 	k.waitFor("The answers did not match the ones you gave when you registered.", "You have 2 attempts left")
-	k.answer(p.answers, true)
+	k.answer(p.Answers, true)
 	k.waitFor("You have 1 attempt left")
-	k.answer(p.answers, true)
+	k.answer(p.Answers, true)
 	k.waitFor("After 3 failed attempts you cannot continue here. Please visit the IT booth to reset your Smartcard passcode.",
 		"Remove your Smartcard to finish.")
 
-	reg, err := fx.store.GetRegistration(t.Context(), p.id)
+	reg, err := fx.store.GetRegistration(t.Context(), p.ID)
 	if err != nil || !reg.LockedOut() {
 		t.Fatalf("registration after 3 failures: %+v, %v; want locked out", reg, err)
 	}
 	// A new visit is refused at Start, before any question.
-	fx.readers.remove()
+	fx.readers.Insert(nil)
 	k.waitFor("Insert your Smartcard")
-	fx.readers.insert(card)
-	k.waitFor("Hello, Mr Test Person")
-	k.press("enter")
-	k.waitFor("Start")
-	k.press("enter")
+	fx.readers.Insert(card)
+	k.pressStart()
 	k.waitFor("After 3 failed attempts you cannot continue here.")
 }
 
-// toCode takes p through the questions to the code screen.
-func toCode(t *testing.T, k *kiosk, card *fakeCard, p persona) {
-	t.Helper()
-	k.fx.readers.insert(card)
-	k.waitFor("Hello, " + p.title)
-	k.press("enter")
-	k.waitFor("Start")
-	k.press("enter")
-	k.answer(p.answers, false)
+// toCode goes from the holder's menu through the questions to the code
+// screen.
+func (k *kiosk) toCode(answers map[domain.QuestionID]string) {
+	k.t.Helper()
+	k.pressStart()
+	k.answer(answers, false)
 	k.waitFor("We have sent a Smartcard Unlock Code")
+}
+
+// toNewPasscode goes on through the emailed code to the new passcode.
+func (k *kiosk) toNewPasscode(answers map[domain.QuestionID]string) {
+	k.t.Helper()
+	k.toCode(answers)
+	k.typeText(k.fx.latestCode("Smartcard Unlock Code"))
+	k.press("enter")
+	k.waitFor("Reset Smartcard Passcode")
 }
 
 func TestWrongAndExpiredCode(t *testing.T) {
@@ -145,7 +143,8 @@ func TestWrongAndExpiredCode(t *testing.T) {
 	p := testPerson()
 	card := fx.add(p)
 	k := fx.start(100, 40, func(o *tui.Options) { o.IdleTimeout = 24 * time.Hour })
-	toCode(t, k, card, p)
+	fx.readers.Insert(card)
+	k.toCode(p.Answers)
 
 	code := fx.latestCode("Smartcard Unlock Code")
 	wrong := "000000"
@@ -175,10 +174,9 @@ func TestPasscodePolicyFeedbackAndMismatch(t *testing.T) {
 	p := testPerson()
 	card := fx.add(p)
 	k := fx.start(100, 40)
-	toCode(t, k, card, p)
-	k.typeText(fx.latestCode("Smartcard Unlock Code"))
-	k.press("enter")
-	k.waitFor("Reset Smartcard Passcode", fx.svc.PasscodePolicy().Describe())
+	fx.readers.Insert(card)
+	k.toNewPasscode(p.Answers)
+	k.waitFor(fx.svc.PasscodePolicy().Describe())
 
 	k.typeText("12")
 	k.waitFor("The passcode must be between 4 and 8 characters long.")
@@ -206,8 +204,8 @@ func TestPasscodePolicyFeedbackAndMismatch(t *testing.T) {
 	k.waitFor("The passcodes match")
 	k.press("enter")
 	k.waitFor("Your Smartcard has been successfully unlocked.")
-	if pin, _ := card.passcode(); pin != "7392" {
-		t.Fatalf("card passcode = %q, want 7392", pin)
+	if !card.PINIs("7392") {
+		t.Fatal("the card's passcode is not the new one")
 	}
 }
 
@@ -217,26 +215,20 @@ func TestCardPulledMidFlowWipes(t *testing.T) {
 	p := testPerson()
 	card := fx.add(p)
 	k := fx.start(100, 40)
-	fx.readers.insert(card)
-	k.waitFor("Hello, Mr Test Person")
-	k.press("enter")
-	k.waitFor("Start")
-	k.press("enter")
+	fx.readers.Insert(card)
+	k.pressStart()
 	k.waitFor("To confirm your identity")
 	k.typeText("Secretanswer")
 	k.waitFor("Secretanswer")
 
-	fx.readers.remove()
+	fx.readers.Insert(nil)
 	s := k.waitFor("Insert your Smartcard", "Your Smartcard was removed, so we stopped and cleared everything you typed.")
 	if strings.Contains(s, "Secretanswer") || strings.Contains(s, "Mr Test Person") {
 		t.Fatalf("the screen still shows the last visit:\n%s", s)
 	}
 	// Reinserting starts from the beginning with nothing typed.
-	fx.readers.insert(card)
-	k.waitFor("Hello, Mr Test Person")
-	k.press("enter")
-	k.waitFor("Start")
-	k.press("enter")
+	fx.readers.Insert(card)
+	k.pressStart()
 	s = k.waitFor("To confirm your identity")
 	if strings.Contains(s, "Secretanswer") {
 		t.Fatalf("typed answer survived the card being pulled:\n%s", s)
@@ -249,7 +241,8 @@ func TestCodeTriesExhaustedAndResendLimit(t *testing.T) {
 	p := testPerson()
 	card := fx.add(p)
 	k := fx.start(100, 40)
-	toCode(t, k, card, p)
+	fx.readers.Insert(card)
+	k.toCode(p.Answers)
 	code := fx.latestCode("Smartcard Unlock Code")
 	wrong := "000000"
 	if code == wrong {
@@ -279,7 +272,7 @@ func TestMyProfileWithLockedCard(t *testing.T) {
 	fx := newFixture(t)
 	card := fx.add(testPerson())
 	k := fx.start(100, 32)
-	fx.readers.insert(card)
+	fx.readers.Insert(card)
 	k.waitFor("What would you like to do?")
 	k.press("down", "enter")
 	k.waitFor("Smartcard locked", "Use Smartcard Unlock to set a new passcode.", "enter go to Smartcard Unlock")
@@ -287,4 +280,34 @@ func TestMyProfileWithLockedCard(t *testing.T) {
 	k.waitFor("Complete these 3 simple steps")
 	k.press("esc")
 	k.waitFor("What would you like to do?")
+}
+
+// Back leaves Smartcard Unlock at each step for the menu, and the session
+// is ready to start again: the last time through completes.
+func TestBackOutOfUnlock(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t)
+	p := testPerson()
+	card := fx.add(p)
+	k := fx.start(100, 40)
+	fx.readers.Insert(card)
+	for _, goTo := range []func(map[domain.QuestionID]string){
+		func(map[domain.QuestionID]string) { k.pressStart(); k.waitFor("To confirm your identity") },
+		k.toCode,
+		k.toNewPasscode,
+	} {
+		goTo(p.Answers)
+		k.waitFor("esc back to the menu")
+		k.press("esc")
+		k.waitFor("What would you like to do?")
+	}
+	k.toNewPasscode(p.Answers)
+	k.typeText("2468")
+	k.press("enter")
+	k.typeText("2468")
+	k.press("enter")
+	k.waitFor("Your Smartcard has been successfully unlocked.")
+	if !card.PINIs("2468") {
+		t.Fatal("the card's passcode is not the new one")
+	}
 }

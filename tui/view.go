@@ -148,9 +148,9 @@ func (m *Model) panelColumn(width, height int) string {
 	if m.opts.Tray != nil {
 		entries := make([]components.TrayEntry, len(m.tray))
 		for i, c := range m.tray {
-			k := fmt.Sprintf("F%d", i+1)
-			if i >= 9 {
-				k = "–"
+			k := "–" // no key reaches it
+			if i < len(common.TrayKeys) {
+				k = strings.ToUpper(common.TrayKeys[i][0])
 			}
 			entries[i] = components.TrayEntry{Key: k, Label: c.Label, Inserted: c.Inserted}
 		}

@@ -86,7 +86,7 @@ var settings = []setting{
 	{"readers", "KIOSK_READERS", "card readers: pcsc (real readers through pcscd) or sim (the demo's simulated readers with a tray of the demo cards)", func(c *Config) *string { return &c.Readers }, false},
 	{"smtp-url", "KIOSK_SMTP_URL", "mail relay, e.g. smtp://user:pass@relay.example:587?starttls=required or smtps://…; empty means the on-screen mailbox with --readers sim, else .eml files in --mail-dir", func(c *Config) *string { return &c.SMTPURL }, false},
 	{"mail-from", "KIOSK_MAIL_FROM", "sender of the kiosk's emails (default Smartcard Service Centre <smartcard.servicecentre@nhs.net>)", func(c *Config) *string { return &c.MailFrom }, false},
-	{"mail-dir", "KIOSK_MAIL_DIR", "directory for .eml files when there is no mail relay; empty means mail/ beside the embedded store file", func(c *Config) *string { return &c.MailDir }, false},
+	{"mail-dir", "KIOSK_MAIL_DIR", "directory to write emails to as .eml files, for kiosks whose mail another program sends (used when --smtp-url is empty)", func(c *Config) *string { return &c.MailDir }, false},
 	{"idle-timeout", "KIOSK_IDLE_TIMEOUT", "return an untouched screen to the start after this long, wiping what was typed", func(c *Config) *string { return &c.IdleTimeout }, false},
 	{"allow-exit", "KIOSK_ALLOW_EXIT", "let Ctrl+C quit the kiosk (development and demos only; the public must not leave it)", func(c *Config) *string { return &c.AllowExit }, true},
 }
@@ -124,13 +124,6 @@ func (c Config) caDir() string {
 		return c.CADir
 	}
 	return c.besideStore("ca")
-}
-
-func (c Config) mailDir() string {
-	if c.MailDir != "" {
-		return c.MailDir
-	}
-	return c.besideStore("mail")
 }
 
 func (c Config) idleTimeout() time.Duration {

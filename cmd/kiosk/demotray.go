@@ -59,6 +59,7 @@ func newDemoTray(ctx context.Context, store domain.Store, dir string) (*demoTray
 	for _, f := range files {
 		c, err := sim.Load(f)
 		if err != nil {
+			t.Close()
 			return nil, fmt.Errorf("load demo card: %w", err)
 		}
 		c.SetAutoSave(f)

@@ -66,8 +66,11 @@ func TestVersionAndHelp(t *testing.T) {
 	}
 	_, errOut, code = runKiosk(t, env, "frobnicate")
 	oneLine(t, errOut, code, `unknown command "frobnicate"`)
-	// No command runs the kiosk, which refuses to draw anywhere but a terminal.
+	// No command runs the kiosk: with real readers it needs a mail relay,
+	// and it refuses to draw anywhere but a terminal.
 	_, errOut, code = runKiosk(t, env)
+	oneLine(t, errOut, code, "no mail relay: set --smtp-url")
+	_, errOut, code = runKiosk(t, env, "--smtp-url", "smtp://127.0.0.1:1")
 	oneLine(t, errOut, code, "needs a terminal")
 	_, errOut, code = runKiosk(t, env, "--readers", "usb", "run")
 	oneLine(t, errOut, code, "--readers must be pcsc or sim")

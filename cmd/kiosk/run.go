@@ -20,10 +20,16 @@ import (
 	"github.com/smartcard-service-centre/kiosk/tui"
 )
 
+var errNoMailRelay = errors.New("no mail relay: set --smtp-url (or --mail-dir to write the emails as .eml files for another program to send)")
+
 // cmdRun is the self-service kiosk itself: the default command.
 func cmdRun(ctx context.Context, e *runEnv, args []string) error {
 	if _, err := e.parse(args, nil); err != nil {
 		return err
+	}
+	if e.cfg.Readers == "pcsc" && e.cfg.SMTPURL == "" && e.cfg.MailDir == "" {
+		// Real readers and nowhere to send codes: nobody could unlock.
+		return errNoMailRelay
 	}
 	if !e.terminal() {
 		return errors.New("the kiosk needs a terminal to draw on (run it in a console, not with output redirected)")
@@ -135,8 +141,10 @@ func (e *runEnv) mailTransport() (mail.Transport, tui.Mailbox, error) {
 			return nil, nil, err
 		}
 		return b, newScreenMailbox(b), nil
+	case e.cfg.MailDir == "":
+		return nil, nil, errNoMailRelay
 	default:
-		t, err := mail.NewFile(mail.FileConfig{Dir: e.cfg.mailDir(), From: e.cfg.MailFrom})
+		t, err := mail.NewFile(mail.FileConfig{Dir: e.cfg.MailDir, From: e.cfg.MailFrom})
 		if err != nil {
 			return nil, nil, fmt.Errorf("mail directory (--mail-dir): %w", err)
 		}
@@ -168,7 +176,7 @@ func (m *screenMailbox) Recent(ctx context.Context) ([]domain.Mail, error) {
 	msgs := m.box.Messages()
 	out := make([]domain.Mail, len(msgs))
 	for i, msg := range msgs {
-		out[i] = domain.Mail{ID: msg.ID, To: msg.To, Subject: msg.Subject, Body: msg.Body, SentAt: msg.Date}
+		out[i] = domain.Mail{ID: msg.ID, To: msg.To, Subject: msg.Subject, Body: msg.Body, CreatedAt: msg.Date, SentAt: msg.Date}
 	}
 	return out, nil
 }

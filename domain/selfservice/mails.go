@@ -55,3 +55,11 @@ func registeredMail(to string, at time.Time) domain.Mail {
 	fmt.Fprintf(&b, mailFooter, "this registration")
 	return domain.Mail{To: to, Subject: "Smartcard Unlock Service registration complete", Body: b.String()}
 }
+
+func registrationChangedMail(to string, at time.Time) domain.Mail {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Hello\n\nYour registration for the Smartcard Unlock Service was changed on %s (UTC): Smartcard Unlock Codes will now be sent to another email address.\n\n",
+		at.Format("2 January 2006 at 15:04"))
+	fmt.Fprintf(&b, mailFooter, "this change")
+	return domain.Mail{To: to, Subject: "Smartcard Unlock Service registration changed", Body: b.String()}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/domain/secret"
@@ -30,7 +31,9 @@ func (s *Service) SignIn(ctx context.Context, sess *Session, card domain.Card, p
 	}
 	s.audit(ctx, nil, sess, domain.AuditSignIn, err, "")
 	if err != nil {
-		if pe != nil && pe.TriesLeft == 0 {
+		if sess.status.Blocked {
+			// A blocked card cannot stay signed in.
+			sess.step = StepIdentified
 			return domain.ErrCardBlocked
 		}
 		return err
@@ -60,6 +63,10 @@ func (s *Service) StartRegistration(ctx context.Context, sess *Session, qas []Qu
 	if !sess.card.Active() {
 		return "", domain.ErrCardCancelled
 	}
+	// Checked before anything is hashed or stored.
+	if sess.codeSends >= MaxCodeSends {
+		return "", ErrTooManyCodes
+	}
 	addr, err := s.cfg.Emails.Normalise(email)
 	if err != nil {
 		return "", err
@@ -82,16 +89,21 @@ func (s *Service) StartRegistration(ctx context.Context, sess *Session, qas []Qu
 		}
 		answers[i].Hash = h
 	}
-	if err := s.cfg.Store.PutPendingRegistration(ctx, domain.PendingRegistration{
-		UserID: sess.user.ID, Email: addr, Answers: answers, CreatedAt: s.now(),
-	}); err != nil {
-		return "", fmt.Errorf("store registration: %w", err)
-	}
-	if err := s.sendCode(ctx, sess, domain.PurposeRegistration, addr); err != nil {
+	// The pending registration, its code and the email go together or not
+	// at all: a code always confirms the address it was sent to.
+	err = s.sendCode(ctx, sess, domain.PurposeRegistration, addr, func(q domain.Queries) error {
+		if err := q.PutPendingRegistration(ctx, domain.PendingRegistration{
+			UserID: sess.user.ID, Email: addr, Answers: answers, CreatedAt: s.now(),
+		}); err != nil {
+			return fmt.Errorf("store registration: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
 		return "", err
 	}
 	sess.step = StepRegistrationCodeSent
-	sess.pending = domain.MaskEmail(addr)
+	sess.pending = domain.MaskEmail(domain.CleanText(addr))
 	return sess.pending, nil
 }
 
@@ -104,19 +116,28 @@ func (s *Service) ConfirmRegistration(ctx context.Context, sess *Session, code s
 	if err := sess.at(StepRegistrationCodeSent); err != nil {
 		return err
 	}
-	err := s.checkCode(ctx, sess, domain.PurposeRegistration, code)
-	s.audit(ctx, nil, sess, domain.AuditCodeEntered, err, string(domain.PurposeRegistration))
+	p, err := s.cfg.Store.GetPendingRegistration(ctx, sess.user.ID)
+	if errors.Is(err, domain.ErrNotFound) {
+		sess.step = StepSignedIn
+		return ErrOutOfTurn
+	}
 	if err != nil {
+		return fmt.Errorf("look up pending registration: %w", err)
+	}
+	c, err := s.checkCode(ctx, sess, domain.PurposeRegistration, p.Email, code)
+	if err != nil {
+		s.audit(ctx, nil, sess, domain.AuditCodeEntered, err, string(domain.PurposeRegistration))
 		if !isRetryable(err) {
 			sess.step = StepSignedIn
 		}
 		return err
 	}
 	now := s.now()
+	// The code is spent in the same transaction that registers, so a
+	// failure leaves both as they were.
 	err = s.cfg.Store.InTx(ctx, func(q domain.Queries) error {
-		p, err := q.GetPendingRegistration(ctx, sess.user.ID)
-		if err != nil {
-			return fmt.Errorf("look up pending registration: %w", err)
+		if err := q.UseCode(ctx, c.ID, now); err != nil {
+			return fmt.Errorf("use code: %w", err)
 		}
 		if err := q.PutRegistration(ctx, domain.Registration{
 			UserID: sess.user.ID, Email: p.Email, Answers: p.Answers, RegisteredAt: now,
@@ -131,9 +152,19 @@ func (s *Service) ConfirmRegistration(ctx context.Context, sess *Session, code s
 		if _, err := q.EnqueueMail(ctx, m); err != nil {
 			return fmt.Errorf("queue email: %w", err)
 		}
+		// The old address hears of the change too: a registration moved
+		// to someone else's address must not go unnoticed.
+		if sess.reg != nil && !strings.EqualFold(sess.reg.Email, p.Email) {
+			old := registrationChangedMail(sess.reg.Email, now)
+			old.CreatedAt = now
+			if _, err := q.EnqueueMail(ctx, old); err != nil {
+				return fmt.Errorf("queue email: %w", err)
+			}
+		}
 		return s.audit(ctx, q, sess, domain.AuditSelfRegister, nil, "")
 	})
 	if err != nil {
+		s.audit(ctx, nil, sess, domain.AuditSelfRegister, err, "")
 		return err
 	}
 	s.notify()
@@ -195,7 +226,15 @@ func (s *Service) Renew(ctx context.Context, sess *Session, card domain.Card) er
 		return err
 	}
 	now := s.now()
-	if err := s.cfg.Renewal.CheckSelfRenewal(sess.card, now); err != nil {
+	// Fresh from the store: an operator may have cancelled the card or
+	// serviced it since it was inserted.
+	rec, err := s.cfg.Store.GetSmartcard(ctx, sess.card.Serial)
+	if err != nil {
+		return fmt.Errorf("look up smartcard: %w", err)
+	}
+	sess.card = rec
+	if err := s.cfg.Renewal.CheckSelfRenewal(rec, now); err != nil {
+		s.audit(ctx, nil, sess, domain.AuditSelfRenew, err, "")
 		return err
 	}
 	sealed, err := s.cfg.Store.GetCardSecrets(ctx, sess.card.Serial)
@@ -223,21 +262,30 @@ func (s *Service) Renew(ctx context.Context, sess *Session, card domain.Card) er
 	})
 	if err != nil {
 		s.audit(ctx, nil, sess, domain.AuditSelfRenew, err, "")
+		if cardAuth != nil {
+			// New keys may be on the card without their record: the genuine
+			// check would now fail, so send the holder to the booth.
+			return fmt.Errorf("renew certificates: %w (%w)", err, domain.ErrNeedsOperator)
+		}
 		return fmt.Errorf("renew certificates: %w", err)
 	}
-	rec := sess.card
-	rec.CertExpiry, rec.CardAuthCert = expiry, cardAuth
-	rec.RenewalsSinceOperator++
-	err = s.cfg.Store.InTx(ctx, func(q domain.Queries) error {
-		if err := q.PutSmartcard(ctx, rec); err != nil {
+	// The card holds new keys now: record them even if the holder pulls
+	// the card or the screen gives up waiting.
+	rctx, cancel := s.recordCtx(ctx)
+	defer cancel()
+	err = s.cfg.Store.InTx(rctx, func(q domain.Queries) error {
+		if err := q.RecordRenewal(rctx, rec.Serial, expiry, cardAuth); err != nil {
 			return fmt.Errorf("record renewal: %w", err)
 		}
-		return s.audit(ctx, q, sess, domain.AuditSelfRenew, nil, "certificates valid until "+expiry.Format("2 January 2006"))
+		return s.audit(rctx, q, sess, domain.AuditSelfRenew, nil, "certificates valid until "+expiry.Format("2 January 2006"))
 	})
 	if err != nil {
 		s.cfg.Log.Error("record renewal", "serial", rec.Serial, "err", err)
+		s.audit(rctx, nil, sess, domain.AuditSelfRenew, err, "card renewed but not recorded")
 		return fmt.Errorf("%w: the card was renewed but the service could not record it; please visit the IT booth", err)
 	}
+	rec.CertExpiry, rec.CardAuthCert = expiry, cardAuth
+	rec.RenewalsSinceOperator++
 	sess.card = rec
 	return nil
 }

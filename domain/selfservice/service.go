@@ -146,6 +146,16 @@ func (s *Service) audit(ctx context.Context, q domain.Queries, sess *Session, ac
 	return nil
 }
 
+// recordTimeout bounds bookkeeping done after a card has changed.
+const recordTimeout = 10 * time.Second
+
+// recordCtx is for writing down what already happened on the card: it
+// outlives ctx (a pulled card or a screen that gave up waiting must not
+// lose the audit record) but not for long.
+func (s *Service) recordCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+}
+
 func (s *Service) notify() {
 	if s.cfg.Notify != nil {
 		s.cfg.Notify()

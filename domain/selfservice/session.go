@@ -156,14 +156,20 @@ func (s *Service) Identify(ctx context.Context, card domain.Card) (*Session, err
 	}
 	rec, err := s.cfg.Store.GetSmartcard(ctx, st.Serial)
 	if errors.Is(err, domain.ErrNotFound) {
-		return nil, fmt.Errorf("%w: %s", domain.ErrCardNotFound, st.Serial)
+		err = fmt.Errorf("%w: %s", domain.ErrCardNotFound, st.Serial)
+		s.audit(ctx, nil, &Session{card: domain.Smartcard{Serial: st.Serial}}, domain.AuditCardChecked, err, "")
+		return nil, err
 	}
 	if err != nil {
 		return nil, fmt.Errorf("look up smartcard: %w", err)
 	}
 	sess := &Session{card: rec, status: st, user: domain.User{ID: rec.UserID}}
 	if !rec.Active() {
-		return nil, fmt.Errorf("%w (%s)", domain.ErrCardCancelled, domain.CleanText(rec.CancelReason))
+		// A cancelled (lost, stolen) card being used is what the
+		// Registration Authority needs to know.
+		err := &domain.CancelledError{Reason: domain.CleanText(rec.CancelReason)}
+		s.audit(ctx, nil, sess, domain.AuditCardChecked, err, "")
+		return nil, err
 	}
 	if err := domain.ProveGenuine(ctx, card, rec, s.cfg.CA, s.cfg.Rand); err != nil {
 		if errors.Is(err, domain.ErrCardNotGenuine) {
@@ -174,7 +180,9 @@ func (s *Service) Identify(ctx context.Context, card domain.Card) (*Session, err
 	}
 	u, err := s.cfg.Store.GetUser(ctx, rec.UserID)
 	if errors.Is(err, domain.ErrNotFound) {
-		return nil, fmt.Errorf("%w: card %s", domain.ErrUserNotFound, st.Serial)
+		err = fmt.Errorf("%w: card %s", domain.ErrUserNotFound, st.Serial)
+		s.audit(ctx, nil, sess, domain.AuditCardChecked, err, "")
+		return nil, err
 	}
 	if err != nil {
 		return nil, fmt.Errorf("look up card holder: %w", err)

@@ -6,64 +6,98 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"time"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/domain/secret"
 )
 
+// MinQuestions and MaxQuestions bound how many of the holder's questions
+// an unlock asks (seed 004: "2-4 security questions").
+const (
+	MinQuestions = 2
+	MaxQuestions = 4
+)
+
 // StartUnlock begins Smartcard Unlock: the holder must be registered and
 // not locked out. It returns 2–4 of the holder's 4 questions, chosen and
-// ordered at random.
+// ordered at random. The draw is kept in the store until it is answered,
+// so going back, pulling the card or another kiosk gets the same
+// questions: nobody can fish for the ones they know.
 func (s *Service) StartUnlock(ctx context.Context, sess *Session) ([]Question, error) {
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
 	if err := sess.at(StepIdentified, StepQuestions); err != nil {
 		return nil, err
 	}
-	// Asking again gives the same questions: drawing new ones would let
-	// someone fish for the questions they can answer.
-	if sess.step == StepQuestions {
-		return append([]Question(nil), sess.questions...), nil
-	}
 	// Fresh from the store: another kiosk may have locked the user out.
 	if err := s.refreshRegistration(ctx, sess); err != nil {
 		return nil, err
 	}
-	if sess.reg == nil {
-		return nil, domain.ErrNotRegistered
+	var refused error
+	switch {
+	case sess.reg == nil:
+		refused = domain.ErrNotRegistered
+	case sess.reg.LockedOut():
+		refused = domain.ErrLockedOut
+	default:
+		// A registration stored by other means must not mean fewer questions.
+		if err := domain.ValidateAnswers(sess.reg.Answers); err != nil {
+			refused = fmt.Errorf("%w: the registration is incomplete; please register again", err)
+		}
 	}
-	if sess.reg.LockedOut() {
-		return nil, domain.ErrLockedOut
+	if refused != nil {
+		s.audit(ctx, nil, sess, domain.AuditUnlockStarted, refused, "")
+		return nil, refused
 	}
-	answers := append([]domain.Answer(nil), sess.reg.Answers...)
-	n, err := s.intn(3)
+	proposed, err := s.drawQuestions(sess.reg.Answers)
 	if err != nil {
 		return nil, err
 	}
-	n += 2
-	if n > len(answers) {
-		n = len(answers)
+	ids, err := s.cfg.Store.DrawChallenge(ctx, sess.user.ID, proposed)
+	if err != nil {
+		return nil, fmt.Errorf("draw questions: %w", err)
 	}
-	// Partial Fisher–Yates: the first n are a uniform random choice.
-	for i := 0; i < n; i++ {
-		j, err := s.intn(len(answers) - i)
+	qs := make([]Question, 0, len(ids))
+	for _, id := range ids {
+		if !slices.ContainsFunc(sess.reg.Answers, func(a domain.Answer) bool { return a.Question == id }) {
+			return nil, fmt.Errorf("%w: stored question %d is not among the registered ones", domain.ErrQuestions, id)
+		}
+		text, err := domain.QuestionText(id)
 		if err != nil {
 			return nil, err
 		}
-		answers[i], answers[i+j] = answers[i+j], answers[i]
+		qs = append(qs, Question{ID: id, Text: text})
 	}
-	qs := make([]Question, 0, n)
-	for _, a := range answers[:n] {
-		text, err := domain.QuestionText(a.Question)
-		if err != nil {
-			return nil, err
-		}
-		qs = append(qs, Question{ID: a.Question, Text: text})
+	if len(qs) < MinQuestions || len(qs) > MaxQuestions {
+		return nil, fmt.Errorf("%w: %d questions drawn", domain.ErrQuestions, len(qs))
 	}
 	sess.questions = qs
 	sess.step = StepQuestions
-	return append([]Question(nil), qs...), nil
+	return slices.Clone(qs), nil
+}
+
+// drawQuestions picks 2–4 of the answers' questions in random order.
+func (s *Service) drawQuestions(answers []domain.Answer) ([]domain.QuestionID, error) {
+	ids := make([]domain.QuestionID, len(answers))
+	for i, a := range answers {
+		ids[i] = a.Question
+	}
+	n, err := s.intn(MaxQuestions - MinQuestions + 1)
+	if err != nil {
+		return nil, err
+	}
+	n = min(n+MinQuestions, len(ids))
+	// Partial Fisher–Yates: the first n are a uniform random choice.
+	for i := 0; i < n; i++ {
+		j, err := s.intn(len(ids) - i)
+		if err != nil {
+			return nil, err
+		}
+		ids[i], ids[i+j] = ids[i+j], ids[i]
+	}
+	return ids[:n], nil
 }
 
 func (s *Service) intn(n int) (int, error) {
@@ -85,21 +119,22 @@ func (s *Service) AnswerQuestions(ctx context.Context, sess *Session, answers []
 	if err := sess.at(StepQuestions); err != nil {
 		return "", err
 	}
-	if len(answers) != len(sess.questions) {
+	if len(sess.questions) < MinQuestions || len(answers) != len(sess.questions) {
 		return "", fmt.Errorf("%w: %d answers for %d questions", domain.ErrQuestions, len(answers), len(sess.questions))
 	}
 	// Another kiosk may have locked the user out since the questions were
-	// drawn; right answers must not then clear the lock-out.
+	// drawn.
 	if err := s.refreshRegistration(ctx, sess); err != nil {
 		return "", err
 	}
-	if sess.reg == nil {
+	if sess.reg == nil || sess.reg.LockedOut() {
 		sess.step = StepEnded
-		return "", domain.ErrNotRegistered
-	}
-	if sess.reg.LockedOut() {
-		sess.step = StepEnded
-		return "", domain.ErrLockedOut
+		err := domain.ErrLockedOut
+		if sess.reg == nil {
+			err = domain.ErrNotRegistered
+		}
+		s.audit(ctx, nil, sess, domain.AuditQuestionsAnswered, err, "")
+		return "", err
 	}
 	// Check every answer, not stopping at the first wrong one, so timing
 	// does not say which was wrong.
@@ -118,33 +153,43 @@ func (s *Service) AnswerQuestions(ctx context.Context, sess *Session, answers []
 		ok = ok && right
 	}
 	if !ok {
-		reg, err := s.cfg.Store.RecordFailedAttempt(ctx, sess.user.ID, MaxFailedAttempts, s.now())
+		// Recorded even if the holder pulls the card right now.
+		rctx, cancel := s.recordCtx(ctx)
+		defer cancel()
+		reg, err := s.cfg.Store.RecordFailedAttempt(rctx, sess.user.ID, MaxFailedAttempts, s.now())
 		if err != nil {
 			return "", fmt.Errorf("record failed attempt: %w", err)
 		}
 		sess.reg = &reg
 		if reg.LockedOut() {
+			sess.questions = nil
 			sess.step = StepEnded
-			s.audit(ctx, nil, sess, domain.AuditQuestionsAnswered, domain.ErrLockedOut, "")
+			s.audit(rctx, nil, sess, domain.AuditQuestionsAnswered, domain.ErrLockedOut, "")
 			return "", domain.ErrLockedOut
 		}
+		// The holder may try the same questions again; the stored draw is
+		// spent, so going back draws afresh at the cost of this attempt.
 		e := &AnswerError{AttemptsLeft: MaxFailedAttempts - reg.FailedAttempts}
-		s.audit(ctx, nil, sess, domain.AuditQuestionsAnswered, e, "")
+		s.audit(rctx, nil, sess, domain.AuditQuestionsAnswered, e, "")
 		return "", e
 	}
-	if err := s.cfg.Store.ResetFailedAttempts(ctx, sess.user.ID); err != nil {
-		return "", fmt.Errorf("reset failed attempts: %w", err)
+	if err := s.cfg.Store.PassChallenge(ctx, sess.user.ID); err != nil {
+		if errors.Is(err, domain.ErrLockedOut) {
+			sess.step = StepEnded
+			s.audit(ctx, nil, sess, domain.AuditQuestionsAnswered, err, "")
+			return "", domain.ErrLockedOut
+		}
+		return "", fmt.Errorf("record right answers: %w", err)
 	}
 	sess.reg.FailedAttempts = 0
 	s.audit(ctx, nil, sess, domain.AuditQuestionsAnswered, nil, "")
 	sess.questions = nil
-	if err := s.sendCode(ctx, sess, domain.PurposeUnlock, sess.reg.Email); err != nil {
-		// The answers stand; the holder may ask for the code again.
-		sess.step = StepCodeSent
+	// The answers stand even if sending fails: the holder may ask again.
+	sess.step = StepCodeSent
+	if err := s.sendCode(ctx, sess, domain.PurposeUnlock, sess.reg.Email, nil); err != nil {
 		return "", err
 	}
-	sess.step = StepCodeSent
-	return domain.MaskEmail(sess.reg.Email), nil
+	return domain.MaskEmail(domain.CleanText(sess.reg.Email)), nil
 }
 
 // ResendCode emails a new code for the step the session is at (unlock or
@@ -155,30 +200,32 @@ func (s *Service) ResendCode(ctx context.Context, sess *Session) (string, error)
 	if err := sess.at(StepCodeSent, StepRegistrationCodeSent); err != nil {
 		return "", err
 	}
+	var to string
+	purpose := domain.PurposeUnlock
 	if sess.step == StepCodeSent {
-		if err := s.sendCode(ctx, sess, domain.PurposeUnlock, sess.reg.Email); err != nil {
-			return "", err
+		to = sess.reg.Email
+	} else {
+		p, err := s.cfg.Store.GetPendingRegistration(ctx, sess.user.ID)
+		if err != nil {
+			return "", fmt.Errorf("look up pending registration: %w", err)
 		}
-		return domain.MaskEmail(sess.reg.Email), nil
+		to, purpose = p.Email, domain.PurposeRegistration
 	}
-	p, err := s.cfg.Store.GetPendingRegistration(ctx, sess.user.ID)
-	if err != nil {
-		return "", fmt.Errorf("look up pending registration: %w", err)
-	}
-	if err := s.sendCode(ctx, sess, domain.PurposeRegistration, p.Email); err != nil {
+	if err := s.sendCode(ctx, sess, purpose, to, nil); err != nil {
 		return "", err
 	}
-	return domain.MaskEmail(p.Email), nil
+	return domain.MaskEmail(domain.CleanText(to)), nil
 }
 
-// codeContext binds a code's hash to its purpose, user and card.
-func codeContext(purpose domain.CodePurpose, id domain.UserID, serial domain.CardSerial) string {
-	return string(purpose) + ":" + string(id) + ":" + string(serial)
+// codeContext binds a code's hash to its purpose, user, card and the
+// address it was sent to, so a code proves that very address.
+func codeContext(purpose domain.CodePurpose, id domain.UserID, serial domain.CardSerial, to string) string {
+	return string(purpose) + ":" + string(id) + ":" + string(serial) + ":" + to
 }
 
-// sendCode stores a new code and its email in one transaction; the caller
-// holds mu.
-func (s *Service) sendCode(ctx context.Context, sess *Session, purpose domain.CodePurpose, to string) error {
+// sendCode stores a new code and its email in one transaction, after
+// first (if set) writing what the code will confirm; the caller holds mu.
+func (s *Service) sendCode(ctx context.Context, sess *Session, purpose domain.CodePurpose, to string, first func(q domain.Queries) error) error {
 	if sess.codeSends >= MaxCodeSends {
 		return ErrTooManyCodes
 	}
@@ -197,9 +244,14 @@ func (s *Service) sendCode(ctx context.Context, sess *Session, purpose domain.Co
 	}
 	m.CreatedAt, m.NotAfter = now, expires
 	err = s.cfg.Store.InTx(ctx, func(q domain.Queries) error {
+		if first != nil {
+			if err := first(q); err != nil {
+				return err
+			}
+		}
 		if _, err := q.CreateCode(ctx, domain.OneTimeCode{
 			UserID: sess.user.ID, Purpose: purpose, CardSerial: sess.card.Serial,
-			Hash:      s.cfg.Keys.CodeHash(codeContext(purpose, sess.user.ID, sess.card.Serial), code),
+			Hash:      s.cfg.Keys.CodeHash(codeContext(purpose, sess.user.ID, sess.card.Serial, to), code),
 			CreatedAt: now, ExpiresAt: expires, MaxTries: s.cfg.Codes.MaxTries,
 		}); err != nil {
 			return fmt.Errorf("store code: %w", err)
@@ -218,34 +270,32 @@ func (s *Service) sendCode(ctx context.Context, sess *Session, purpose domain.Co
 }
 
 // checkCode checks a typed code against the newest code of the purpose
-// and consumes it when right; the caller holds mu.
-func (s *Service) checkCode(ctx context.Context, sess *Session, purpose domain.CodePurpose, typed string) error {
-	now := s.now()
+// sent to the address to; it does not consume it. The caller holds mu.
+func (s *Service) checkCode(ctx context.Context, sess *Session, purpose domain.CodePurpose, to, typed string) (domain.OneTimeCode, error) {
 	c, err := s.cfg.Store.LatestCode(ctx, sess.user.ID, purpose)
 	if errors.Is(err, domain.ErrNotFound) {
-		return ErrOutOfTurn
+		return c, ErrOutOfTurn
 	}
 	if err != nil {
-		return fmt.Errorf("look up code: %w", err)
+		return c, fmt.Errorf("look up code: %w", err)
 	}
-	if err := c.Usable(now); err != nil {
-		return err
+	if err := c.Usable(s.now()); err != nil {
+		return c, err
 	}
 	if c.CardSerial != sess.card.Serial ||
-		!s.cfg.Keys.CodeMatches(c.Hash, codeContext(purpose, sess.user.ID, sess.card.Serial), normaliseCode(typed)) {
-		c, err := s.cfg.Store.RecordCodeFailure(ctx, c.ID)
+		!s.cfg.Keys.CodeMatches(c.Hash, codeContext(purpose, sess.user.ID, sess.card.Serial, to), normaliseCode(typed)) {
+		rctx, cancel := s.recordCtx(ctx)
+		defer cancel()
+		c, err := s.cfg.Store.RecordCodeFailure(rctx, c.ID)
 		if err != nil {
-			return fmt.Errorf("record wrong code: %w", err)
+			return c, fmt.Errorf("record wrong code: %w", err)
 		}
 		if c.Tries >= c.MaxTries {
-			return domain.ErrCodeTriesExhausted
+			return c, domain.ErrCodeTriesExhausted
 		}
-		return &CodeError{TriesLeft: c.MaxTries - c.Tries}
+		return c, &CodeError{TriesLeft: c.MaxTries - c.Tries}
 	}
-	if err := s.cfg.Store.UseCode(ctx, c.ID, now); err != nil {
-		return fmt.Errorf("use code: %w", err)
-	}
-	return nil
+	return c, nil
 }
 
 // normaliseCode drops the spaces and dashes people type inside codes.
@@ -261,15 +311,20 @@ func normaliseCode(s string) string {
 
 // EnterUnlockCode checks the emailed unlock code. Wrong: *CodeError with
 // tries left, or domain.ErrCodeTriesExhausted; late: domain.ErrCodeExpired.
-// Right: the holder may set a new passcode while the code would still
-// have been valid.
+// Right: the code is spent, and the holder has one code validity (15
+// minutes) from now to set a new passcode.
 func (s *Service) EnterUnlockCode(ctx context.Context, sess *Session, code string) error {
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
 	if err := sess.at(StepCodeSent); err != nil {
 		return err
 	}
-	err := s.checkCode(ctx, sess, domain.PurposeUnlock, code)
+	c, err := s.checkCode(ctx, sess, domain.PurposeUnlock, sess.reg.Email, code)
+	if err == nil {
+		if err = s.cfg.Store.UseCode(ctx, c.ID, s.now()); err != nil {
+			err = fmt.Errorf("use code: %w", err)
+		}
+	}
 	s.audit(ctx, nil, sess, domain.AuditCodeEntered, err, string(domain.PurposeUnlock))
 	if err != nil {
 		return err
@@ -290,6 +345,7 @@ func (s *Service) CompleteUnlock(ctx context.Context, sess *Session, card domain
 	}
 	if !s.now().Before(sess.grantExpiry) {
 		sess.step = StepEnded
+		s.audit(ctx, nil, sess, domain.AuditSelfUnlock, domain.ErrCodeExpired, "too late to set the passcode")
 		return domain.ErrCodeExpired
 	}
 	if err := s.cfg.Passcodes.CheckConfirm(newPasscode, confirm); err != nil {
@@ -299,30 +355,36 @@ func (s *Service) CompleteUnlock(ctx context.Context, sess *Session, card domain
 	if err != nil {
 		return fmt.Errorf("look up card secrets: %w", err)
 	}
-	puk, _, err := s.cfg.Keys.OpenCard(sealed)
+	puk, mk, err := s.cfg.Keys.OpenCard(sealed)
 	if err != nil {
 		return fmt.Errorf("open card secrets: %w", err)
 	}
 	defer clear(puk)
+	clear(mk) // not needed to unlock
 	if err := card.Unlock(ctx, puk, newPasscode); err != nil {
+		if errors.Is(err, domain.ErrCardSecretRejected) {
+			// Trying again would spend the PUK's own tries: stop here.
+			sess.step = StepEnded
+		}
 		s.audit(ctx, nil, sess, domain.AuditSelfUnlock, err, "")
 		return fmt.Errorf("unlock smartcard: %w", err)
 	}
 	sess.step = StepUnlocked
 	sess.grantExpiry = time.Time{}
 	sess.status.Blocked, sess.status.PasscodeTriesLeft = false, 3
+	// The card has changed: record it even if the holder pulls the card
+	// or the screen gives up waiting.
+	rctx, cancel := s.recordCtx(ctx)
+	defer cancel()
+	if err := s.audit(rctx, nil, sess, domain.AuditSelfUnlock, nil, ""); err != nil {
+		s.cfg.Log.Error("record unlock", "serial", sess.card.Serial, "err", err)
+	}
 	m := unlockedMail(sess.reg.Email, s.now())
 	m.CreatedAt = s.now()
-	err = s.cfg.Store.InTx(ctx, func(q domain.Queries) error {
-		if _, err := q.EnqueueMail(ctx, m); err != nil {
-			return fmt.Errorf("queue email: %w", err)
-		}
-		return s.audit(ctx, q, sess, domain.AuditSelfUnlock, nil, "")
-	})
-	if err != nil {
-		// The card is unlocked; only the record of it failed. Say so in
+	if _, err := s.cfg.Store.EnqueueMail(rctx, m); err != nil {
+		// The card is unlocked; only the notification failed. Say so in
 		// the log rather than tell the holder it did not work.
-		s.cfg.Log.Error("record unlock", "serial", sess.card.Serial, "err", err)
+		s.cfg.Log.Error("queue unlock notification", "serial", sess.card.Serial, "err", err)
 		return nil
 	}
 	s.notify()

@@ -53,6 +53,8 @@ func Run(t *testing.T, open func(t *testing.T) domain.Store, opts ...Option) {
 		{"Registrations", testRegistrations},
 		{"Registrations/FailedAttempts", testFailedAttempts},
 		{"PendingRegistrations", testPending},
+		{"Registrations/Challenge", testChallenge},
+		{"Smartcards/RecordRenewal", testRecordRenewal},
 		{"Codes", testCodes},
 		{"Codes/UsableOnlyOnce", testCodeUsable},
 		{"Mail/EnqueueList", testMailEnqueueList},

@@ -48,7 +48,6 @@ type Common struct {
 	Theme   *theme.Theme
 	Keys    KeyMap
 	Log     *slog.Logger
-	Now     func() time.Time
 
 	// Width is the width of a screen's body; the root fits the body's
 	// height, keeping the focused lines in view.

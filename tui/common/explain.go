@@ -3,7 +3,6 @@ package common
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/domain/selfservice"
@@ -57,8 +56,10 @@ func Explain(err error) Explanation {
 		}
 	case errors.Is(err, domain.ErrCardCancelled):
 		what := "This Smartcard has been cancelled and can no longer be used."
-		if reason := detail(err, domain.ErrCardCancelled); reason != "" {
-			what = fmt.Sprintf("This Smartcard has been cancelled (reason: %s) and can no longer be used.", reason)
+		var ce *domain.CancelledError
+		// The reason comes from the card record as stored: clean it.
+		if errors.As(err, &ce) && domain.CleanText(ce.Reason) != "" {
+			what = fmt.Sprintf("This Smartcard has been cancelled (reason: %s) and can no longer be used.", domain.CleanText(ce.Reason))
 		}
 		return Explanation{
 			Title: "Smartcard cancelled",
@@ -153,7 +154,9 @@ func Explain(err error) Explanation {
 		return Explanation{
 			Title: "Email address not approved",
 			What:  "That email address is not from a provider approved for use with the Spine.",
-			Next:  "Use an address ending in " + strings.TrimSpace(detailAfter(err, "use an address ending in ")) + ".",
+			// The screen that takes the address names the approved
+			// providers from the policy; the error does not carry them.
+			Next: "Please use an address from an approved provider.",
 		}
 	case errors.Is(err, domain.ErrInvalidEmail):
 		return Explanation{Title: "Email address not valid", What: "That is not a valid email address.", Next: "Enter an address such as jane.smith@nhs.net."}
@@ -161,8 +164,9 @@ func Explain(err error) Explanation {
 		return Explanation{Title: "Security questions not complete", What: "Choose 4 different questions and give an answer of at least 2 characters to each.", Next: "Please check your questions and answers."}
 	case errors.Is(err, domain.ErrRenewalTooEarly):
 		next := "Please come back when your certificates are due for renewal."
-		if d := detail(err, domain.ErrRenewalTooEarly); d != "" {
-			next = "You can renew them here from " + strings.TrimPrefix(d, "you can renew from ") + "."
+		var te *domain.TooEarlyError
+		if errors.As(err, &te) && !te.Opens.IsZero() {
+			next = "You can renew them here from " + te.Opens.Format("2 January 2006") + "."
 		}
 		return Explanation{Title: "Renewal not due yet", What: "Your certificates are not due for renewal yet: they can be renewed here in the 90 days before they expire.", Next: next}
 	case errors.Is(err, domain.ErrCertificateExpired):
@@ -203,26 +207,4 @@ func triesLeft(n int, one, many string) string {
 		return fmt.Sprintf("You have 1 %s left", one)
 	}
 	return fmt.Sprintf("You have %d %s left", n, many)
-}
-
-// detail returns what a wrapping error added after the sentinel's text,
-// e.g. "(Lost)" → "Lost", cleaned for the terminal.
-func detail(err, sentinel error) string {
-	s := err.Error()
-	i := strings.Index(s, sentinel.Error())
-	if i < 0 {
-		return ""
-	}
-	d := strings.TrimSpace(s[i+len(sentinel.Error()):])
-	d = strings.TrimPrefix(d, ":")
-	d = strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(d, "("), ")"))
-	return domain.CleanText(d)
-}
-
-func detailAfter(err error, marker string) string {
-	s := err.Error()
-	if i := strings.Index(s, marker); i >= 0 {
-		return domain.CleanText(s[i+len(marker):])
-	}
-	return "nhs.net, nhs.uk, gov.uk or mod.uk"
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/domain/selfservice"
@@ -22,6 +23,7 @@ func TestExplainCoversEveryOutcome(t *testing.T) {
 		selfservice.ErrOutOfTurn, selfservice.ErrTooManyCodes, selfservice.ErrSamePasscode,
 		&selfservice.AnswerError{AttemptsLeft: 2}, &selfservice.CodeError{TriesLeft: 1},
 		&domain.PasscodeError{TriesLeft: 2}, &domain.PolicyError{Reason: "Too short."},
+		&domain.CancelledError{Reason: "Lost"}, &domain.TooEarlyError{Opens: time.Now()},
 	}
 	for _, err := range outcomes {
 		wrapped := fmt.Errorf("some step: %w", err)
@@ -40,11 +42,14 @@ func TestExplainDetails(t *testing.T) {
 		err  error
 		want string
 	}{
-		{fmt.Errorf("%w (%s)", domain.ErrCardCancelled, "Lost\x1b]0;x\x07"), "(reason: Lost)"},
+		{fmt.Errorf("identify: %w", &domain.CancelledError{Reason: "Lost\x1b]0;x\x07"}), "cancelled (reason: Lost) and can"},
+		{domain.ErrCardCancelled, "This Smartcard has been cancelled and can no longer be used."},
+		{&domain.CancelledError{Reason: "\x1b[2J"}, "This Smartcard has been cancelled and can no longer be used."},
 		{&selfservice.AnswerError{AttemptsLeft: 1}, "You have 1 attempt left before you are locked out"},
 		{&selfservice.CodeError{TriesLeft: 2}, "You have 2 tries left"},
 		{&domain.PasscodeError{TriesLeft: 1}, "You have 1 try left before your Smartcard locks."},
-		{fmt.Errorf("%w: you can renew from 2 January 2027", domain.ErrRenewalTooEarly), "You can renew them here from 2 January 2027."},
+		{fmt.Errorf("renew: %w", &domain.TooEarlyError{Opens: time.Date(2027, 1, 2, 0, 0, 0, 0, time.UTC)}), "You can renew them here from 2 January 2027."},
+		{domain.ErrRenewalTooEarly, "Please come back when your certificates are due for renewal."},
 		{domain.ErrLockedOut, LockedOutText},
 	} {
 		ex := Explain(tc.err)

@@ -36,13 +36,27 @@ func DefaultKeyMap() KeyMap {
 		Menu:   key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "back to the menu")),
 		Start:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "start again")),
 
-		Quit: key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit (development)")),
-		Tray: key.NewBinding(
-			key.WithKeys("f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9",
-				"alt+1", "alt+2", "alt+3", "alt+4", "alt+5", "alt+6", "alt+7", "alt+8", "alt+9"),
-			key.WithHelp("f1–f9", "demo card in/out")),
+		Quit:   key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit (development)")),
+		Tray:   key.NewBinding(key.WithKeys(trayKeys()...), key.WithHelp("f1–f12", "demo card in/out")),
 		Panels: key.NewBinding(key.WithKeys("f10", "alt+m"), key.WithHelp("f10", "demo panels")),
 	}
+}
+
+// TrayKeys are the demo tray's keys, card by card: a function key, and an
+// Alt+key for terminals that keep the function keys to themselves. F10 is
+// the panels' key, so the eleventh card is on F11.
+var TrayKeys = [][2]string{
+	{"f1", "alt+1"}, {"f2", "alt+2"}, {"f3", "alt+3"}, {"f4", "alt+4"}, {"f5", "alt+5"},
+	{"f6", "alt+6"}, {"f7", "alt+7"}, {"f8", "alt+8"}, {"f9", "alt+9"},
+	{"f11", "alt+0"}, {"f12", "alt+-"},
+}
+
+func trayKeys() []string {
+	var out []string
+	for _, k := range TrayKeys {
+		out = append(out, k[0], k[1])
+	}
+	return out
 }
 
 // WithHelp returns a copy of b with other help text, for a screen where

@@ -76,13 +76,16 @@ func (s *Code) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 		s.problem = ""
 		s.info = "We have sent a new code to " + s.masked + ". Any earlier code no longer works."
 		return s, nil
+	case abandonedMsg:
+		return msg.next()
 	case tea.KeyPressMsg:
 		if s.busy {
 			return s, nil
 		}
-		// No way back: the session waits for this code, and the way out is
-		// to remove the card.
 		switch {
+		case key.Matches(msg, s.c.Keys.Back):
+			s.busy = true
+			return s, abandon(s.c, s.v, s.back())
 		case key.Matches(msg, s.c.Keys.Resend):
 			s.busy = true
 			s.field.Reset()
@@ -148,16 +151,30 @@ func (s *Code) checked(msg codeCheckedMsg) (common.Screen, tea.Cmd) {
 			return NewMessage(s.c, common.Explanation{
 				Title: ex.Title, What: ex.What,
 				Next: "Please start the registration again from My Profile.",
-			}, "back to My Profile", func() (common.Screen, tea.Cmd) { return NewProfile(s.c, s.v, "") }), nil
+			}, s.backTo(), s.back()), nil
 		}
 		s.problem = ex.What + " Press ctrl+r to send a new code."
 		return s, nil
 	}
 	logFault(s.c, "check code", msg.err)
+	s.busy = true
+	return s, abandon(s.c, s.v, notice(s.c, msg.err, s.backTo(), s.back()))
+}
+
+// back is where the holder goes on leaving: the workflow's start.
+func (s *Code) back() Next {
 	if s.purpose == PurposeRegistration {
-		return NewNotice(s.c, msg.err, "back to My Profile", func() (common.Screen, tea.Cmd) { return NewProfile(s.c, s.v, "") }), nil
+		return backProfile(s.c, s.v)
 	}
-	return NewNotice(s.c, msg.err, "back to the menu", backHome(s.c, s.v)), nil
+	return backHome(s.c, s.v)
+}
+
+// backTo words back for the help bar.
+func (s *Code) backTo() string {
+	if s.purpose == PurposeRegistration {
+		return "back to My Profile"
+	}
+	return "back to the menu"
 }
 
 func (s *Code) View() common.Frame {
@@ -198,5 +215,5 @@ func (s *Code) View() common.Frame {
 }
 
 func (s *Code) Help() []key.Binding {
-	return []key.Binding{common.WithHelp(s.c.Keys.Enter, "next"), s.c.Keys.Resend}
+	return []key.Binding{common.WithHelp(s.c.Keys.Enter, "next"), s.c.Keys.Resend, common.WithHelp(s.c.Keys.Back, s.backTo())}
 }

@@ -1,9 +1,11 @@
 package screens
 
 import (
+	"context"
 	"strings"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
@@ -54,4 +56,26 @@ func logFault(c *common.Common, what string, err error) {
 	} else if err != nil {
 		c.Log.Info(what, "outcome", err)
 	}
+}
+
+// abandonedMsg says the session has left its workflow; the screen that
+// asked goes on to next.
+type abandonedMsg struct{ next Next }
+
+// abandon leaves the session's workflow part-way (Back, or a failure that
+// sends the holder to a menu) and then goes to next, so the session is
+// ready for whatever the holder chooses there. It runs through Do like
+// every domain call, and the screen waits (busy) so that no later call
+// can reach the session first.
+func abandon(c *common.Common, v *common.Visit, next Next) tea.Cmd {
+	svc, sess := c.Service, v.Session
+	return v.Do(func(context.Context) tea.Msg {
+		svc.Abandon(sess)
+		return abandonedMsg{next}
+	})
+}
+
+// notice is a Next that explains err, Enter going on to next.
+func notice(c *common.Common, err error, action string, next Next) Next {
+	return func() (common.Screen, tea.Cmd) { return NewNotice(c, err, action, next), nil }
 }

@@ -168,7 +168,7 @@ func (s *Profile) View() common.Frame {
 	renewal := "Not due yet"
 	if h.RenewalDue {
 		renewal = "Due now"
-		if !h.CertExpiry.IsZero() && !s.c.Now().Before(h.CertExpiry) {
+		if h.CertsExpired {
 			renewal = "Expired: visit your Registration Authority"
 		}
 	}

@@ -145,10 +145,17 @@ func (s *Questions) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 			return NewCode(s.c, s.v, PurposeUnlock, "", "We could not send the email just now. Press ctrl+r to send the code again.")
 		}
 		logFault(s.c, "answer questions", msg.err)
-		return NewNotice(s.c, msg.err, "back to the menu", backHome(s.c, s.v)), nil
+		s.busy = true
+		return s, abandon(s.c, s.v, notice(s.c, msg.err, "back to the menu", backHome(s.c, s.v)))
+	case abandonedMsg:
+		return msg.next()
 	}
 	if s.busy {
 		return s, nil
+	}
+	if k, ok := msg.(tea.KeyPressMsg); ok && key.Matches(k, s.c.Keys.Back) {
+		s.busy = true
+		return s, abandon(s.c, s.v, backHome(s.c, s.v))
 	}
 	form, cmd, submitted := s.form.Update(msg)
 	s.form = form
@@ -189,10 +196,8 @@ func (s *Questions) View() common.Frame {
 	return d.Frame("Security questions")
 }
 
-// Help offers no way back: the domain's unlock has started, and the way
-// out is to remove the card.
 func (s *Questions) Help() []key.Binding {
-	return []key.Binding{s.c.Keys.Next, common.WithHelp(s.c.Keys.Enter, "next")}
+	return []key.Binding{s.c.Keys.Next, common.WithHelp(s.c.Keys.Enter, "next"), common.WithHelp(s.c.Keys.Back, "back to the menu")}
 }
 
 // NewPasscode takes the new passcode twice, checked as it is typed, and
@@ -213,6 +218,9 @@ func NewNewPasscode(c *common.Common, v *common.Visit) (common.Screen, tea.Cmd) 
 func (s *NewPasscode) Init() tea.Cmd { return nil }
 
 func (s *NewPasscode) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
+	if m, ok := msg.(abandonedMsg); ok {
+		return m.next()
+	}
 	if m, ok := msg.(unlockDoneMsg); ok {
 		s.busy = false
 		switch {
@@ -230,10 +238,15 @@ func (s *NewPasscode) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 				Next:  "Please remove your Smartcard, reinsert it and start Smartcard Unlock again.",
 			}, "", nil), nil
 		}
-		return NewNotice(s.c, m.err, "back to the menu", backHome(s.c, s.v)), nil
+		s.busy = true
+		return s, abandon(s.c, s.v, notice(s.c, m.err, "back to the menu", backHome(s.c, s.v)))
 	}
 	if s.busy {
 		return s, nil
+	}
+	if k, ok := msg.(tea.KeyPressMsg); ok && key.Matches(k, s.c.Keys.Back) {
+		s.busy = true
+		return s, abandon(s.c, s.v, backHome(s.c, s.v))
 	}
 	fields, cmd, submitted := s.fields.Update(msg)
 	s.fields = fields
@@ -262,7 +275,7 @@ func (s *NewPasscode) View() common.Frame {
 }
 
 func (s *NewPasscode) Help() []key.Binding {
-	return []key.Binding{s.c.Keys.Next, common.WithHelp(s.c.Keys.Enter, "confirm")}
+	return []key.Binding{s.c.Keys.Next, common.WithHelp(s.c.Keys.Enter, "confirm"), common.WithHelp(s.c.Keys.Back, "back to the menu")}
 }
 
 // Unlocked is seed 004's confirmation.

@@ -121,11 +121,11 @@ func (c *Card) Unlock(ctx context.Context, puk []byte, newPIN string) error {
 		return err
 	}
 	if c.PUKTries == 0 {
-		return fmt.Errorf("PUK blocked: %w", domain.ErrCardBlocked)
+		return fmt.Errorf("PUK blocked: %w", domain.ErrCardSecretRejected)
 	}
 	if string(puk) != c.PUK {
 		c.PUKTries--
-		return fmt.Errorf("wrong PUK")
+		return fmt.Errorf("wrong PUK: %w", domain.ErrCardSecretRejected)
 	}
 	c.PIN, c.PINTries = newPIN, 3
 	return c.verify(newPIN)
@@ -171,6 +171,29 @@ func (c *Card) PINIs(pin string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.PIN == pin
+}
+
+// Clock is a settable clock, to share between the service and whatever
+// else tells the time in a test.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a clock stopped at t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock on by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
 }
 
 // CA is a real, in-memory certificate authority: Verify checks its
@@ -231,9 +254,27 @@ func (ca *CA) Verify(der []byte, user domain.UserID, serial domain.CardSerial, s
 
 // Readers is one holder reader holding at most one fake card.
 type Readers struct {
-	mu     sync.Mutex
-	card   *Card
-	events chan domain.CardEvent
+	mu        sync.Mutex
+	card      *Card
+	events    chan domain.CardEvent
+	openErr   error
+	eventsErr error
+}
+
+// FailOpen makes Open fail with err, as a reader that cannot read the
+// card; nil makes it work again.
+func (r *Readers) FailOpen(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.openErr = err
+}
+
+// FailEvents makes Events fail with err, as a card service that cannot
+// be reached; nil makes it work again.
+func (r *Readers) FailEvents(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.eventsErr = err
 }
 
 // NewReaders returns an empty reader.
@@ -254,6 +295,12 @@ func (r *Readers) Insert(c *Card) {
 }
 
 func (r *Readers) Events(ctx context.Context) (<-chan domain.CardEvent, error) {
+	r.mu.Lock()
+	err := r.eventsErr
+	r.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
 	out := make(chan domain.CardEvent)
 	go func() {
 		defer close(out)
@@ -279,6 +326,9 @@ func (r *Readers) Open(ctx context.Context, role domain.ReaderRole) (domain.Card
 	if role != domain.ReaderHolder {
 		return nil, domain.ErrReaderUnavailable
 	}
+	if r.openErr != nil {
+		return nil, r.openErr
+	}
 	if r.card == nil {
 		return nil, domain.ErrNoCard
 	}
@@ -288,16 +338,26 @@ func (r *Readers) Open(ctx context.Context, role domain.ReaderRole) (domain.Card
 // Holder describes a card holder for Enrol.
 type Holder struct {
 	ID         domain.UserID
+	Title      string // "" is "Mx"
 	Given      string
 	Family     string
 	Email      string
 	Serial     domain.CardSerial
 	PIN, PUK   string
 	Blocked    bool
-	CertExpiry time.Time
+	CertExpiry time.Time // zero: a year after Now
+	Renewals   int       // self-renewals since one with an operator
 	Cancelled  bool
+	Reason     string // why it was cancelled; "" is "Lost"
+	// Now is when the holder is enrolled, for tests on a fake clock;
+	// zero: time.Now().
+	Now time.Time
 	// Answers, when set, registers the holder: question → answer.
 	Answers map[domain.QuestionID]string
+	// FailedAttempts and LockedOut set the registration's failed
+	// unlock attempts and lock-out.
+	FailedAttempts int
+	LockedOut      bool
 	// Hash hashes an answer (secret.HashAnswer with cheap test parameters).
 	Hash func(answer string) (string, error)
 	// Seal seals the PUK and management key (secret.Keys.SealCard).
@@ -311,7 +371,16 @@ func Enrol(ctx context.Context, s domain.Store, ca *CA, h Holder) (*Card, error)
 	if h.Blocked {
 		card.PINTries = 0
 	}
-	now := time.Now().UTC()
+	now := h.Now.UTC()
+	if h.Now.IsZero() {
+		now = time.Now().UTC()
+	}
+	if h.Title == "" {
+		h.Title = "Mx"
+	}
+	if h.Reason == "" {
+		h.Reason = "Lost"
+	}
 	if h.CertExpiry.IsZero() {
 		h.CertExpiry = now.AddDate(1, 0, 0)
 	}
@@ -320,12 +389,12 @@ func Enrol(ctx context.Context, s domain.Store, ca *CA, h Holder) (*Card, error)
 		return nil, err
 	}
 	err = s.InTx(ctx, func(q domain.Queries) error {
-		if err := q.PutUser(ctx, domain.User{ID: h.ID, Title: "Mx", GivenName: h.Given, FamilyName: h.Family, Email: h.Email, CreatedAt: now}); err != nil {
+		if err := q.PutUser(ctx, domain.User{ID: h.ID, Title: h.Title, GivenName: h.Given, FamilyName: h.Family, Email: h.Email, CreatedAt: now}); err != nil {
 			return err
 		}
-		rec := domain.Smartcard{Serial: h.Serial, UserID: h.ID, Type: "PIV", IssuedAt: now.AddDate(-1, 0, 0), CertExpiry: h.CertExpiry, CardAuthCert: cert}
+		rec := domain.Smartcard{Serial: h.Serial, UserID: h.ID, Type: "PIV", IssuedAt: now.AddDate(-1, 0, 0), CertExpiry: h.CertExpiry, CardAuthCert: cert, RenewalsSinceOperator: h.Renewals}
 		if h.Cancelled {
-			rec.CancelledAt, rec.CancelReason = now, "Lost"
+			rec.CancelledAt, rec.CancelReason = now, h.Reason
 		}
 		if err := q.PutSmartcard(ctx, rec); err != nil {
 			return err
@@ -340,7 +409,10 @@ func Enrol(ctx context.Context, s domain.Store, ca *CA, h Holder) (*Card, error)
 		if h.Answers == nil {
 			return nil
 		}
-		reg := domain.Registration{UserID: h.ID, Email: h.Email, RegisteredAt: now}
+		reg := domain.Registration{UserID: h.ID, Email: h.Email, RegisteredAt: now, FailedAttempts: h.FailedAttempts}
+		if h.LockedOut {
+			reg.LockedOutAt = now
+		}
 		for qid, a := range h.Answers {
 			hash, err := h.Hash(a)
 			if err != nil {

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
 )
@@ -94,4 +96,24 @@ func (q *Queries) GetCardSecrets(ctx context.Context, serial domain.CardSerial) 
 	}
 	s.Serial = domain.CardSerial(ser)
 	return s, nil
+}
+
+// RecordRenewal updates only what a renewal changes, and only on an active
+// card, so a cancellation made meanwhile is never undone.
+func (q *Queries) RecordRenewal(ctx context.Context, serial domain.CardSerial, expiry time.Time, cardAuthCert []byte) error {
+	n, err := q.w.Exec(ctx, `
+		UPDATE smartcards SET cert_expiry = $2, card_auth_cert = $3,
+			renewals_since_operator = renewals_since_operator + 1
+		WHERE serial = $1 AND cancelled_at IS NULL`,
+		string(serial), q.timeArg(expiry), blobArg(cardAuthCert))
+	if err != nil {
+		return q.fail("record renewal", err)
+	}
+	if n == 1 {
+		return nil
+	}
+	if _, err := q.GetSmartcard(ctx, serial); err != nil {
+		return q.fail("record renewal", err)
+	}
+	return fmt.Errorf("record renewal: %w", domain.ErrCardCancelled)
 }

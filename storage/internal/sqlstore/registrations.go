@@ -3,6 +3,9 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
@@ -15,7 +18,8 @@ func (q *Queries) PutRegistration(ctx context.Context, r domain.Registration) er
 			VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (user_id) DO UPDATE SET
 				email = excluded.email, failed_attempts = excluded.failed_attempts,
-				locked_out_at = excluded.locked_out_at, registered_at = excluded.registered_at`,
+				locked_out_at = excluded.locked_out_at, registered_at = excluded.registered_at,
+				challenge = ''`,
 			string(r.UserID), r.Email, r.FailedAttempts, tq.timeArg(r.LockedOutAt), tq.timeArg(r.RegisteredAt)); err != nil {
 			return err
 		}
@@ -107,7 +111,7 @@ func (q *Queries) RecordFailedAttempt(ctx context.Context, id domain.UserID, lim
 		var n int64
 		if err := tq.w.QueryRow(ctx, `
 			UPDATE registrations SET
-				failed_attempts = failed_attempts + 1,
+				failed_attempts = failed_attempts + 1, challenge = '',
 				locked_out_at = CASE WHEN failed_attempts + 1 >= $2 AND locked_out_at IS NULL
 					THEN $3 ELSE locked_out_at END
 			WHERE user_id = $1
@@ -127,11 +131,58 @@ func (q *Queries) RecordFailedAttempt(ctx context.Context, id domain.UserID, lim
 
 func (q *Queries) ResetFailedAttempts(ctx context.Context, id domain.UserID) error {
 	err := affected(q.w.Exec(ctx, `
-		UPDATE registrations SET failed_attempts = 0, locked_out_at = NULL WHERE user_id = $1`, string(id)))
+		UPDATE registrations SET failed_attempts = 0, locked_out_at = NULL, challenge = '' WHERE user_id = $1`, string(id)))
 	if err != nil {
 		return q.fail("reset failed attempts", err)
 	}
 	return nil
+}
+
+// DrawChallenge keeps the first draw: one UPDATE sets the challenge only
+// while none is stored, and returns what is stored.
+func (q *Queries) DrawChallenge(ctx context.Context, id domain.UserID, proposed []domain.QuestionID) ([]domain.QuestionID, error) {
+	if len(proposed) == 0 {
+		return nil, errors.New("draw challenge: no questions")
+	}
+	ids := make([]string, len(proposed))
+	for i, p := range proposed {
+		ids[i] = strconv.Itoa(int(p))
+	}
+	var stored string
+	err := q.w.QueryRow(ctx, `
+		UPDATE registrations SET challenge = CASE WHEN challenge = '' THEN $2 ELSE challenge END
+		WHERE user_id = $1 RETURNING challenge`, string(id), strings.Join(ids, ",")).Scan(&stored)
+	if err != nil {
+		return nil, q.fail("draw challenge", err)
+	}
+	var out []domain.QuestionID
+	for _, f := range strings.Split(stored, ",") {
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, fmt.Errorf("draw challenge: stored challenge %q is malformed", stored)
+		}
+		out = append(out, domain.QuestionID(n))
+	}
+	return out, nil
+}
+
+// PassChallenge clears the count and the challenge only while the user is
+// not locked out, in one UPDATE, so right answers cannot undo a lock-out
+// that another kiosk set meanwhile.
+func (q *Queries) PassChallenge(ctx context.Context, id domain.UserID) error {
+	n, err := q.w.Exec(ctx, `
+		UPDATE registrations SET failed_attempts = 0, challenge = ''
+		WHERE user_id = $1 AND locked_out_at IS NULL`, string(id))
+	if err != nil {
+		return q.fail("pass challenge", err)
+	}
+	if n == 1 {
+		return nil
+	}
+	if _, err := q.getRegistration(ctx, q.w, id); err != nil {
+		return q.fail("pass challenge", err)
+	}
+	return fmt.Errorf("pass challenge: %w", domain.ErrLockedOut)
 }
 
 func (q *Queries) PutPendingRegistration(ctx context.Context, p domain.PendingRegistration) error {
