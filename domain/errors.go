@@ -33,6 +33,10 @@ var (
 	ErrRenewalTooEarly    = errors.New("certificates are not yet due for renewal")
 	ErrCertificateExpired = errors.New("certificates have expired")
 	ErrNeedsOperator      = errors.New("this renewal needs a Registration Authority operator")
-	ErrNotPermitted       = errors.New("not permitted for this role")
-	ErrOwnCard            = errors.New("operators cannot service their own smartcard")
+	// ErrCardNeedsRepair: the card may hold keys the service has no record
+	// of (a renewal stopped part-way); only an operator's Repair fixes it,
+	// and trying again at the kiosk must not be suggested.
+	ErrCardNeedsRepair = errors.New("the smartcard needs repair by a Registration Authority")
+	ErrNotPermitted    = errors.New("not permitted for this role")
+	ErrOwnCard         = errors.New("operators cannot service their own smartcard")
 )

@@ -156,6 +156,14 @@ func TestEndToEndUnlockInTmux(t *testing.T) {
 	// A lone Esc is told from the start of an Alt+key sequence by the pause
 	// after it, as with a person typing.
 	time.Sleep(500 * time.Millisecond)
+	// Nor does SIGINT (or Ctrl+\ and Ctrl+Z as signals) stop it.
+	pane := strings.TrimSpace(s.tmux("display-message", "-p", "-t", "kiosk", "#{pane_pid}"))
+	for _, sig := range []string{"-INT", "-QUIT", "-TSTP"} {
+		if out, err := exec.Command("pkill", sig, "-P", pane, "-x", "kiosk").CombinedOutput(); err != nil {
+			t.Fatalf("pkill %s kiosk: %v %s", sig, err, out)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
 	s.waitFor("Hello, Mr Test Person", 5*time.Second)
 	s.keys("Enter") // Smartcard Unlock
 	s.waitFor("Complete these 3 simple steps", 10*time.Second)

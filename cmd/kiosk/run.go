@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/charmbracelet/x/term"
 	"golang.org/x/sync/errgroup"
@@ -33,6 +35,12 @@ func cmdRun(ctx context.Context, e *runEnv, args []string) error {
 	}
 	if !e.terminal() {
 		return errors.New("the kiosk needs a terminal to draw on (run it in a console, not with output redirected)")
+	}
+	if !e.cfg.allowExit() {
+		// Until the UI puts the terminal in raw mode (and while it starts:
+		// the store may take seconds to answer), Ctrl+C, Ctrl+\ and Ctrl+Z
+		// would be signals: the public must not stop or suspend the kiosk.
+		signal.Ignore(os.Interrupt, syscall.SIGQUIT, syscall.SIGTSTP)
 	}
 	log, closeLog, err := e.logger()
 	if err != nil {

@@ -183,6 +183,7 @@ func (k *Keys) OpenCard(cs domain.CardSecrets) (puk, mgmtKey []byte, err error) 
 		return nil, nil, fmt.Errorf("open puk of card %s: %w", cs.Serial, err)
 	}
 	if mgmtKey, err = k.Open(cs.SealedMgmtKey, []byte(string(cs.Serial)+"/mgmt/"+cs.MgmtKeyAlg)); err != nil {
+		clear(puk) // returned to nobody: do not leave it in memory
 		return nil, nil, fmt.Errorf("open management key of card %s: %w", cs.Serial, err)
 	}
 	return puk, mgmtKey, nil

@@ -265,7 +265,7 @@ func (s *Service) Renew(ctx context.Context, sess *Session, card domain.Card) er
 		if cardAuth != nil {
 			// New keys may be on the card without their record: the genuine
 			// check would now fail, so send the holder to the booth.
-			return fmt.Errorf("renew certificates: %w (%w)", err, domain.ErrNeedsOperator)
+			return fmt.Errorf("renew certificates: %w (%w)", err, domain.ErrCardNeedsRepair)
 		}
 		return fmt.Errorf("renew certificates: %w", err)
 	}
@@ -282,7 +282,7 @@ func (s *Service) Renew(ctx context.Context, sess *Session, card domain.Card) er
 	if err != nil {
 		s.cfg.Log.Error("record renewal", "serial", rec.Serial, "err", err)
 		s.audit(rctx, nil, sess, domain.AuditSelfRenew, err, "card renewed but not recorded")
-		return fmt.Errorf("%w: the card was renewed but the service could not record it; please visit the IT booth", err)
+		return fmt.Errorf("the card was renewed but the service could not record it: %w (%w)", err, domain.ErrCardNeedsRepair)
 	}
 	rec.CertExpiry, rec.CardAuthCert = expiry, cardAuth
 	rec.RenewalsSinceOperator++
