@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,7 +53,9 @@ func testPerson() sstest.Holder {
 // with the fake cards, reader and CA of sstest.
 type fixture struct {
 	t       *testing.T
+	path    string // the store's database file
 	store   *sqlite.Store
+	hooks   *hookStore // the store as the service sees it
 	keys    *secret.Keys
 	ca      *sstest.CA
 	clock   *sstest.Clock
@@ -62,7 +66,8 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "kiosk.db"))
+	path := filepath.Join(t.TempDir(), "kiosk.db")
+	store, err := sqlite.Open(t.Context(), path)
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
@@ -75,10 +80,10 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fx := &fixture{t: t, store: store, keys: keys, ca: sstest.NewCA(), clock: sstest.NewClock(start),
-		readers: sstest.NewReaders(), notify: make(chan struct{}, 1)}
+	fx := &fixture{t: t, path: path, store: store, hooks: &hookStore{Store: store}, keys: keys, ca: sstest.NewCA(),
+		clock: sstest.NewClock(start), readers: sstest.NewReaders(), notify: make(chan struct{}, 1)}
 	fx.svc = selfservice.New(selfservice.Config{
-		Store: store, Keys: keys, CA: fx.ca, Clock: fx.clock, Argon2: cheapArgon2,
+		Store: fx.hooks, Keys: keys, CA: fx.ca, Clock: fx.clock, Argon2: cheapArgon2,
 		Notify: func() {
 			select {
 			case fx.notify <- struct{}{}:
@@ -88,6 +93,24 @@ func newFixture(t *testing.T) *fixture {
 	})
 	return fx
 }
+
+// hookStore is the store as the service sees it, where a test can make
+// reading a registration fail (or find none).
+type hookStore struct {
+	domain.Store
+	getReg atomic.Pointer[error]
+}
+
+func (h *hookStore) GetRegistration(ctx context.Context, id domain.UserID) (domain.Registration, error) {
+	if err := h.getReg.Load(); err != nil {
+		return domain.Registration{}, *err
+	}
+	return h.Store.GetRegistration(ctx, id)
+}
+
+// failRegistrationReads makes the service's reads of a registration fail
+// with err from now on.
+func (fx *fixture) failRegistrationReads(err error) { fx.hooks.getReg.Store(&err) }
 
 // add enrols h, as of the fixture's clock, and returns their card.
 func (fx *fixture) add(h sstest.Holder) *sstest.Card {
@@ -139,6 +162,17 @@ type testTray struct {
 	labels []string
 	cards  []*sstest.Card
 	in     int // index inserted, -1 none
+	// hold, if set, holds a toggle of card i until hold[i] is closed, as
+	// a slow tray would.
+	hold  map[int]chan struct{}
+	moved []int // the cards toggled, in order
+}
+
+// moves returns the cards toggled so far, in order.
+func (tr *testTray) moves() []int {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return append([]int(nil), tr.moved...)
 }
 
 func (tr *testTray) Cards() []tui.TrayCard {
@@ -152,8 +186,12 @@ func (tr *testTray) Cards() []tui.TrayCard {
 }
 
 func (tr *testTray) Toggle(i int) error {
+	if h := tr.hold[i]; h != nil {
+		<-h
+	}
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
+	tr.moved = append(tr.moved, i)
 	if i < 0 || i >= len(tr.cards) {
 		return fmt.Errorf("no card %d", i)
 	}
@@ -173,26 +211,60 @@ func (tr *testTray) Toggle(i int) error {
 // kiosk is the real program under test and a terminal emulator that
 // reads what it draws, so tests check the screen a person would see.
 type kiosk struct {
-	t   *testing.T
-	fx  *fixture
-	tm  *teatest.TestModel
-	emu *vt.Emulator
-	raw bytes.Buffer
-	log bytes.Buffer
+	t    *testing.T
+	fx   *fixture
+	tm   *teatest.TestModel // nil when started with run
+	send func(tea.Msg)      // a key (or message) to the program
+	out  io.Reader          // what the program draws
+	emu  *vt.Emulator
+	raw  bytes.Buffer
+	log  bytes.Buffer
+	logw *syncWriter
 	// last is the screen as of the last output read.
 	last string
+	// done has what tui.Run returned (started with run); closed is
+	// closed once the store was closed after it.
+	done   chan error
+	closed chan struct{}
+}
+
+// logText is what the kiosk has logged so far.
+func (k *kiosk) logText() string {
+	k.logw.mu.Lock()
+	defer k.logw.mu.Unlock()
+	return k.log.String()
 }
 
 func (fx *fixture) start(width, height int, opts ...func(*tui.Options)) *kiosk {
 	t := fx.t
 	t.Helper()
+	k, o := fx.newKiosk(t.Context(), width, height, opts...)
+	popts := append(tui.ProgramOptions(o),
+		tea.WithColorProfile(colorprofile.Ascii),
+		tea.WithEnvironment([]string{"TERM=xterm-256color"}))
+	k.tm = teatest.NewTestModel(t, tui.New(o), teatest.WithInitialTermSize(width, height), teatest.WithProgramOptions(popts...))
+	k.send, k.out = k.tm.Send, k.tm.Output()
+	t.Cleanup(func() {
+		_ = k.tm.Quit()
+		k.tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
+		if t.Failed() {
+			t.Logf("kiosk log:\n%s", k.logText())
+		}
+	})
+	return k
+}
+
+func (fx *fixture) newKiosk(ctx context.Context, width, height int, opts ...func(*tui.Options)) (*kiosk, tui.Options) {
+	t := fx.t
+	t.Helper()
 	k := &kiosk{t: t, fx: fx, emu: vt.NewEmulator(width, height)}
+	k.logw = &syncWriter{w: &k.log}
 	// The emulator answers terminal queries through a pipe that must be
 	// read, or its writes block.
 	go func() { _, _ = io.Copy(io.Discard, k.emu) }()
 	o := tui.Options{
-		Service: fx.svc, Readers: fx.readers, Now: fx.clock.Now, Context: t.Context(),
-		Log: slog.New(slog.NewTextHandler(&syncWriter{w: &k.log}, nil)),
+		Service: fx.svc, Readers: fx.readers, Now: fx.clock.Now, Context: ctx,
+		Log: slog.New(slog.NewTextHandler(k.logw, nil)),
 	}
 	for _, f := range opts {
 		f(&o)
@@ -200,18 +272,78 @@ func (fx *fixture) start(width, height int, opts ...func(*tui.Options)) *kiosk {
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	popts := append(tui.ProgramOptions(o),
-		tea.WithColorProfile(colorprofile.Ascii),
-		tea.WithEnvironment([]string{"TERM=xterm-256color"}))
-	k.tm = teatest.NewTestModel(t, tui.New(o), teatest.WithInitialTermSize(width, height), teatest.WithProgramOptions(popts...))
+	return k, o
+}
+
+// run starts the kiosk with tui.Run until ctx ends, as the kiosk command
+// does: keys go in as the bytes a terminal sends, and once Run returns
+// the store is closed, as the command closes it.
+func (fx *fixture) run(ctx context.Context, width, height int, opts ...func(*tui.Options)) *kiosk {
+	t := fx.t
+	t.Helper()
+	k, o := fx.newKiosk(ctx, width, height, opts...)
+	in, keys, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &syncBuffer{}
+	k.out = out
+	k.send = func(msg tea.Msg) {
+		if _, err := keys.Write(keyBytes(msg.(tea.KeyPressMsg))); err != nil {
+			t.Errorf("type into the kiosk: %v", err)
+		}
+	}
+	k.done, k.closed = make(chan error, 1), make(chan struct{})
+	go func() {
+		// Hidden behind a plain reader: bubbletea's cancelable reader for
+		// files races its own Close when the program is killed.
+		err := tui.Run(ctx, o, tea.WithInput(struct{ io.Reader }{in}), tea.WithOutput(out), tea.WithWindowSize(width, height),
+			tea.WithoutSignals(), tea.WithColorProfile(colorprofile.Ascii),
+			tea.WithEnvironment([]string{"TERM=xterm-256color"}))
+		fx.store.Close()
+		close(k.closed)
+		k.done <- err
+	}()
 	t.Cleanup(func() {
-		_ = k.tm.Quit()
-		k.tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
+		keys.Close()
+		in.Close()
 		if t.Failed() {
-			t.Logf("kiosk log:\n%s", k.log.String())
+			t.Logf("kiosk log:\n%s", k.logText())
 		}
 	})
 	return k
+}
+
+// keyBytes is what a terminal sends for a key.
+func keyBytes(k tea.KeyPressMsg) []byte {
+	switch {
+	case k.Text != "":
+		return []byte(k.Text)
+	case k.Code == tea.KeyEnter:
+		return []byte("\r")
+	case k.Code == tea.KeyTab:
+		return []byte("\t")
+	case k.Code == tea.KeyBackspace:
+		return []byte{0x7f}
+	}
+	panic(fmt.Sprintf("no bytes for key %s", k))
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) Read(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Read(p)
 }
 
 type syncWriter struct {
@@ -227,7 +359,7 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 
 // screen returns the text on the terminal now.
 func (k *kiosk) screen() string {
-	b, err := io.ReadAll(k.tm.Output())
+	b, err := io.ReadAll(k.out)
 	if err != nil {
 		k.t.Fatal(err)
 	}
@@ -265,6 +397,40 @@ func (k *kiosk) waitGone(text string) string {
 	})
 }
 
+// eventually waits until ok holds.
+func eventually(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(15 * time.Millisecond)
+	}
+}
+
+// await waits for ch to close.
+func await(t *testing.T, what string, ch <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(waitLimit):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// settle waits until the kiosk has handled everything sent so far: it
+// makes the terminal a line taller and waits for the repaint, whose help
+// bar then sits on the new last line.
+func (k *kiosk) settle() string {
+	k.t.Helper()
+	k.resize(k.emu.Width(), k.emu.Height()+1)
+	return k.waitUntil("a repaint after a resize", func(s string) bool {
+		lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+		return len(lines) == k.emu.Height() && strings.TrimSpace(lines[len(lines)-1]) != ""
+	})
+}
+
 func (k *kiosk) waitUntil(what string, ok func(string) bool) string {
 	k.t.Helper()
 	deadline := time.Now().Add(waitLimit)
@@ -291,13 +457,17 @@ func flat(s string) string {
 }
 
 // typeText types s as keys.
-func (k *kiosk) typeText(s string) { k.tm.Type(s) }
+func (k *kiosk) typeText(s string) {
+	for _, r := range s {
+		k.send(tea.KeyPressMsg{Code: r, Text: string(r)})
+	}
+}
 
 // press presses named keys: enter, esc, tab, space, backspace, up, down,
 // ctrl+X, f1…f12.
 func (k *kiosk) press(names ...string) {
 	for _, n := range names {
-		k.tm.Send(keyMsg(n))
+		k.send(keyMsg(n))
 	}
 }
 

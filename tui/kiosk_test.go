@@ -26,6 +26,7 @@ func TestIdleTimeoutCountsDownAndWipes(t *testing.T) {
 	k.pressStart()
 	k.waitFor("To confirm your identity")
 	k.typeText("Secretanswer")
+	k.press("ctrl+t") // answers are masked: show this one
 	k.waitFor("Secretanswer")
 
 	fx.clock.Advance(95 * time.Second)

@@ -22,8 +22,12 @@ const (
 	countdownFrom = 30 * time.Second // the idle warning shows this long before the timeout
 	reasonFor     = 20 * time.Second // how long "your card was removed" stays up
 	readerRetry   = 3 * time.Second
-	idleTimedOut  = "Your session ended because there was no activity, and everything you typed was cleared."
-	cardRemoved   = "Your Smartcard was removed, so we stopped and cleared everything you typed."
+	// shutdownWait bounds how long Run waits for domain calls still
+	// running (a call's own bookkeeping is bounded at 10 s).
+	shutdownWait = 12 * time.Second
+	idleTimedOut = "Your session ended because there was no activity, and everything you typed was cleared."
+	cardRemoved  = "Your Smartcard was removed, so we stopped and cleared everything you typed."
+	callTimedOut = "Your session ended because the kiosk stopped getting an answer, and everything you typed was cleared. What you asked for may or may not have been done: remove your Smartcard and insert it again to check. If this keeps happening, please visit the IT booth."
 )
 
 // Messages of the root model.
@@ -44,6 +48,7 @@ type (
 		err    error
 	}
 	trayMsg struct {
+		seq   uint64
 		cards []TrayCard
 		err   error
 	}
@@ -64,11 +69,12 @@ type Model struct {
 	screen        common.Screen
 	welcome       *screens.Welcome
 
-	visit       *common.Visit
-	visits      uint64
-	events      <-chan domain.CardEvent
-	cardPresent bool
-	readerDown  bool
+	visit        *common.Visit
+	visits       uint64
+	events       <-chan domain.CardEvent
+	cardPresent  bool
+	readerDown   bool
+	readerLogged bool // the reader's failure is in the log: say only when it changes
 
 	lastActivity time.Time
 	countdown    int // seconds left on the idle warning; 0: not shown
@@ -77,10 +83,19 @@ type Model struct {
 	spinner  spinner.Model
 	spinning bool
 
-	tray       []TrayCard
-	trayNote   string
+	tray     []TrayCard
+	trayNote string
+	// Demo tray actions run one at a time, in key order: two toggles
+	// running at once could finish in either order and leave the wrong
+	// card in. Reads are numbered so an older one never replaces a newer.
+	trayQueue  []int // card indices to toggle next; -1: read only
+	trayBusy   bool
+	traySeq    uint64 // the last read issued
+	trayShown  uint64 // the read on screen
 	mails      []domain.Mail
 	panelsFlip bool // the user toggled the demo panels from their default
+
+	onRun func() // NewProgram's: ties its context to the program's end
 }
 
 var _ tea.Model = (*Model)(nil)
@@ -94,6 +109,7 @@ func New(o Options) *Model {
 		Theme:   theme.New(true),
 		Keys:    common.DefaultKeyMap(),
 		Log:     o.Log,
+		Calls:   common.NewCalls(o.callTimeout),
 	}
 	m := &Model{opts: o, c: c, spinner: spinner.New(spinner.WithSpinner(spinner.Dot))}
 	m.welcome = screens.NewWelcome(c)
@@ -104,9 +120,12 @@ func New(o Options) *Model {
 
 // Init starts listening to the reader, the idle clock and the demo panels.
 func (m *Model) Init() tea.Cmd {
+	if m.onRun != nil {
+		m.onRun()
+	}
 	cmds := []tea.Cmd{tea.RequestBackgroundColor, m.subscribe(), m.tick()}
 	if m.opts.Tray != nil {
-		cmds = append(cmds, m.loadTray(-1))
+		cmds = append(cmds, m.trayAction(-1))
 	}
 	if m.opts.Mailbox != nil {
 		cmds = append(cmds, m.loadMail(), m.waitMail())
@@ -130,12 +149,20 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyPressMsg:
 		return m, m.key(msg)
 	case tea.PasteMsg:
-		m.active()
-		cmds = append(cmds, m.route(msg))
+		// Through the same gate as keys: a paste answers "are you still
+		// there?" without typing, and reaches no hidden screen.
+		if !m.attend() {
+			return m, nil
+		}
+		return m, m.input(msg)
 
 	case subscribeMsg:
 		return m, m.subscribe()
 	case eventsReadyMsg:
+		if m.readerLogged {
+			m.c.Log.Info("card reader available again")
+			m.readerLogged = false
+		}
 		m.events, m.readerDown = msg.ch, false
 		m.welcome.ReaderDown = false
 		return m, waitEvent(msg.ch)
@@ -152,7 +179,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		cmds = append(cmds, waitEvent(msg.ch), m.cardEvent(msg.ev))
 		if m.opts.Tray != nil {
-			cmds = append(cmds, m.loadTray(-1))
+			cmds = append(cmds, m.trayAction(-1))
 		}
 
 	case tickMsg:
@@ -166,14 +193,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 
 	case trayMsg:
-		if msg.cards != nil {
-			m.tray = msg.cards
-		}
-		m.trayNote = ""
-		if msg.err != nil {
-			m.trayNote = msg.err.Error()
-		}
-		return m, nil
+		return m, m.trayDone(msg)
 	case mailsMsg:
 		if msg.err != nil {
 			m.c.Log.Warn("demo mailbox", "err", msg.err)
@@ -203,13 +223,21 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, tea.Batch(cmds...)
 }
 
+// attend records a key or paste as activity; it reports whether the input
+// may act, which it may not if it answered "are you still there?".
+func (m *Model) attend() bool {
+	m.active()
+	if m.countdown > 0 {
+		m.countdown = 0
+		return false
+	}
+	return true
+}
+
 // key handles a key press: it counts as activity, dismisses the idle
 // warning, and serves the global keys before the screen sees it.
 func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
-	m.active()
-	if m.countdown > 0 {
-		// The key answered "are you still there?"; it must not also act.
-		m.countdown = 0
+	if !m.attend() {
 		return nil
 	}
 	keys := m.c.Keys
@@ -225,7 +253,7 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		if m.opts.Tray == nil {
 			return nil
 		}
-		return m.loadTray(trayIndex(k.String()))
+		return m.trayAction(trayIndex(k.String()))
 	case key.Matches(k, keys.Panels):
 		if m.opts.Tray != nil || m.opts.Mailbox != nil {
 			m.panelsFlip = !m.panelsFlip
@@ -233,10 +261,17 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		}
 		return nil
 	}
-	if m.tooSmall() {
+	return m.input(k)
+}
+
+// input gives a key or paste to the screen, if the screen can be seen:
+// not when the window is too small, nor when the demo panels stand in
+// for it on a narrow terminal.
+func (m *Model) input(msg tea.Msg) tea.Cmd {
+	if _, overlay := m.panels(); overlay || m.tooSmall() {
 		return nil
 	}
-	cmd := m.route(k)
+	cmd := m.route(msg)
 	if m.visit.Busy() && !m.spinning {
 		m.spinning = true
 		return tea.Batch(cmd, m.spinner.Tick)
@@ -291,9 +326,16 @@ func (m *Model) cardEvent(ev domain.CardEvent) tea.Cmd {
 	if !ev.Present {
 		m.cardPresent = false
 		m.welcome.CardLeft = false
-		if m.visit != nil {
+		if v := m.visit; v != nil {
 			reason := cardRemoved
-			if f, ok := m.screen.(common.Finisher); ok && f.Finished() {
+			switch {
+			case v.ChangingCard():
+				// The change may have been made before the card left.
+				ex := common.CardRemovedWhileChanging
+				reason = ex.What + " " + ex.Next
+			case v.RemovedNote != "":
+				reason = v.RemovedNote
+			case finished(m.screen):
 				reason = ""
 			}
 			return m.endVisit(reason)
@@ -313,7 +355,7 @@ func (m *Model) cardEvent(ev domain.CardEvent) tea.Cmd {
 // beginVisit reads and identifies the card in the reader.
 func (m *Model) beginVisit() tea.Cmd {
 	m.visits++
-	v := common.NewVisit(m.opts.Context, m.visits)
+	v := common.NewVisit(m.opts.Context, m.visits, m.c.Calls)
 	m.visit = v
 	m.welcome.Reason, m.welcome.CardLeft = "", false
 	m.countdown = 0
@@ -359,24 +401,46 @@ func (m *Model) endVisit(reason string) tea.Cmd {
 func (m *Model) visitResult(msg common.VisitMsg) tea.Cmd {
 	if m.visit == nil || msg.ID != m.visit.ID {
 		if id, ok := msg.Msg.(identifiedMsg); ok {
-			return func() tea.Msg {
+			return m.c.Calls.Track(func() {
 				if id.sess != nil {
 					id.sess.End()
 				}
 				if id.card != nil {
 					_ = id.card.Close()
 				}
-				return nil
-			}
+			})
 		}
 		return nil
 	}
-	m.visit.Done()
+	v := m.visit
+	v.Done(msg)
 	m.active()
+	if msg.TimedOut {
+		// The call ignored its deadline and may never return: end the
+		// visit rather than stay busy (idle timeout held off, typed text
+		// on screen) for ever.
+		m.c.Log.Error("domain call did not return in time", "limit", m.c.Calls.Timeout())
+		return m.endVisit(callTimedOut)
+	}
 	if id, ok := msg.Msg.(identifiedMsg); ok {
 		return m.identified(id)
 	}
-	return m.route(msg.Msg)
+	if msg.Ended {
+		v.Ended = true
+	}
+	cmd := m.route(msg.Msg)
+	if v.Ended && m.visit == v && !finished(m.screen) {
+		// Every screen words an ended session itself; should one not,
+		// it must still not offer a way back into it.
+		m.screen = screens.NewMessage(m.c, common.Ended(nil), "", nil)
+	}
+	return cmd
+}
+
+// finished reports whether removing the card is the expected way on from s.
+func finished(s common.Screen) bool {
+	f, ok := s.(common.Finisher)
+	return ok && f.Finished()
 }
 
 func (m *Model) identified(id identifiedMsg) tea.Cmd {
@@ -402,14 +466,18 @@ func (m *Model) identified(id identifiedMsg) tea.Cmd {
 // readerLost marks the reader unavailable, ends any visit (its card can
 // no longer be used) and tries again shortly.
 func (m *Model) readerLost(err error) tea.Cmd {
-	m.c.Log.Error("card reader", "err", err)
+	// Once, not every retry: with no reader it would fill the log.
+	if !m.readerLogged {
+		m.c.Log.Error("card reader", "err", err)
+		m.readerLogged = true
+	}
 	m.readerDown, m.events, m.cardPresent = true, nil, false
 	m.welcome.ReaderDown = true
 	var cmd tea.Cmd
 	if m.visit != nil {
 		cmd = m.endVisit("")
 	}
-	return tea.Batch(cmd, tea.Tick(readerRetry, func(time.Time) tea.Msg { return subscribeMsg{} }))
+	return tea.Batch(cmd, tea.Tick(m.opts.readerRetry, func(time.Time) tea.Msg { return subscribeMsg{} }))
 }
 
 func (m *Model) subscribe() tea.Cmd {
@@ -465,10 +533,19 @@ func (m *Model) idle() tea.Cmd {
 	return nil
 }
 
-// loadTray toggles card i of the demo tray (i < 0: none) and reads the
-// tray back.
-func (m *Model) loadTray(i int) tea.Cmd {
-	tray := m.opts.Tray
+// trayAction toggles card i of the demo tray (i < 0: none) and reads the
+// tray back, after any action still running or queued.
+func (m *Model) trayAction(i int) tea.Cmd {
+	if m.trayBusy {
+		if i < 0 && len(m.trayQueue) > 0 {
+			return nil // a queued action reads the tray back anyway
+		}
+		m.trayQueue = append(m.trayQueue, i)
+		return nil
+	}
+	m.trayBusy = true
+	m.traySeq++
+	tray, seq := m.opts.Tray, m.traySeq
 	return func() tea.Msg {
 		var err error
 		if i >= 0 {
@@ -478,7 +555,45 @@ func (m *Model) loadTray(i int) tea.Cmd {
 				err = errors.New("the demo card could not be moved: " + err.Error())
 			}
 		}
-		return trayMsg{cards: tray.Cards(), err: err}
+		return trayMsg{seq: seq, cards: tray.Cards(), err: err}
+	}
+}
+
+// trayDone shows a tray action's result and starts the next one queued.
+func (m *Model) trayDone(msg trayMsg) tea.Cmd {
+	m.trayBusy = false
+	if msg.seq > m.trayShown {
+		m.trayShown = msg.seq
+		if msg.cards != nil {
+			m.tray = msg.cards
+		}
+		m.trayNote = ""
+		if msg.err != nil {
+			m.trayNote = msg.err.Error()
+		}
+	}
+	if len(m.trayQueue) == 0 {
+		return nil
+	}
+	next := m.trayQueue[0]
+	m.trayQueue = m.trayQueue[1:]
+	return m.trayAction(next)
+}
+
+// shutdown ends the visit and waits, up to limit, for domain calls still
+// running: one may be recording what it did to a card, and the caller
+// closes the store once Run returns. Call it only after the program ended.
+func (m *Model) shutdown(limit time.Duration) {
+	if m.visit != nil {
+		end := m.visit.End()
+		m.visit = nil
+		m.c.Calls.Go(func() { end() })
+	}
+	if n := m.c.Calls.Running(); n > 0 {
+		m.c.Log.Info("kiosk stopping: waiting for domain calls to finish", "running", n, "limit", limit)
+	}
+	if !m.c.Calls.Wait(limit) {
+		m.c.Log.Error("kiosk stopped with domain calls still running", "waited", limit)
 	}
 }
 

@@ -73,8 +73,13 @@ type Options struct {
 	Now func() time.Time
 	Log *slog.Logger
 	// Context ends the card event subscription and every domain call;
-	// nil: context.Background().
+	// nil: context.Background(). NewProgram ends them when the program
+	// ends, too.
 	Context context.Context
+
+	// Shorter timings for tests (see export_test.go); 0: the defaults.
+	callTimeout time.Duration // common.CallTimeout
+	readerRetry time.Duration // readerRetry
 }
 
 // Validate reports options the kiosk cannot run without.
@@ -108,6 +113,9 @@ func (o Options) withDefaults() Options {
 	if o.Context == nil {
 		o.Context = context.Background()
 	}
+	if o.readerRetry <= 0 {
+		o.readerRetry = readerRetry
+	}
 	return o
 }
 
@@ -131,22 +139,50 @@ func ProgramOptions(o Options) []tea.ProgramOption {
 }
 
 // NewProgram returns the kiosk program on the terminal (or the input and
-// output given in extra), in the alternate screen.
+// output given in extra), in the alternate screen. The card event
+// subscription and the domain calls end when the program ends (or
+// o.Context does, if set).
 func NewProgram(o Options, extra ...tea.ProgramOption) *tea.Program {
-	opts := ProgramOptions(o)
-	if o.Context != nil {
-		opts = append(opts, tea.WithContext(o.Context))
-	}
-	return tea.NewProgram(New(o), append(opts, extra...)...)
+	p, _, _ := newProgram(o, extra...)
+	return p
 }
 
-// Run runs the kiosk until ctx ends (or Ctrl+C with AllowExit).
+// newProgram is NewProgram, also returning its model and the cancel of
+// the program's context.
+func newProgram(o Options, extra ...tea.ProgramOption) (*tea.Program, *Model, context.CancelFunc) {
+	parent := o.Context
+	if parent == nil {
+		parent = context.Background()
+	}
+	// The program's own context: without it, the subscription to the
+	// reader's events (and any call running) would outlive the program.
+	ctx, cancel := context.WithCancel(parent)
+	o.Context = ctx
+	m := New(o)
+	opts := append(ProgramOptions(o), tea.WithContext(ctx))
+	p := tea.NewProgram(m, append(opts, extra...)...)
+	// Wait works once Run has begun, which is when Run calls Init.
+	m.onRun = func() {
+		go func() {
+			p.Wait()
+			cancel()
+		}()
+	}
+	return p, m, cancel
+}
+
+// Run runs the kiosk until ctx ends (or Ctrl+C with AllowExit). Before it
+// returns it ends the visit and waits (up to 12 s) for domain calls still
+// running, so the caller may then close the store under none of them.
 func Run(ctx context.Context, o Options, extra ...tea.ProgramOption) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
 	o.Context = ctx
-	_, err := NewProgram(o, extra...).Run()
+	p, m, stop := newProgram(o, extra...)
+	_, err := p.Run()
+	stop() // calls still running give up, or record what they did
+	m.shutdown(shutdownWait)
 	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
 		return nil // asked to stop
 	}

@@ -219,6 +219,7 @@ func TestCardPulledMidFlowWipes(t *testing.T) {
 	k.pressStart()
 	k.waitFor("To confirm your identity")
 	k.typeText("Secretanswer")
+	k.press("ctrl+t") // answers are masked: show this one
 	k.waitFor("Secretanswer")
 
 	fx.readers.Insert(nil)

@@ -126,8 +126,8 @@ func (m *Model) helpKeys() []key.Binding {
 		return []key.Binding{key.NewBinding(key.WithKeys("any"), key.WithHelp("any key", "carry on"))}
 	}
 	var keys []key.Binding
-	if !m.tooSmall() {
-		keys = append(keys, m.screen.Help()...)
+	if _, overlay := m.panels(); !overlay && !m.tooSmall() {
+		keys = append(keys, m.screen.Help()...) // only a screen in view takes keys
 	}
 	if m.opts.Tray != nil {
 		keys = append(keys, m.c.Keys.Tray)

@@ -170,7 +170,12 @@ func (s *Service) ConfirmRegistration(ctx context.Context, sess *Session, code s
 	s.notify()
 	sess.pending = ""
 	sess.step = StepSignedIn
-	return s.refreshRegistration(ctx, sess)
+	if err := s.refreshRegistration(ctx, sess); err != nil {
+		// Registered all the same: show what was just stored.
+		s.cfg.Log.Warn("re-read registration", "err", err)
+		sess.reg = &domain.Registration{UserID: sess.user.ID, Email: p.Email, Answers: p.Answers, RegisteredAt: now}
+	}
+	return nil
 }
 
 // isRetryable says whether the holder may type the code again.

@@ -6,6 +6,7 @@ package common
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -48,6 +49,8 @@ type Common struct {
 	Theme   *theme.Theme
 	Keys    KeyMap
 	Log     *slog.Logger
+	// Calls runs every visit's domain calls.
+	Calls *Calls
 
 	// Width is the width of a screen's body; the root fits the body's
 	// height, keeping the focused lines in view.
@@ -59,6 +62,112 @@ type Common struct {
 func (c *Common) ContentWidth() int {
 	return max(20, min(c.Width, 78))
 }
+
+// Calls runs the domain calls of every visit: it bounds each one and
+// counts those still running, so that the kiosk can wait for them when it
+// stops. A call may be writing down what it just did to a card, and the
+// store is closed once the kiosk returns.
+type Calls struct {
+	timeout time.Duration // CallTimeout, or shorter in tests
+	grace   time.Duration // how long a call past its deadline may still answer
+
+	mu      sync.Mutex
+	running int
+	idle    chan struct{} // closed when running drops to 0
+	closed  bool          // Wait has begun: start nothing new
+}
+
+// CallTimeout bounds one domain call: a card or database that stops
+// answering must not leave the kiosk busy (and the idle timeout held off)
+// for ever.
+const CallTimeout = 45 * time.Second
+
+// NewCalls returns a tracker whose calls are bounded by timeout (0:
+// CallTimeout).
+func NewCalls(timeout time.Duration) *Calls {
+	if timeout <= 0 {
+		timeout = CallTimeout
+	}
+	// A call that honours its context answers at once when the deadline
+	// passes; its own words (an error) beat a generic "timed out".
+	return &Calls{timeout: timeout, grace: timeout / 10}
+}
+
+// begin counts a call starting; after Wait began only a clean-up call
+// (always) may start.
+func (c *Calls) begin(always bool) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed && !always {
+		return false
+	}
+	if c.running == 0 {
+		c.idle = make(chan struct{})
+	}
+	c.running++
+	return true
+}
+
+func (c *Calls) end() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.running--
+	if c.running == 0 {
+		close(c.idle)
+	}
+}
+
+// Track returns a Cmd that runs clean-up f (ending a session, closing a
+// card) as a counted call; it runs even while the kiosk stops.
+func (c *Calls) Track(f func()) tea.Cmd {
+	return func() tea.Msg {
+		c.begin(true)
+		defer c.end()
+		f()
+		return nil
+	}
+}
+
+// Go runs clean-up f now, counted before Go returns, so a Wait that
+// follows waits for it.
+func (c *Calls) Go(f func()) {
+	c.begin(true)
+	go func() {
+		defer c.end()
+		f()
+	}()
+}
+
+// Wait stops new calls from starting and waits up to limit for those
+// running to finish; it reports whether they all did.
+func (c *Calls) Wait(limit time.Duration) bool {
+	c.mu.Lock()
+	c.closed = true
+	if c.running == 0 {
+		c.mu.Unlock()
+		return true
+	}
+	idle := c.idle
+	c.mu.Unlock()
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-idle:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// Running is how many calls are running now.
+func (c *Calls) Running() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.running
+}
+
+// Timeout is how long one call may take.
+func (c *Calls) Timeout() time.Duration { return c.timeout }
 
 // Visit is one card holder's time at the kiosk: from card insertion to
 // removal or idle timeout. Its ID tags every domain result so that a
@@ -73,52 +182,104 @@ type Visit struct {
 	// visit, so the holder is not asked again (and Smartcard Unlock, which
 	// the session no longer allows, is not offered).
 	SignedIn bool
+	// Ended: the domain has ended the session (a refused PUK, a lock-out,
+	// a registration gone): nothing more can be done in this visit, so
+	// no screen may offer a way back to a menu.
+	Ended bool
+	// RemovedNote, when set, is what the start screen says once the card
+	// is removed: words that must outlive the screen showing them, since
+	// pulling the card (as that screen asks) replaces it at once.
+	RemovedNote string
 
-	ctx      context.Context
-	cancel   context.CancelFunc
-	inflight int
+	ctx          context.Context
+	cancel       context.CancelFunc
+	calls        *Calls
+	inflight     int
+	cardInflight int
 }
 
 // NewVisit starts a visit whose domain calls stop when parent ends or the
-// visit is ended.
-func NewVisit(parent context.Context, id uint64) *Visit {
+// visit is ended; calls counts and bounds them.
+func NewVisit(parent context.Context, id uint64, calls *Calls) *Visit {
 	ctx, cancel := context.WithCancel(parent)
-	return &Visit{ID: id, ctx: ctx, cancel: cancel}
+	return &Visit{ID: id, ctx: ctx, cancel: cancel, calls: calls}
 }
 
 // VisitMsg carries the result of a domain call made for a visit.
 type VisitMsg struct {
 	ID  uint64
 	Msg tea.Msg
-}
+	// Ended: the session had ended when the call returned.
+	Ended bool
+	// TimedOut: the call neither answered nor gave up by its deadline;
+	// Msg is nil and the call may still be running.
+	TimedOut bool
 
-// CallTimeout bounds one domain call: a card or database that stops
-// answering must not leave the kiosk busy (and the idle timeout held off)
-// for ever.
-const CallTimeout = 45 * time.Second
+	card bool // made with DoCard
+}
 
 // Do runs f off the UI goroutine and delivers its result as a VisitMsg.
 // Call it only from Update (it counts calls in flight, which pause the
 // idle timeout and show the busy indicator).
-func (v *Visit) Do(f func(ctx context.Context) tea.Msg) tea.Cmd {
+func (v *Visit) Do(f func(ctx context.Context) tea.Msg) tea.Cmd { return v.do(f, false) }
+
+// DoCard is Do for a call that changes the card (unlock, change passcode,
+// renew): if the card is pulled meanwhile, the change may or may not have
+// been made, and the holder is told so.
+func (v *Visit) DoCard(f func(ctx context.Context) tea.Msg) tea.Cmd { return v.do(f, true) }
+
+func (v *Visit) do(f func(ctx context.Context) tea.Msg, card bool) tea.Cmd {
 	v.inflight++
-	parent, id := v.ctx, v.ID
+	if card {
+		v.cardInflight++
+	}
+	parent, id, calls, sess := v.ctx, v.ID, v.calls, v.Session
 	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(parent, CallTimeout)
-		defer cancel()
-		return VisitMsg{ID: id, Msg: f(ctx)}
+		if !calls.begin(false) {
+			return nil // the kiosk is stopping
+		}
+		ctx, cancel := context.WithTimeout(parent, calls.timeout)
+		res := make(chan tea.Msg, 1)
+		go func() {
+			defer calls.end()
+			defer cancel()
+			res <- f(ctx)
+		}()
+		out := VisitMsg{ID: id, card: card}
+		select {
+		case out.Msg = <-res:
+		case <-ctx.Done():
+			// The deadline only works if f honours ctx; one that does
+			// not must not leave the visit busy for ever.
+			t := time.NewTimer(calls.grace)
+			defer t.Stop()
+			select {
+			case out.Msg = <-res:
+			case <-t.C:
+				out.TimedOut = true
+				return out
+			}
+		}
+		out.Ended = sess != nil && sess.Step() == selfservice.StepEnded
+		return out
 	}
 }
 
 // Done records that a call made with Do came back.
-func (v *Visit) Done() {
+func (v *Visit) Done(msg VisitMsg) {
 	if v.inflight > 0 {
 		v.inflight--
+	}
+	if msg.card && v.cardInflight > 0 {
+		v.cardInflight--
 	}
 }
 
 // Busy reports whether a domain call is in flight.
 func (v *Visit) Busy() bool { return v != nil && v.inflight > 0 }
+
+// ChangingCard reports whether a call that changes the card is in flight.
+func (v *Visit) ChangingCard() bool { return v != nil && v.cardInflight > 0 }
 
 // End stops the visit's domain calls and wipes the session; the card is
 // closed. It may block on a call holding the session, so run the
@@ -128,13 +289,12 @@ func (v *Visit) End() tea.Cmd {
 	sess, card := v.Session, v.Card
 	v.Session, v.Card = nil, nil
 	v.Holder = selfservice.Holder{}
-	return func() tea.Msg {
+	return v.calls.Track(func() {
 		if sess != nil {
 			sess.End()
 		}
 		if card != nil {
 			_ = card.Close()
 		}
-		return nil
-	}
+	})
 }

@@ -3,6 +3,7 @@ package common
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/domain/selfservice"
@@ -33,6 +34,22 @@ func Explain(err error) Explanation {
 	var ae *selfservice.AnswerError
 	var ce *selfservice.CodeError
 	switch {
+	// Before the card being pulled and ErrNeedsOperator: a renewal that
+	// stopped part-way matches those too, and only repair helps.
+	case errors.Is(err, domain.ErrCardNeedsRepair):
+		return Explanation{
+			Title: "Smartcard needs repair",
+			What:  "Your certificates could not be renewed completely, so your Smartcard now needs to be repaired before it can be used again.",
+			Next:  "Please remove your Smartcard and take it to the IT booth or your Registration Authority, who can repair it.",
+			Fatal: true,
+		}
+	case errors.Is(err, domain.ErrCardSecretRejected):
+		return Explanation{
+			Title: "Smartcard needs attention",
+			What:  "Your Smartcard did not accept the security key the service holds for it, so it cannot be serviced here.",
+			Next:  "Please remove your card and visit the IT booth.",
+			Fatal: true,
+		}
 	case errors.Is(err, domain.ErrCardRemoved), errors.Is(err, domain.ErrNoCard):
 		return Explanation{
 			Title: "Smartcard removed",
@@ -190,6 +207,44 @@ func Explain(err error) Explanation {
 		Next:  "Please try again in a few minutes. If it keeps happening, please visit the IT booth.",
 		Fault: true,
 	}
+}
+
+// CardRemovedWhileChanging explains a card pulled while the kiosk was
+// changing it (unlock, change passcode, renew): the change may have been
+// made, so "we stopped" would be wrong.
+var CardRemovedWhileChanging = Explanation{
+	Title: "Smartcard removed",
+	What:  "Your Smartcard was removed while we were working on it, so what you asked for may or may not have been done.",
+	Next:  "Insert your Smartcard again to check.",
+	Fatal: true,
+}
+
+// sessionEnded words a visit the domain has ended without a reason the
+// holder can act on.
+var sessionEnded = Explanation{
+	Title: "Please remove your Smartcard",
+	What:  "Nothing more can be done with your Smartcard in this visit.",
+	Next:  "Please remove your Smartcard. You can then insert it again to start over.",
+	Fatal: true,
+}
+
+// Ended explains err when the domain has also ended the session: the
+// holder can do nothing more in this visit, so the outcome is fatal and
+// any advice to go back or start again in place (which would only meet
+// "please start again" for ever) gives way to removing the card.
+func Ended(err error) Explanation {
+	ex := Explain(err)
+	switch {
+	case ex.Fatal:
+		return ex
+	case err == nil, errors.Is(err, selfservice.ErrOutOfTurn):
+		return sessionEnded
+	}
+	ex.Fatal = true
+	if strings.Contains(strings.ToLower(ex.Next), "again") || strings.Contains(ex.Next, "menu") {
+		ex.Next = sessionEnded.Next
+	}
+	return ex
 }
 
 // IsServiceFault reports whether Explain treats err as the service

@@ -20,6 +20,7 @@ func TestExplainCoversEveryOutcome(t *testing.T) {
 		domain.ErrLockedOut, domain.ErrCodeExpired, domain.ErrCodeTriesExhausted, domain.ErrCodeUsed,
 		domain.ErrCardBlocked, domain.ErrPasscodePolicy, domain.ErrEmailNotApproved, domain.ErrInvalidEmail,
 		domain.ErrQuestions, domain.ErrRenewalTooEarly, domain.ErrCertificateExpired, domain.ErrNeedsOperator,
+		domain.ErrCardNeedsRepair, domain.ErrCardSecretRejected,
 		selfservice.ErrOutOfTurn, selfservice.ErrTooManyCodes, selfservice.ErrSamePasscode,
 		&selfservice.AnswerError{AttemptsLeft: 2}, &selfservice.CodeError{TriesLeft: 1},
 		&domain.PasscodeError{TriesLeft: 2}, &domain.PolicyError{Reason: "Too short."},
@@ -56,5 +57,37 @@ func TestExplainDetails(t *testing.T) {
 		if got := ex.What + " " + ex.Next; !strings.Contains(got, tc.want) || strings.ContainsRune(got, 0x1b) {
 			t.Errorf("Explain(%q) = %q, want it to contain %q", tc.err, got, tc.want)
 		}
+	}
+}
+
+// A renewal stopped part-way needs repair, whatever else its error
+// matches; so does one renewed but not recorded. Neither says try again.
+func TestExplainNeedsRepairFirst(t *testing.T) {
+	for _, err := range []error{
+		fmt.Errorf("renew certificates: %w (%w)", domain.ErrCardRemoved, domain.ErrCardNeedsRepair),
+		fmt.Errorf("renew certificates: %w (%w)", domain.ErrNeedsOperator, domain.ErrCardNeedsRepair),
+		fmt.Errorf("the card was renewed but the service could not record it: %w (%w)", errors.New("sql: database is closed"), domain.ErrCardNeedsRepair),
+	} {
+		ex := Explain(err)
+		if ex.Title != "Smartcard needs repair" || !ex.Fatal || strings.Contains(strings.ToLower(ex.What+ex.Next), "try again") {
+			t.Errorf("Explain(%v) = %+v", err, ex)
+		}
+	}
+	if ex := Explain(fmt.Errorf("unlock smartcard: wrong PUK: %w", domain.ErrCardSecretRejected)); !ex.Fatal ||
+		!strings.Contains(ex.Next, "remove your card and visit the IT booth") {
+		t.Errorf("a refused PUK explained as %+v", ex)
+	}
+}
+
+// Once the session has ended, nothing sends the holder back into it.
+func TestEndedIsFatal(t *testing.T) {
+	for _, err := range []error{selfservice.ErrOutOfTurn, domain.ErrNotRegistered, errors.New("sql: database is closed"), nil} {
+		ex := Ended(err)
+		if !ex.Fatal || strings.Contains(ex.Next, "menu") || strings.Contains(ex.What, "not available now") {
+			t.Errorf("Ended(%v) = %+v", err, ex)
+		}
+	}
+	if ex := Ended(domain.ErrLockedOut); ex.What != LockedOutText {
+		t.Errorf("Ended kept no words of its own for a lock-out: %+v", ex)
 	}
 }

@@ -15,6 +15,7 @@ type KeyMap struct {
 	Resend key.Binding // email a new code
 	Menu   key.Binding // back to the holder's menu
 	Start  key.Binding // start again after a timeout (card still in)
+	Reveal key.Binding // show or hide the security answer being typed
 
 	// Global.
 	Quit   key.Binding // only with AllowExit (development)
@@ -35,6 +36,8 @@ func DefaultKeyMap() KeyMap {
 		Resend: key.NewBinding(key.WithKeys("ctrl+r"), key.WithHelp("ctrl+r", "send a new code")),
 		Menu:   key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "back to the menu")),
 		Start:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "start again")),
+		// A toggle: terminals do not report a key being held.
+		Reveal: key.NewBinding(key.WithKeys("ctrl+t"), key.WithHelp("ctrl+t", "show/hide answer")),
 
 		Quit:   key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit (development)")),
 		Tray:   key.NewBinding(key.WithKeys(trayKeys()...), key.WithHelp("f1–f12", "demo card in/out")),

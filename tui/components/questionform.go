@@ -14,8 +14,10 @@ import (
 // normalising, so a longer one only makes typing errors likelier.
 const AnswerLimit = 64
 
-// QuestionForm asks security questions, one answer field each. Enter
-// moves to the next field; on the last it reports Submitted.
+// QuestionForm asks security questions, one answer field each, masked
+// as they are typed; Reveal shows the focused answer until it is pressed
+// again or the cursor leaves it. Enter moves to the next field; on the
+// last it reports Submitted.
 type QuestionForm struct {
 	questions []string
 	fields    []Field
@@ -27,7 +29,8 @@ type QuestionForm struct {
 func NewQuestionForm(keys common.KeyMap, questions []string) (QuestionForm, tea.Cmd) {
 	q := QuestionForm{questions: questions, keys: keys, fields: make([]Field, len(questions))}
 	for i := range questions {
-		q.fields[i] = NewField("", false, AnswerLimit)
+		// Masked: answers are long-lived secrets, typed on a public screen.
+		q.fields[i] = NewField("", true, AnswerLimit)
 	}
 	var cmd tea.Cmd
 	if len(q.fields) > 0 {
@@ -87,6 +90,11 @@ func (q QuestionForm) Update(msg tea.Msg) (QuestionForm, tea.Cmd, bool) {
 			return q, q.setFocus(q.focus + 1), false
 		case key.Matches(k, q.keys.Prev):
 			return q, q.setFocus(q.focus - 1), false
+		case key.Matches(k, q.keys.Reveal):
+			if len(q.fields) > 0 {
+				q.fields[q.focus].ToggleReveal()
+			}
+			return q, nil, false
 		}
 	}
 	if len(q.fields) == 0 {

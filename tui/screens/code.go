@@ -40,6 +40,7 @@ type Code struct {
 	v       *common.Visit
 	purpose Purpose
 	masked  string // the masked address the code went to
+	sent    bool   // a code was sent on the way here (or since)
 	field   components.CodeField
 	info    string // news, e.g. "a new code was sent"
 	problem string
@@ -47,13 +48,14 @@ type Code struct {
 }
 
 // NewCode returns the code screen; masked is the address the code went
-// to (already masked by the domain), problem an opening complaint.
-func NewCode(c *common.Common, v *common.Visit, p Purpose, masked, problem string) (common.Screen, tea.Cmd) {
+// to (already masked by the domain), sent whether a code was sent just
+// now, problem an opening complaint.
+func NewCode(c *common.Common, v *common.Visit, p Purpose, masked string, sent bool, problem string) (common.Screen, tea.Cmd) {
 	label := "Smartcard Unlock Code"
 	if p == PurposeRegistration {
 		label = "Registration Code"
 	}
-	return &Code{c: c, v: v, purpose: p, masked: masked, problem: problem,
+	return &Code{c: c, v: v, purpose: p, masked: masked, sent: sent, problem: problem,
 		field: components.NewCodeField(label, domain.CodeDigits)}, nil
 }
 
@@ -72,7 +74,7 @@ func (s *Code) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 			s.problem, s.info = ex.What+" "+ex.Next, ""
 			return s, nil
 		}
-		s.masked = clean(msg.masked)
+		s.masked, s.sent = clean(msg.masked), true
 		s.problem = ""
 		s.info = "We have sent a new code to " + s.masked + ". Any earlier code no longer works."
 		return s, nil
@@ -123,10 +125,8 @@ func (s *Code) submit() tea.Cmd {
 		if purpose == PurposeUnlock {
 			return codeCheckedMsg{err: svc.EnterUnlockCode(ctx, sess, code)}
 		}
-		if err := svc.ConfirmRegistration(ctx, sess, code); err != nil {
-			return codeCheckedMsg{err: err}
-		}
-		return codeCheckedMsg{holder: svc.Holder(sess)}
+		err := svc.ConfirmRegistration(ctx, sess, code)
+		return codeCheckedMsg{holder: svc.Holder(sess), err: err}
 	})
 }
 
@@ -157,6 +157,9 @@ func (s *Code) checked(msg codeCheckedMsg) (common.Screen, tea.Cmd) {
 		return s, nil
 	}
 	logFault(s.c, "check code", msg.err)
+	if s.v.Ended {
+		return ended(s.c, msg.err), nil
+	}
 	s.busy = true
 	return s, abandon(s.c, s.v, notice(s.c, msg.err, s.backTo(), s.back()))
 }
@@ -185,11 +188,18 @@ func (s *Code) View() common.Frame {
 		to += " (" + s.masked + ")"
 	}
 	title := "Smartcard Unlock Code"
-	if s.purpose == PurposeUnlock {
+	switch {
+	case s.purpose == PurposeUnlock && !s.sent:
+		// Saying "we have sent" when nothing was would send the holder
+		// looking for an email that is not coming.
+		d.Add(para(th.Text, w, "Your answers were accepted, but no new Smartcard Unlock Code was sent just now (see below). Once you have the code, enter it below and press the Next button. This will take you to a screen where you will be able to set a new passcode for your Smartcard."))
+		d.Gap()
+		d.Add(para(th.Muted, w, "Codes are valid for "+codeValidity(s.c)+". A code is not your new passcode, it is only temporary."))
+	case s.purpose == PurposeUnlock:
 		d.Add(para(th.Text, w, "We have sent a Smartcard Unlock Code to "+to+". Once you receive the code, enter it below and press the Next button. This will take you to a screen where you will be able to set a new passcode for your Smartcard."))
 		d.Gap()
 		d.Add(para(th.Muted, w, "The code is valid for "+codeValidity(s.c)+". It is not your new passcode, it is only temporary. If it has not arrived, please check your Junk folder."))
-	} else {
+	default:
 		title = "Registration Code"
 		addr := "your email address"
 		if s.masked != "" {

@@ -79,3 +79,20 @@ func abandon(c *common.Common, v *common.Visit, next Next) tea.Cmd {
 func notice(c *common.Common, err error, action string, next Next) Next {
 	return func() (common.Screen, tea.Cmd) { return NewNotice(c, err, action, next), nil }
 }
+
+// ended is the screen after a call that left the session ended (or had a
+// fatal outcome): the outcome in words, and no way on but removing the
+// card, since every step of this session would now be refused.
+func ended(c *common.Common, err error) *Notice {
+	return NewMessage(c, common.Ended(err), "", nil)
+}
+
+// interrupted is the screen after a change to the card (unlock, change
+// passcode, renew) failed because the card left the reader: the change
+// may have been made. The start screen repeats it once the removal is
+// reported, which replaces this screen at once.
+func interrupted(c *common.Common, v *common.Visit) *Notice {
+	ex := common.CardRemovedWhileChanging
+	v.RemovedNote = ex.What + " " + ex.Next
+	return NewMessage(c, ex, "", nil)
+}

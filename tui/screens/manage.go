@@ -51,6 +51,12 @@ func (s *ChangePasscode) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 			return s, s.fields.ResetNew(common.Explain(msg.err).What)
 		}
 		logFault(s.c, "change passcode", msg.err)
+		switch {
+		case errors.Is(msg.err, domain.ErrCardRemoved):
+			return interrupted(s.c, s.v), nil
+		case s.v.Ended:
+			return ended(s.c, msg.err), nil
+		}
 		return NewNotice(s.c, msg.err, "back to My Profile", backProfile(s.c, s.v)), nil
 	case tea.KeyPressMsg:
 		if s.busy {
@@ -71,7 +77,7 @@ func (s *ChangePasscode) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 	s.busy = true
 	svc, sess, card := s.c.Service, s.v.Session, s.v.Card
 	cur, next, confirm := s.fields.Current(), s.fields.New(), s.fields.Confirm()
-	return s, s.v.Do(func(ctx context.Context) tea.Msg {
+	return s, s.v.DoCard(func(ctx context.Context) tea.Msg {
 		return passcodeChangedMsg{svc.ChangePasscode(ctx, sess, card, cur, next, confirm)}
 	})
 }
@@ -131,8 +137,7 @@ func (s *Renew) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 	case renewedMsg:
 		s.busy = false
 		if msg.err != nil {
-			logFault(s.c, "renew", msg.err)
-			return NewNotice(s.c, msg.err, "back to My Profile", backProfile(s.c, s.v)), nil
+			return s.failed(msg.err)
 		}
 		s.v.Holder = msg.holder
 		return NewProfile(s.c, s.v, "Your certificates have been renewed. They are now valid until "+date(msg.holder.CertExpiry)+".")
@@ -146,7 +151,7 @@ func (s *Renew) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 		case key.Matches(msg, s.c.Keys.Enter) && s.checked:
 			s.busy = true
 			svc, sess, card := s.c.Service, s.v.Session, s.v.Card
-			return s, s.v.Do(func(ctx context.Context) tea.Msg {
+			return s, s.v.DoCard(func(ctx context.Context) tea.Msg {
 				if err := svc.Renew(ctx, sess, card); err != nil {
 					return renewedMsg{err: err}
 				}
@@ -155,6 +160,27 @@ func (s *Renew) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 		}
 	}
 	return s, nil
+}
+
+// failed explains a renewal that did not happen, or did only in part.
+func (s *Renew) failed(err error) (common.Screen, tea.Cmd) {
+	switch {
+	case errors.Is(err, domain.ErrCardNeedsRepair):
+		// New keys may be on the card without their record: trying again
+		// cannot help, and the words must outlive the card's removal.
+		s.c.Log.Error("renew", "err", err)
+		ex := common.Explain(err)
+		s.v.RemovedNote = ex.What + " " + ex.Next
+		return NewMessage(s.c, ex, "", nil), nil
+	case errors.Is(err, domain.ErrCardRemoved):
+		logFault(s.c, "renew", err)
+		return interrupted(s.c, s.v), nil
+	}
+	logFault(s.c, "renew", err)
+	if s.v.Ended {
+		return ended(s.c, err), nil
+	}
+	return NewNotice(s.c, err, "back to My Profile", backProfile(s.c, s.v)), nil
 }
 
 func (s *Renew) View() common.Frame {

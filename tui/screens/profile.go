@@ -57,6 +57,9 @@ func (s *SignIn) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 			return s, s.field.Focus()
 		}
 		logFault(s.c, "sign in", msg.err)
+		if s.v.Ended {
+			return ended(s.c, msg.err), nil
+		}
 		return NewNotice(s.c, msg.err, "back to the menu", backHome(s.c, s.v)), nil
 	case tea.KeyPressMsg:
 		if s.busy {

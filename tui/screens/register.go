@@ -231,7 +231,7 @@ func (s *RegisterAnswers) View() common.Frame {
 }
 
 func (s *RegisterAnswers) Help() []key.Binding {
-	return []key.Binding{s.c.Keys.Next, common.WithHelp(s.c.Keys.Enter, "next"), s.c.Keys.Back}
+	return []key.Binding{s.c.Keys.Next, common.WithHelp(s.c.Keys.Enter, "next"), s.c.Keys.Reveal, s.c.Keys.Back}
 }
 
 type registrationStartedMsg struct {
@@ -265,12 +265,15 @@ func (s *RegisterEmail) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 		s.busy = false
 		switch {
 		case msg.err == nil:
-			return NewCode(s.c, s.v, PurposeRegistration, clean(msg.masked), "")
+			return NewCode(s.c, s.v, PurposeRegistration, clean(msg.masked), true, "")
 		case errors.Is(msg.err, domain.ErrEmailNotApproved), errors.Is(msg.err, domain.ErrInvalidEmail):
 			s.field.Feedback, s.field.Bad = s.emailProblem(msg.err), true
 			return s, nil
 		}
 		logFault(s.c, "start registration", msg.err)
+		if s.v.Ended {
+			return ended(s.c, msg.err), nil
+		}
 		return NewNotice(s.c, msg.err, "back to My Profile", backProfile(s.c, s.v)), nil
 	case tea.KeyPressMsg:
 		if s.busy {

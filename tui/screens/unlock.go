@@ -14,6 +14,18 @@ import (
 	"github.com/smartcard-service-centre/kiosk/tui/components"
 )
 
+// TooManyCodesText explains, on the code screen, that no new code was
+// sent because the visit has had its codes.
+const TooManyCodesText = "Several codes have already been sent during this visit, so we have not sent another. Enter the latest Smartcard Unlock Code from your email (check your Junk folder too)."
+
+// incompleteRegistration explains a stored registration without enough
+// questions to unlock with.
+var incompleteRegistration = common.Explanation{
+	Title: "Registration incomplete",
+	What:  "Your registration for the Smartcard Unlock Service is incomplete, so it cannot be used to unlock your Smartcard.",
+	Next:  "Please register again under My Profile. If your Smartcard is locked, please visit the IT booth to reset your passcode first.",
+}
+
 // Seed 004's texts for Smartcard Unlock.
 const (
 	DisciplinaryText = "You should not attempt to unlock another staff member's card; this could result in disciplinary action."
@@ -73,6 +85,14 @@ func (s *UnlockIntro) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 		s.busy = false
 		if msg.err != nil {
 			logFault(s.c, "start unlock", msg.err)
+			switch {
+			case s.v.Ended:
+				return ended(s.c, msg.err), nil
+			case errors.Is(msg.err, domain.ErrQuestions):
+				// The stored registration is short of questions: nothing
+				// the holder typed was wrong (they typed nothing yet).
+				return NewMessage(s.c, incompleteRegistration, "back to the menu", backHome(s.c, s.v)), nil
+			}
 			return NewNotice(s.c, msg.err, "back to the menu", backHome(s.c, s.v)), nil
 		}
 		return NewQuestions(s.c, s.v, msg.questions)
@@ -133,16 +153,25 @@ func (s *Questions) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 		var ae *selfservice.AnswerError
 		switch {
 		case msg.err == nil:
-			return NewCode(s.c, s.v, PurposeUnlock, clean(msg.masked), "")
+			return NewCode(s.c, s.v, PurposeUnlock, clean(msg.masked), true, "")
 		case errors.As(msg.err, &ae):
 			ex := common.Explain(msg.err)
 			s.problem = ex.What + " " + ex.Next
 			return s, s.form.Reset()
+		case s.v.Ended:
+			// Locked out, or the registration has gone.
+			logFault(s.c, "answer questions", msg.err)
+			return ended(s.c, msg.err), nil
+		case msg.step == selfservice.StepCodeSent && errors.Is(msg.err, selfservice.ErrTooManyCodes):
+			// The answers were right, but this visit has had its codes:
+			// the latest one sent still works.
+			logFault(s.c, "send unlock code", msg.err)
+			return NewCode(s.c, s.v, PurposeUnlock, "", false, TooManyCodesText)
 		case msg.step == selfservice.StepCodeSent:
 			// The answers were right but the email could not be queued:
 			// the holder may ask for the code again from the next screen.
 			logFault(s.c, "send unlock code", msg.err)
-			return NewCode(s.c, s.v, PurposeUnlock, "", "We could not send the email just now. Press ctrl+r to send the code again.")
+			return NewCode(s.c, s.v, PurposeUnlock, "", false, "We could not send the email just now. Press ctrl+r to send the code again.")
 		}
 		logFault(s.c, "answer questions", msg.err)
 		s.busy = true
@@ -197,7 +226,7 @@ func (s *Questions) View() common.Frame {
 }
 
 func (s *Questions) Help() []key.Binding {
-	return []key.Binding{s.c.Keys.Next, common.WithHelp(s.c.Keys.Enter, "next"), common.WithHelp(s.c.Keys.Back, "back to the menu")}
+	return []key.Binding{s.c.Keys.Next, common.WithHelp(s.c.Keys.Enter, "next"), s.c.Keys.Reveal, common.WithHelp(s.c.Keys.Back, "back to the menu")}
 }
 
 // NewPasscode takes the new passcode twice, checked as it is typed, and
@@ -231,12 +260,20 @@ func (s *NewPasscode) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 			return s, s.fields.ResetNew(common.Explain(m.err).What)
 		}
 		logFault(s.c, "complete unlock", m.err)
-		if errors.Is(m.err, domain.ErrCodeExpired) {
+		switch {
+		case errors.Is(m.err, domain.ErrCodeExpired):
 			return NewMessage(s.c, common.Explanation{
 				Title: "Time ran out",
 				What:  "The new passcode was not set within 15 minutes of entering the code, so the unlock has stopped.",
 				Next:  "Please remove your Smartcard, reinsert it and start Smartcard Unlock again.",
+				Fatal: true,
 			}, "", nil), nil
+		case errors.Is(m.err, domain.ErrCardRemoved):
+			return interrupted(s.c, s.v), nil
+		case s.v.Ended, common.Explain(m.err).Fatal:
+			// E.g. the card refused the stored PUK: trying again would
+			// only spend the PUK's own tries.
+			return ended(s.c, m.err), nil
 		}
 		s.busy = true
 		return s, abandon(s.c, s.v, notice(s.c, m.err, "back to the menu", backHome(s.c, s.v)))
@@ -256,7 +293,7 @@ func (s *NewPasscode) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 	s.busy = true
 	svc, sess, card := s.c.Service, s.v.Session, s.v.Card
 	newPIN, confirm := s.fields.New(), s.fields.Confirm()
-	return s, s.v.Do(func(ctx context.Context) tea.Msg {
+	return s, s.v.DoCard(func(ctx context.Context) tea.Msg {
 		return unlockDoneMsg{svc.CompleteUnlock(ctx, sess, card, newPIN, confirm)}
 	})
 }

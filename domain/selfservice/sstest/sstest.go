@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"math/big"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
@@ -32,6 +33,21 @@ type Card struct {
 	Key       *ecdsa.PrivateKey // 9E
 	Removed   bool
 	Personals int // Personalise calls
+
+	// Hook, if set, is called (without the card's lock) as Unlock,
+	// ChangePasscode and Personalise begin, with the operation's name: a
+	// test may hold the card there, as a card slow to answer. Set it
+	// before the card is inserted.
+	Hook func(op string)
+	// BreakPersonalise, if set, makes Personalise fail with it once the
+	// new keys are on the card and certified, as a card pulled part-way.
+	BreakPersonalise error
+}
+
+func (c *Card) hook(op string) {
+	if c.Hook != nil {
+		c.Hook(op)
+	}
 }
 
 // NewCard returns a card with a fresh 9E key and 3 tries on each counter.
@@ -102,6 +118,7 @@ func (c *Card) VerifyPasscode(ctx context.Context, passcode string) error {
 }
 
 func (c *Card) ChangePasscode(ctx context.Context, old, newPIN string) error {
+	c.hook("ChangePasscode")
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.check(); err != nil {
@@ -115,6 +132,7 @@ func (c *Card) ChangePasscode(ctx context.Context, old, newPIN string) error {
 }
 
 func (c *Card) Unlock(ctx context.Context, puk []byte, newPIN string) error {
+	c.hook("Unlock")
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.check(); err != nil {
@@ -132,6 +150,7 @@ func (c *Card) Unlock(ctx context.Context, puk []byte, newPIN string) error {
 }
 
 func (c *Card) Personalise(ctx context.Context, req domain.PersonaliseRequest) error {
+	c.hook("Personalise")
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.check(); err != nil {
@@ -151,6 +170,9 @@ func (c *Card) Personalise(ctx context.Context, req domain.PersonaliseRequest) e
 		if slot == domain.KeyCardAuth {
 			c.Key = k
 		}
+	}
+	if c.BreakPersonalise != nil {
+		return c.BreakPersonalise
 	}
 	c.PUK = string(req.New.PUK)
 	c.Personals++
@@ -259,7 +281,16 @@ type Readers struct {
 	events    chan domain.CardEvent
 	openErr   error
 	eventsErr error
+
+	subscribers atomic.Int32 // Events subscriptions whose context has not ended
+	subscribed  atomic.Int32 // Events calls, failed ones included
 }
+
+// Subscribers is how many Events subscriptions are still open.
+func (r *Readers) Subscribers() int { return int(r.subscribers.Load()) }
+
+// Subscriptions is how many times Events was called.
+func (r *Readers) Subscriptions() int { return int(r.subscribed.Load()) }
 
 // FailOpen makes Open fail with err, as a reader that cannot read the
 // card; nil makes it work again.
@@ -295,6 +326,7 @@ func (r *Readers) Insert(c *Card) {
 }
 
 func (r *Readers) Events(ctx context.Context) (<-chan domain.CardEvent, error) {
+	r.subscribed.Add(1)
 	r.mu.Lock()
 	err := r.eventsErr
 	r.mu.Unlock()
@@ -302,7 +334,9 @@ func (r *Readers) Events(ctx context.Context) (<-chan domain.CardEvent, error) {
 		return nil, err
 	}
 	out := make(chan domain.CardEvent)
+	r.subscribers.Add(1)
 	go func() {
+		defer r.subscribers.Add(-1)
 		defer close(out)
 		for {
 			select {
