@@ -515,6 +515,18 @@ func (k *kiosk) pressStart() {
 	k.press("enter")
 }
 
+// typeVisibleAnswer starts an unlock with card and types text into the
+// first answer, revealed (answers are masked), so a test can watch it go.
+func (k *kiosk) typeVisibleAnswer(fx *fixture, card *sstest.Card, text string) {
+	k.t.Helper()
+	fx.readers.Insert(card)
+	k.pressStart()
+	k.waitFor("To confirm your identity")
+	k.typeText(text)
+	k.press("ctrl+t")
+	k.waitFor(text)
+}
+
 // answer types the answers to the questions on screen, in the order
 // shown, and submits them.
 func (k *kiosk) answer(answers map[domain.QuestionID]string, wrong bool) {

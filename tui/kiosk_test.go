@@ -22,12 +22,7 @@ func TestIdleTimeoutCountsDownAndWipes(t *testing.T) {
 	p := testPerson()
 	card := fx.add(p)
 	k := fx.start(100, 40)
-	fx.readers.Insert(card)
-	k.pressStart()
-	k.waitFor("To confirm your identity")
-	k.typeText("Secretanswer")
-	k.press("ctrl+t") // answers are masked: show this one
-	k.waitFor("Secretanswer")
+	k.typeVisibleAnswer(fx, card, "Secretanswer")
 
 	fx.clock.Advance(95 * time.Second)
 	k.waitFor("Are you still there? This screen will close and clear in 25 seconds.", "any key carry on")

@@ -215,12 +215,7 @@ func TestCardPulledMidFlowWipes(t *testing.T) {
 	p := testPerson()
 	card := fx.add(p)
 	k := fx.start(100, 40)
-	fx.readers.Insert(card)
-	k.pressStart()
-	k.waitFor("To confirm your identity")
-	k.typeText("Secretanswer")
-	k.press("ctrl+t") // answers are masked: show this one
-	k.waitFor("Secretanswer")
+	k.typeVisibleAnswer(fx, card, "Secretanswer")
 
 	fx.readers.Insert(nil)
 	s := k.waitFor("Insert your Smartcard", "Your Smartcard was removed, so we stopped and cleared everything you typed.")
