@@ -242,17 +242,12 @@ func (s *Service) Renew(ctx context.Context, sess *Session, card domain.Card) er
 		s.audit(ctx, nil, sess, domain.AuditSelfRenew, err, "")
 		return err
 	}
-	sealed, err := s.cfg.Store.GetCardSecrets(ctx, sess.card.Serial)
+	keys, err := s.cardKeys(ctx, sess.card.Serial)
 	if err != nil {
-		return fmt.Errorf("look up card secrets: %w", err)
+		return err
 	}
-	puk, mk, err := s.cfg.Keys.OpenCard(sealed)
-	if err != nil {
-		return fmt.Errorf("open card secrets: %w", err)
-	}
-	defer clear(puk)
-	defer clear(mk)
-	keys := domain.CardKeys{MgmtAlg: sealed.MgmtKeyAlg, MgmtKey: mk, PUK: puk}
+	defer clear(keys.PUK)
+	defer clear(keys.MgmtKey)
 	expiry := s.cfg.Renewal.Expiry(now)
 	var cardAuth []byte
 	err = card.Personalise(ctx, domain.PersonaliseRequest{

@@ -156,6 +156,20 @@ func (s *Service) recordCtx(ctx context.Context) (context.Context, context.Cance
 	return context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 }
 
+// cardKeys opens the card's sealed PUK and management key; the caller
+// clears them when done.
+func (s *Service) cardKeys(ctx context.Context, serial domain.CardSerial) (domain.CardKeys, error) {
+	sealed, err := s.cfg.Store.GetCardSecrets(ctx, serial)
+	if err != nil {
+		return domain.CardKeys{}, fmt.Errorf("look up card secrets: %w", err)
+	}
+	puk, mk, err := s.cfg.Keys.OpenCard(sealed)
+	if err != nil {
+		return domain.CardKeys{}, fmt.Errorf("open card secrets: %w", err)
+	}
+	return domain.CardKeys{MgmtAlg: sealed.MgmtKeyAlg, MgmtKey: mk, PUK: puk}, nil
+}
+
 func (s *Service) notify() {
 	if s.cfg.Notify != nil {
 		s.cfg.Notify()

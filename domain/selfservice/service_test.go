@@ -21,25 +21,12 @@ import (
 // cheap keeps argon2id fast in tests; production uses secret.DefaultArgon2.
 var cheap = secret.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type fixture struct {
 	svc   *selfservice.Service
 	store domain.Store
 	keys  *secret.Keys
 	ca    *sstest.CA
-	clock *clock
+	clock *sstest.Clock
 }
 
 var answers = map[domain.QuestionID]string{1: "Smith", 2: "Edinburgh", 3: "Rex", 4: "St Marys"}
@@ -56,7 +43,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{store: st, keys: keys, ca: sstest.NewCA(), clock: &clock{t: time.Now().UTC()}}
+	f := &fixture{store: st, keys: keys, ca: sstest.NewCA(), clock: sstest.NewClock(time.Now().UTC())}
 	f.svc = selfservice.New(selfservice.Config{Store: st, Keys: keys, CA: f.ca, Clock: f.clock, Argon2: cheap, Terminal: "test"})
 	return f
 }
@@ -299,7 +286,7 @@ func TestCodeFailures(t *testing.T) {
 	// Expiry: 15 minutes.
 	sess = start()
 	code = f.lastCode(t, "Smartcard Unlock Code")
-	f.clock.Add(15*time.Minute + time.Second)
+	f.clock.Advance(15*time.Minute + time.Second)
 	if err := f.svc.EnterUnlockCode(ctx, sess, code); !errors.Is(err, domain.ErrCodeExpired) {
 		t.Fatalf("expired code: %v", err)
 	}

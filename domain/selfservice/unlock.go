@@ -351,17 +351,13 @@ func (s *Service) CompleteUnlock(ctx context.Context, sess *Session, card domain
 	if err := s.cfg.Passcodes.CheckConfirm(newPasscode, confirm); err != nil {
 		return err
 	}
-	sealed, err := s.cfg.Store.GetCardSecrets(ctx, sess.card.Serial)
+	keys, err := s.cardKeys(ctx, sess.card.Serial)
 	if err != nil {
-		return fmt.Errorf("look up card secrets: %w", err)
+		return err
 	}
-	puk, mk, err := s.cfg.Keys.OpenCard(sealed)
-	if err != nil {
-		return fmt.Errorf("open card secrets: %w", err)
-	}
-	defer clear(puk)
-	clear(mk) // not needed to unlock
-	if err := card.Unlock(ctx, puk, newPasscode); err != nil {
+	defer clear(keys.PUK)
+	clear(keys.MgmtKey) // not needed to unlock
+	if err := card.Unlock(ctx, keys.PUK, newPasscode); err != nil {
 		if errors.Is(err, domain.ErrCardSecretRejected) {
 			// Trying again would spend the PUK's own tries: stop here.
 			sess.step = StepEnded
