@@ -2,6 +2,10 @@ package domain
 
 import "time"
 
+// PasscodeTries is how many wrong passcodes a card issued by the service
+// allows before it blocks (its PIN retry counter when full).
+const PasscodeTries = 3
+
 // Smartcard is the service's record of an issued card.
 type Smartcard struct {
 	Serial     CardSerial

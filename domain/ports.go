@@ -25,10 +25,20 @@ type Store interface {
 	Close() error
 }
 
-// Queries are the store's operations. Missing rows give ErrNotFound;
-// duplicate keys give ErrConflict.
+// Queries are the store's operations, composed of one small port per
+// aggregate so that a decorator or a test double implements only what it
+// changes. Missing rows give ErrNotFound; duplicate keys give ErrConflict.
 type Queries interface {
-	// Users and positions.
+	UserStore
+	CardStore
+	RegistrationStore
+	CodeStore
+	Outbox
+	AuditLog
+}
+
+// UserStore holds users and their positions (roles in organisations).
+type UserStore interface {
 	PutUser(ctx context.Context, u User) error // insert or update by ID
 	GetUser(ctx context.Context, id UserID) (User, error)
 	// SearchUsers matches a user ID (digits) or part of a name, case-insensitively.
@@ -38,8 +48,10 @@ type Queries interface {
 	AddPosition(ctx context.Context, p Position) (Position, error)
 	ListPositions(ctx context.Context, id UserID) ([]Position, error)
 	DeletePositions(ctx context.Context, id UserID) error
+}
 
-	// Smartcards and their sealed secrets.
+// CardStore holds issued smartcards and their sealed secrets.
+type CardStore interface {
 	PutSmartcard(ctx context.Context, c Smartcard) error // insert or update by serial
 	GetSmartcard(ctx context.Context, serial CardSerial) (Smartcard, error)
 	ListSmartcards(ctx context.Context, id UserID) ([]Smartcard, error)
@@ -49,8 +61,11 @@ type Queries interface {
 	// certificate and counts the renewal; ErrCardCancelled if the card has
 	// been cancelled.
 	RecordRenewal(ctx context.Context, serial CardSerial, expiry time.Time, cardAuthCert []byte) error
+}
 
-	// Self-service registration.
+// RegistrationStore holds self-service registrations, their failed
+// attempts and question draws, and registrations awaiting their code.
+type RegistrationStore interface {
 	PutRegistration(ctx context.Context, r Registration) error // insert or replace
 	GetRegistration(ctx context.Context, id UserID) (Registration, error)
 	// RecordFailedAttempt adds one failed attempt atomically (two kiosks
@@ -71,8 +86,10 @@ type Queries interface {
 	PutPendingRegistration(ctx context.Context, p PendingRegistration) error
 	GetPendingRegistration(ctx context.Context, id UserID) (PendingRegistration, error)
 	DeletePendingRegistration(ctx context.Context, id UserID) error
+}
 
-	// One-time codes.
+// CodeStore holds one-time codes (stored only as hashes).
+type CodeStore interface {
 	// CreateCode stores a new code and marks older unused codes of the same
 	// user and purpose used at c.CreatedAt, so only the newest one works.
 	CreateCode(ctx context.Context, c OneTimeCode) (OneTimeCode, error)
@@ -82,11 +99,10 @@ type Queries interface {
 	RecordCodeFailure(ctx context.Context, codeID int64) (OneTimeCode, error)
 	// UseCode marks the code used at now, once: a second use gives ErrCodeUsed.
 	UseCode(ctx context.Context, codeID int64, now time.Time) error
+}
 
-	// Mail waiting to be delivered.
-	Outbox
-
-	// Audit log: append-only.
+// AuditLog is the append-only audit trail.
+type AuditLog interface {
 	AppendAudit(ctx context.Context, e AuditEvent) (AuditEvent, error)
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 }
