@@ -182,17 +182,27 @@ func TestRunWakesOnNotify(t *testing.T) {
 	store := openSQLite(t)
 	box := newMailbox(t)
 	var claims atomic.Int32
-	counting := countingOutbox{Outbox: store, claims: &claims}
+	claimed := make(chan struct{}, 16)
+	counting := countingOutbox{Outbox: store, claims: &claims, claimed: claimed}
 	s := newSender(t, SenderConfig{Outbox: counting, Transport: box, PollInterval: time.Hour})
 	ch, cancel := box.Subscribe()
 	defer cancel()
 	stop := run(t, s)
 
-	time.Sleep(100 * time.Millisecond) // Run's first pass finds nothing
+	// Run's first pass finds nothing.
+	select {
+	case <-claimed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run made no first pass")
+	}
 	m := enqueue(t, store, codeMail("jane.bloggs@nhs.net", time.Now()))
+	// Nothing may happen now: this window is what is being tested (an
+	// idle sender does not poll), not a wait for something to finish.
 	select {
 	case got := <-ch:
 		t.Fatalf("mail %d delivered without Notify", got.ID)
+	case <-claimed:
+		t.Fatal("the sender claimed again while idle (busy polling)")
 	case <-time.After(300 * time.Millisecond):
 	}
 	if n := claims.Load(); n != 1 {
@@ -214,15 +224,64 @@ func TestRunWakesOnNotify(t *testing.T) {
 	}
 }
 
-// countingOutbox counts claims.
+// countingOutbox counts claims and signals each one on claimed (if set,
+// without blocking).
 type countingOutbox struct {
 	domain.Outbox
-	claims *atomic.Int32
+	claims  *atomic.Int32
+	claimed chan<- struct{}
 }
 
 func (o countingOutbox) ClaimMail(ctx context.Context, now time.Time, lease time.Duration) (domain.Mail, error) {
 	o.claims.Add(1)
-	return o.Outbox.ClaimMail(ctx, now, lease)
+	m, err := o.Outbox.ClaimMail(ctx, now, lease)
+	if o.claimed != nil {
+		select {
+		case o.claimed <- struct{}{}:
+		default:
+		}
+	}
+	return m, err
+}
+
+// signallingOutbox reports on sent each mail marked sent and on failed
+// each failed attempt recorded, once the store has it.
+type signallingOutbox struct {
+	domain.Outbox
+	sent, failed chan int64
+}
+
+func newSignallingOutbox(o domain.Outbox) signallingOutbox {
+	return signallingOutbox{Outbox: o, sent: make(chan int64, 64), failed: make(chan int64, 64)}
+}
+
+func (o signallingOutbox) MarkMailSent(ctx context.Context, id int64, at time.Time) error {
+	err := o.Outbox.MarkMailSent(ctx, id, at)
+	if err == nil {
+		o.sent <- id
+	}
+	return err
+}
+
+func (o signallingOutbox) MarkMailFailed(ctx context.Context, id int64, reason string, next time.Time) error {
+	err := o.Outbox.MarkMailFailed(ctx, id, reason, next)
+	if err == nil {
+		o.failed <- id
+	}
+	return err
+}
+
+// waitFor receives n values from ch, or fails the test after d.
+func waitFor(t *testing.T, ch <-chan int64, n int, d time.Duration, what string) {
+	t.Helper()
+	deadline := time.After(d)
+	for i := range n {
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatalf("%s: %d of %d seen after %v", what, i, n, d)
+		}
+	}
 }
 
 // TestRunPolls: mail enqueued by another process (no Notify) goes out at
@@ -262,21 +321,16 @@ func TestRetriesUntilServerUp(t *testing.T) {
 		return tr.Deliver(ctx, m)
 	})
 	const minBackoff = 100 * time.Millisecond
+	outbox := newSignallingOutbox(store)
 	// An hour between polls: only the retry timer can bring it back.
-	s := newSender(t, SenderConfig{Outbox: store, Transport: recording, MinBackoff: minBackoff,
+	s := newSender(t, SenderConfig{Outbox: outbox, Transport: recording, MinBackoff: minBackoff,
 		MaxBackoff: 400 * time.Millisecond, PollInterval: time.Hour, Rand: half})
-	run(t, s)
+	stop := run(t, s)
 	m := enqueue(t, store, codeMail("jane.bloggs@nhs.net", time.Now()))
 	s.Notify()
 
 	// Three failed attempts: 0, +100ms, +200ms.
-	deadline := time.Now().Add(10 * time.Second)
-	for getMail(t, store, m.ID).Attempts < 3 {
-		if time.Now().After(deadline) {
-			t.Fatal("sender did not retry")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFor(t, outbox.failed, 3, 10*time.Second, "failed attempts recorded")
 	failed := getMail(t, store, m.ID)
 	if failed.Sent() || !strings.Contains(failed.LastError, "connection refused") || failed.NextAttemptAt.IsZero() {
 		t.Fatalf("mail after failures: %+v", failed)
@@ -285,13 +339,12 @@ func TestRetriesUntilServerUp(t *testing.T) {
 	got := srv.WaitMessages(t, 1, 10*time.Second)
 	m.ID = failed.ID
 	checkReceived(t, got[0], m)
-	deadline = time.Now().Add(5 * time.Second)
-	for !getMail(t, store, m.ID).Sent() {
-		if time.Now().After(deadline) {
-			t.Fatal("delivered mail not marked sent")
-		}
-		time.Sleep(10 * time.Millisecond)
+	waitFor(t, outbox.sent, 1, 5*time.Second, "delivered mail marked sent")
+	if !getMail(t, store, m.ID).Sent() {
+		t.Fatal("delivered mail not marked sent in the store")
 	}
+	// Once Run has returned nothing more can be sent: count then.
+	stop()
 	mu.Lock()
 	defer mu.Unlock()
 	for i := 1; i < len(attempts) && i <= 3; i++ {
@@ -300,7 +353,6 @@ func TestRetriesUntilServerUp(t *testing.T) {
 			t.Errorf("attempt %d came %v after the previous one, want at least %v", i+1, gap, want)
 		}
 	}
-	time.Sleep(200 * time.Millisecond)
 	if n := len(srv.Messages()); n != 1 {
 		t.Errorf("server received %d messages, want 1", n)
 	}
@@ -518,7 +570,10 @@ func TestTwoSendersDeliverOnce(t *testing.T) {
 			stores := []domain.Store{open(t), open(t)}
 			srv := smtptest.Start(t, "127.0.0.1:0", smtptest.Options{})
 			const mails = 30
-			var senders []*Sender
+			var (
+				senders []*Sender
+				stops   []func()
+			)
 			for i, store := range stores {
 				tr, err := NewSMTP(SMTPConfig{URL: "smtp://127.0.0.1:" + srv.Port() + "?starttls=none", HELO: fmt.Sprintf("kiosk-%d", i)})
 				if err != nil {
@@ -529,15 +584,19 @@ func TestTwoSendersDeliverOnce(t *testing.T) {
 			}
 			// Enqueued from both kiosks while both senders run.
 			for _, s := range senders {
-				run(t, s)
+				stops = append(stops, run(t, s))
 			}
 			for i := range mails {
 				enqueue(t, stores[i%2], codeMail(fmt.Sprintf("user%02d@nhs.net", i), time.Now()))
 				senders[i%2].Notify()
 			}
-			got := srv.WaitMessages(t, mails, 20*time.Second)
-			time.Sleep(300 * time.Millisecond) // let any duplicate arrive
-			got = srv.Messages()
+			srv.WaitMessages(t, mails, 20*time.Second)
+			// A duplicate could only come from a sender still running:
+			// stop both (Run returns once its delivery is done), then count.
+			for _, stop := range stops {
+				stop()
+			}
+			got := srv.Messages()
 			seen := map[string]int{}
 			for _, r := range got {
 				seen[r.Header.Get("Message-Id")]++

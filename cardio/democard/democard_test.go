@@ -139,8 +139,9 @@ func TestPasscodeAndUnblocked(t *testing.T) {
 	if err := card.VerifyPasscode(ctx, nc2.Passcode); err != nil {
 		t.Fatalf("persona passcode: %v", err)
 	}
-	if err := card.VerifyPasscode(ctx, pivcard.FactoryPasscode); err == nil {
-		t.Fatal("factory passcode still works")
+	var pe *domain.PasscodeError
+	if err := card.VerifyPasscode(ctx, pivcard.FactoryPasscode); !errors.As(err, &pe) || pe.TriesLeft != domain.PasscodeTries-1 {
+		t.Fatalf("factory passcode: %v, want a wrong passcode with %d tries left", err, domain.PasscodeTries-1)
 	}
 }
 

@@ -262,6 +262,8 @@ func TestCardRejectsBadNewPIN(t *testing.T) {
 		"313233FFFFFFFFFF", // 3 characters
 		"FFFFFFFFFFFFFFFF", // empty
 		"31323334FF35FFFF", // padding in the middle
+		"3132331F34FFFFFF", // a control character
+		"31323334C3A9FFFF", // not ASCII
 	} {
 		wantSW(t, raw(t, card, "0024008010"+old+bad), 0x6A80)
 		wantSW(t, raw(t, card, "002C008010"+"3132333435363738"+bad), 0x6A80)
@@ -295,8 +297,8 @@ func TestChangePIN(t *testing.T) {
 	if st := pinTries(t, c); st.Retries != 3 {
 		t.Fatalf("counter not restored: %+v", st)
 	}
-	if err := c.VerifyPIN(ctx, "123456"); err == nil {
-		t.Fatal("old pin still works")
+	if err := c.VerifyPIN(ctx, "123456"); !errors.As(err, &ae) || ae.Retries != 2 {
+		t.Fatalf("old pin: %v, want a wrong PIN with 2 tries left", err)
 	}
 	if err := c.VerifyPIN(ctx, "24682468"); err != nil {
 		t.Fatalf("new pin: %v", err)

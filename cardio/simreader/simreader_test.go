@@ -342,10 +342,15 @@ func TestConcurrentUse(t *testing.T) {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ev, _ := tray.Watch(wctx)
+	const want = 800 // 2 readers × 200 insertions and 200 removals
 	var counted atomic.Int32
+	all, finished := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(finished)
 		for range ev {
-			counted.Add(1)
+			if counted.Add(1) == want {
+				close(all)
+			}
 		}
 	}()
 	var wg sync.WaitGroup
@@ -381,13 +386,15 @@ func TestConcurrentUse(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	// Every insertion and removal must reach the watcher exactly once.
-	deadline := time.Now().Add(5 * time.Second)
-	for counted.Load() < 800 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	// Every insertion and removal must reach the watcher exactly once:
+	// wait for them all, end the watch, then count what came.
+	select {
+	case <-all:
+	case <-time.After(5 * time.Second):
 	}
-	time.Sleep(20 * time.Millisecond)
-	if n := counted.Load(); n != 800 {
-		t.Fatalf("watcher saw %d events, want 800", n)
+	cancel()
+	<-finished
+	if n := counted.Load(); n != want {
+		t.Fatalf("watcher saw %d events, want %d", n, want)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -132,10 +133,17 @@ func sw(rsp []byte) uint16 {
 // startVcard runs vcard in-process until the returned stop is called.
 func startVcard(t *testing.T, args ...string) (stop func() (int, string)) {
 	t.Helper()
+	stop, _ = startVcardLogged(t, args...)
+	return stop
+}
+
+// startVcardLogged is startVcard that also hands back the log as it grows.
+func startVcardLogged(t *testing.T, args ...string) (stop func() (int, string), log *syncBuffer) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
+	out := &syncBuffer{}
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, args, &out) }()
+	go func() { done <- run(ctx, args, out) }()
 	return func() (int, string) {
 		cancel()
 		select {
@@ -145,7 +153,7 @@ func startVcard(t *testing.T, args ...string) (stop func() (int, string)) {
 			t.Fatal("vcard did not stop within 5s of cancellation")
 			return -1, ""
 		}
-	}
+	}, out
 }
 
 func TestServesReconnectsAndStops(t *testing.T) {
@@ -180,21 +188,13 @@ func TestServesReconnectsAndStops(t *testing.T) {
 }
 
 func TestWaitsForVPCD(t *testing.T) {
-	// Reserve a port, free it, and only listen there a little later.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	stop := startVcard(t, "--addr", addr)
-	time.Sleep(300 * time.Millisecond)
-	ln, err = net.Listen("tcp", addr)
-	if err != nil {
-		t.Skipf("port reused meanwhile: %v", err)
-	}
+	// A port bound but not yet listening refuses connections, and stays
+	// ours: nothing else can take it before the test listens there.
+	addr, listen := reservePort(t)
+	stop, log := startVcardLogged(t, "--addr", addr)
+	log.waitFor(t, "vpcd not reachable", 5*time.Second)
+	ln := listen()
 	f := &fakeVPCD{t: t, ln: ln}
-	t.Cleanup(func() { ln.Close() })
 	c := f.accept()
 	defer c.Close()
 	if atr := exchange(t, c, []byte{0x04}); len(atr) == 0 {
@@ -282,4 +282,39 @@ func TestThroughPCSC(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, logs)
 	}
 	d.WaitCard(t, r.Name, false, 3*time.Second)
+}
+
+// reservePort binds a loopback TCP socket without listening on it, so
+// connections to it are refused while it stays reserved; listen turns it
+// into a listener (closed when the test ends).
+func reservePort(t *testing.T) (addr string, listen func() net.Listener) {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		syscall.Close(fd)
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		syscall.Close(fd)
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fd), "reserved port")
+	t.Cleanup(func() { f.Close() })
+	addr = fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
+	return addr, func() net.Listener {
+		t.Helper()
+		if err := syscall.Listen(fd, 8); err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.FileListener(f) // dups the descriptor
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		return ln
+	}
 }

@@ -4,8 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"maps"
-	"sync"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,60 +12,21 @@ import (
 	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/domain/demo"
 	"github.com/smartcard-service-centre/kiosk/domain/secret"
+	"github.com/smartcard-service-centre/kiosk/storage/sqlite"
 )
 
-// memStore keeps what the seeder writes; a method the seeder does not use
-// panics through the nil embedded interface. InTx keeps writes only when
-// fn succeeds, as a real store's transaction does.
-type memStore struct {
-	domain.Store
-	mu      sync.Mutex
-	users   map[domain.UserID]domain.User
-	cards   map[domain.CardSerial]domain.Smartcard
-	secrets map[domain.CardSerial]domain.CardSecrets
-}
-
-func newMemStore() *memStore {
-	return &memStore{users: map[domain.UserID]domain.User{}, cards: map[domain.CardSerial]domain.Smartcard{}, secrets: map[domain.CardSerial]domain.CardSecrets{}}
-}
-
-func (s *memStore) InTx(ctx context.Context, fn func(q domain.Queries) error) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	tx := newMemStore()
-	maps.Copy(tx.users, s.users)
-	if err := fn(tx); err != nil {
-		return err
+// openStore is the real embedded store in a temporary directory: the
+// seeder is tested against a store that passes the store conformance
+// suite, not a hand-written double.
+func openStore(t *testing.T) domain.Store {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "kiosk.db"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	maps.Copy(s.users, tx.users)
-	maps.Copy(s.cards, tx.cards)
-	maps.Copy(s.secrets, tx.secrets)
-	return nil
+	t.Cleanup(func() { s.Close() })
+	return s
 }
-
-func (s *memStore) GetUser(_ context.Context, id domain.UserID) (domain.User, error) {
-	u, ok := s.users[id]
-	if !ok {
-		return u, domain.ErrNotFound
-	}
-	return u, nil
-}
-func (s *memStore) PutUser(_ context.Context, u domain.User) error { s.users[u.ID] = u; return nil }
-func (s *memStore) AddPosition(_ context.Context, p domain.Position) (domain.Position, error) {
-	return p, nil
-}
-func (s *memStore) PutSmartcard(_ context.Context, c domain.Smartcard) error {
-	s.cards[c.Serial] = c
-	return nil
-}
-func (s *memStore) PutCardSecrets(_ context.Context, cs domain.CardSecrets) error {
-	s.secrets[cs.Serial] = cs
-	return nil
-}
-func (s *memStore) AppendAudit(_ context.Context, e domain.AuditEvent) (domain.AuditEvent, error) {
-	return e, nil
-}
-func (s *memStore) PutRegistration(context.Context, domain.Registration) error { return nil }
 
 type fixedClock struct{ t time.Time }
 
@@ -83,7 +43,7 @@ func TestSeedIssuesCards(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	store := newMemStore()
+	store := openStore(t)
 	var calls []demo.NewCard
 	s := demo.Seeder{
 		Store: store, Keys: keys, Clock: fixedClock{now},
@@ -105,7 +65,10 @@ func TestSeedIssuesCards(t *testing.T) {
 		if string(nc.Serial) != p.Card.Serial || string(nc.UserID) != p.ID || nc.Passcode != p.Card.Passcode || nc.Blocked != p.Card.Blocked {
 			t.Fatalf("persona %s: hook got %+v", p.ID, nc)
 		}
-		rec := store.cards[nc.Serial]
+		rec, err := store.GetSmartcard(ctx, nc.Serial)
+		if err != nil {
+			t.Fatalf("%s: %v", nc.Serial, err)
+		}
 		if string(rec.CardAuthCert) != "cert for "+string(nc.Serial) {
 			t.Errorf("%s: CardAuthCert %q not recorded", nc.Serial, rec.CardAuthCert)
 		}
@@ -113,7 +76,11 @@ func TestSeedIssuesCards(t *testing.T) {
 			t.Errorf("%s: hook dates %v–%v, record %v–%v", nc.Serial, nc.IssuedAt, nc.CertExpiry, rec.IssuedAt, rec.CertExpiry)
 		}
 		// The card gets exactly the secrets the store sealed.
-		puk, mk, err := keys.OpenCard(store.secrets[nc.Serial])
+		sealed, err := store.GetCardSecrets(ctx, nc.Serial)
+		if err != nil {
+			t.Fatal(err)
+		}
+		puk, mk, err := keys.OpenCard(sealed)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -136,7 +103,7 @@ func TestSeedHookFailureRollsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys, _ := secret.NewKeys(bytes.Repeat([]byte{7}, secret.KEKSize))
-	store := newMemStore()
+	store := openStore(t)
 	boom := errors.New("card writer jammed")
 	n := 0
 	s := demo.Seeder{
@@ -152,7 +119,16 @@ func TestSeedHookFailureRollsBack(t *testing.T) {
 	if _, err := s.Seed(context.Background(), personas); !errors.Is(err, boom) {
 		t.Fatalf("got %v, want the hook's error", err)
 	}
-	if len(store.users) != 0 || len(store.cards) != 0 {
-		t.Fatalf("store kept %d users, %d cards after a failed seeding", len(store.users), len(store.cards))
+	users, err := store.ListUsers(t.Context(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(users) != 0 {
+		t.Fatalf("store kept %d users after a failed seeding", len(users))
+	}
+	for _, p := range personas {
+		if _, err := store.GetSmartcard(t.Context(), domain.CardSerial(p.Card.Serial)); !errors.Is(err, domain.ErrNotFound) {
+			t.Fatalf("card %s after a failed seeding: %v, want ErrNotFound", p.Card.Serial, err)
+		}
 	}
 }

@@ -60,7 +60,8 @@ type Server struct {
 
 	mu        sync.Mutex
 	msgs      []Message
-	authTries int // times a client sent credentials
+	arrived   chan struct{} // closed and replaced when a message arrives
+	authTries int           // times a client sent credentials
 }
 
 var (
@@ -111,7 +112,7 @@ func Cert(tb testing.TB) (tls.Certificate, *x509.CertPool) {
 // test ends.
 func Start(tb testing.TB, addr string, opts Options) *Server {
 	tb.Helper()
-	ts := &Server{opts: opts}
+	ts := &Server{opts: opts, arrived: make(chan struct{})}
 	s := smtp.NewServer(ts)
 	s.Domain = "localhost"
 	s.ReadTimeout, s.WriteTimeout = 10*time.Second, 10*time.Second
@@ -178,16 +179,19 @@ func (ts *Server) AuthTries() int {
 // timeout.
 func (ts *Server) WaitMessages(tb testing.TB, n int, timeout time.Duration) []Message {
 	tb.Helper()
-	deadline := time.Now().Add(timeout)
+	deadline := time.After(timeout)
 	for {
-		got := ts.Messages()
+		ts.mu.Lock()
+		got, arrived := append([]Message(nil), ts.msgs...), ts.arrived
+		ts.mu.Unlock()
 		if len(got) >= n {
 			return got
 		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("server received %d messages within %v, want %d", len(got), timeout, n)
+		select {
+		case <-arrived:
+		case <-deadline:
+			tb.Fatalf("server received %d messages within %v, want %d", len(ts.Messages()), timeout, n)
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -280,6 +284,8 @@ func (s *session) Data(r io.Reader) error {
 	s.msg.Body = body
 	s.ts.mu.Lock()
 	s.ts.msgs = append(s.ts.msgs, s.msg)
+	close(s.ts.arrived)
+	s.ts.arrived = make(chan struct{})
 	s.ts.mu.Unlock()
 	return nil
 }
