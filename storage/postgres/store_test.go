@@ -40,7 +40,8 @@ func TestConformancePostgreSQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Run("postgres", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T) domain.Store { return open(t, dbURL) }, storetest.WithExec(rawExec))
+		storetest.Run(t, func(t *testing.T) domain.Store { return open(t, dbURL) }, storetest.WithExec(rawExec),
+			storetest.WithReopen(func(t *testing.T, _ domain.Store) domain.Store { return open(t, dbURL) }))
 	})
 }
 

@@ -34,9 +34,26 @@ func rawExec(ctx context.Context, s domain.Store, query string) error {
 	return err
 }
 
+// reopen opens the file s uses a second time, as a second kiosk would.
+func reopen(t *testing.T, s domain.Store) domain.Store {
+	t.Helper()
+	var seq int
+	var name, path string
+	if err := s.(*Store).w.QueryRowContext(t.Context(), "PRAGMA database_list").Scan(&seq, &name, &path); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s2.Close() })
+	return s2
+}
+
 func TestConformanceSQLite(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T) domain.Store { return openTemp(t) }, storetest.WithExec(rawExec))
+		storetest.Run(t, func(t *testing.T) domain.Store { return openTemp(t) },
+			storetest.WithExec(rawExec), storetest.WithReopen(reopen))
 	})
 }
 
@@ -98,24 +115,6 @@ func TestOpenPathWithURICharacters(t *testing.T) {
 	s.Close()
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("database not at the literal path: %v", err)
-	}
-}
-
-func TestDefaultPath(t *testing.T) {
-	t.Setenv("XDG_DATA_HOME", "/srv/xdg")
-	got, err := DefaultPath()
-	if err != nil || got != "/srv/xdg/smartcard-kiosk/kiosk.db" {
-		t.Fatalf("DefaultPath() = %q, %v", got, err)
-	}
-	t.Setenv("XDG_DATA_HOME", "")
-	t.Setenv("HOME", "/home/kiosk")
-	got, err = DefaultPath()
-	if err != nil || got != "/home/kiosk/.local/share/smartcard-kiosk/kiosk.db" {
-		t.Fatalf("DefaultPath() without XDG_DATA_HOME = %q, %v", got, err)
-	}
-	t.Setenv("XDG_DATA_HOME", "relative/dir") // invalid by the XDG spec: ignored
-	if got, _ := DefaultPath(); got != "/home/kiosk/.local/share/smartcard-kiosk/kiosk.db" {
-		t.Fatalf("relative XDG_DATA_HOME used: %q", got)
 	}
 }
 

@@ -108,6 +108,12 @@ func testCodeUsable(t *testing.T, s domain.Store) {
 		noErr(t, "record code failure", err)
 	}
 	isErr(t, "use exhausted code", s.UseCode(ctx, c.ID, base.Add(time.Minute)), domain.ErrCodeTriesExhausted, "use code")
+	// A wrong entry past the limit is refused and not counted.
+	got, err := s.RecordCodeFailure(ctx, c.ID)
+	isErr(t, "failure on exhausted code", err, domain.ErrCodeTriesExhausted, "record code failure")
+	if got.ID != c.ID || got.Tries != domain.DefaultCodePolicy.MaxTries {
+		t.Fatalf("exhausted code after a refused entry: %+v, want %d tries", got, domain.DefaultCodePolicy.MaxTries)
+	}
 
 	c = createCode(t, s, newCode(u.ID, domain.PurposeUnlock, "", base.Add(time.Hour)))
 	isErr(t, "use expired code", s.UseCode(ctx, c.ID, c.ExpiresAt), domain.ErrCodeExpired, "use code")

@@ -28,10 +28,13 @@ func race(fn func(i int)) {
 	wg.Wait()
 }
 
-// testConcurrentFailedAttempts: two kiosks (here twenty callers) counting
-// at once lose no attempt and lock the user out exactly once.
-func testConcurrentFailedAttempts(t *testing.T, s domain.Store) {
+// testConcurrentFailedAttempts: two kiosks (here twenty callers on two
+// connection pools) counting at once lose no attempt, never count past
+// the limit, and lock the user out exactly once; the attempts past the
+// limit are refused with ErrLockedOut.
+func (st *suite) testConcurrentFailedAttempts(t *testing.T, s domain.Store) {
 	ctx := t.Context()
+	kiosks := st.pair(t, s)
 	u := putUser(t, s, "Test", "Racer")
 	r := domain.Registration{UserID: u.ID, Email: "test.racer@nhs.net", Answers: answers(1, 2, 3, 4)}
 	noErr(t, "put registration", s.PutRegistration(ctx, r))
@@ -41,10 +44,15 @@ func testConcurrentFailedAttempts(t *testing.T, s domain.Store) {
 		results [racers]domain.Registration
 		errs    [racers]error
 	)
-	race(func(i int) { results[i], errs[i] = s.RecordFailedAttempt(ctx, u.ID, limit, at(i)) })
+	race(func(i int) { results[i], errs[i] = kiosks[i%2].RecordFailedAttempt(ctx, u.ID, limit, at(i)) })
 	var counts []int
 	var lockedAt time.Time
+	refused := 0
 	for i, got := range results {
+		if errors.Is(errs[i], domain.ErrLockedOut) {
+			refused++
+			continue
+		}
 		noErr(t, "record failed attempt", errs[i])
 		counts = append(counts, got.FailedAttempts)
 		if got.FailedAttempts == limit {
@@ -52,24 +60,56 @@ func testConcurrentFailedAttempts(t *testing.T, s domain.Store) {
 		}
 	}
 	slices.Sort(counts)
-	for i, c := range counts {
-		if c != i+1 {
-			t.Fatalf("counts returned %v, want each of 1..%d once", counts, racers)
-		}
+	if !slices.Equal(counts, []int{1, 2, 3}) || refused != racers-limit {
+		t.Fatalf("counts returned %v and %d refused, want each of 1..%d once and %d refused", counts, refused, limit, racers-limit)
 	}
-	for _, got := range results {
+	for i, got := range results {
 		var want time.Time
 		if got.FailedAttempts >= limit {
 			want = lockedAt
 		}
 		if got.LockedOutAt != want {
-			t.Fatalf("attempt %d saw lock-out %v, want %v", got.FailedAttempts, got.LockedOutAt, want)
+			t.Fatalf("call %d (%d attempts, %v) saw lock-out %v, want %v", i, got.FailedAttempts, errs[i], got.LockedOutAt, want)
 		}
 	}
 	final, err := s.GetRegistration(ctx, u.ID)
 	noErr(t, "get registration", err)
-	if final.FailedAttempts != racers || final.LockedOutAt != lockedAt {
-		t.Fatalf("final %d attempts locked at %v, want %d at %v", final.FailedAttempts, final.LockedOutAt, racers, lockedAt)
+	if final.FailedAttempts != limit || final.LockedOutAt != lockedAt {
+		t.Fatalf("final %d attempts locked at %v, want %d at %v", final.FailedAttempts, final.LockedOutAt, limit, lockedAt)
+	}
+}
+
+// testConcurrentCodeFailures: wrong codes typed at once on two kiosks
+// count up to the code's limit and no further; the rest are refused with
+// ErrCodeTriesExhausted.
+func (st *suite) testConcurrentCodeFailures(t *testing.T, s domain.Store) {
+	ctx := t.Context()
+	kiosks := st.pair(t, s)
+	u := putUser(t, s, "Test", "Racer")
+	c := createCode(t, s, newCode(u.ID, domain.PurposeUnlock, "", base))
+	var (
+		results [racers]domain.OneTimeCode
+		errs    [racers]error
+	)
+	race(func(i int) { results[i], errs[i] = kiosks[i%2].RecordCodeFailure(ctx, c.ID) })
+	var tries []int
+	for i, got := range results {
+		if errors.Is(errs[i], domain.ErrCodeTriesExhausted) {
+			continue
+		}
+		noErr(t, "record code failure", errs[i])
+		tries = append(tries, got.Tries)
+	}
+	slices.Sort(tries)
+	want := make([]int, 0, c.MaxTries)
+	for i := range c.MaxTries {
+		want = append(want, i+1)
+	}
+	if !slices.Equal(tries, want) {
+		t.Fatalf("tries returned %v, want %v (the rest refused)", tries, want)
+	}
+	if got := latest(t, s, u.ID, domain.PurposeUnlock); got.Tries != c.MaxTries {
+		t.Fatalf("final tries %d, want %d", got.Tries, c.MaxTries)
 	}
 }
 

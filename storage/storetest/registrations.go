@@ -54,11 +54,16 @@ func testFailedAttempts(t *testing.T, s domain.Store) {
 	at := func(i int) time.Time { return base.Add(time.Duration(i) * time.Minute) }
 	for i := 1; i <= 5; i++ {
 		got, err := s.RecordFailedAttempt(ctx, u.ID, 3, at(i))
-		noErr(t, "record failed attempt", err)
 		want := r
-		want.FailedAttempts = i
+		want.FailedAttempts = min(i, 3) // the count stops at the limit
 		if i >= 3 {
 			want.LockedOutAt = stored(at(3)) // set once, when the limit is reached
+		}
+		if i > 3 {
+			// Past the limit the attempt is refused, not counted.
+			isErr(t, "attempt past the limit", err, domain.ErrLockedOut, "record failed attempt")
+		} else {
+			noErr(t, "record failed attempt", err)
 		}
 		equal(t, "registration after attempt", got, want)
 	}

@@ -26,9 +26,26 @@ func WithExec(exec func(ctx context.Context, s domain.Store, query string) error
 	return func(st *suite) { st.exec = exec }
 }
 
+// WithReopen gives the suite a second store on the database s uses, with
+// its own connections: two kiosks sharing one database.
+func WithReopen(reopen func(t *testing.T, s domain.Store) domain.Store) Option {
+	return func(st *suite) { st.reopen = reopen }
+}
+
 type suite struct {
-	open func(t *testing.T) domain.Store
-	exec func(ctx context.Context, s domain.Store, query string) error
+	open   func(t *testing.T) domain.Store
+	exec   func(ctx context.Context, s domain.Store, query string) error
+	reopen func(t *testing.T, s domain.Store) domain.Store
+}
+
+// pair is two stores on one database: s and, when the suite can reopen
+// it, a second one with its own connections (else s again).
+func (st *suite) pair(t *testing.T, s domain.Store) [2]domain.Store {
+	if st.reopen == nil {
+		t.Log("no second connection pool: racing on one")
+		return [2]domain.Store{s, s}
+	}
+	return [2]domain.Store{s, st.reopen(t, s)}
 }
 
 // Run runs the suite; open must return a migrated store and close it at
@@ -70,7 +87,8 @@ func Run(t *testing.T, open func(t *testing.T) domain.Store, opts ...Option) {
 		{"InTx/Rollback", testTxRollback},
 		{"InTx/Panic", testTxPanic},
 		{"InTx/Nested", testTxNested},
-		{"Concurrency/RecordFailedAttempt", testConcurrentFailedAttempts},
+		{"Concurrency/RecordFailedAttempt", st.testConcurrentFailedAttempts},
+		{"Concurrency/RecordCodeFailure", st.testConcurrentCodeFailures},
 		{"Concurrency/UseCode", testConcurrentUseCode},
 		{"Concurrency/ClaimMail", testConcurrentClaimMail},
 	}

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
@@ -62,10 +63,18 @@ func (q *Queries) LatestCode(ctx context.Context, id domain.UserID, purpose doma
 	return c, nil
 }
 
-// RecordCodeFailure counts a wrong entry in one UPDATE.
+// RecordCodeFailure counts a wrong entry in one conditional UPDATE that
+// stops at the code's limit: an entry past it is refused with
+// ErrCodeTriesExhausted and counts nothing.
 func (q *Queries) RecordCodeFailure(ctx context.Context, codeID int64) (domain.OneTimeCode, error) {
 	c, err := scanCode(q.w.QueryRow(ctx, `UPDATE one_time_codes SET tries = tries + 1
-		WHERE id = $1 RETURNING `+codeCols, codeID))
+		WHERE id = $1 AND tries < max_tries RETURNING `+codeCols, codeID))
+	if err != nil && errors.Is(q.d.Translate(err), domain.ErrNotFound) {
+		c, err = scanCode(q.w.QueryRow(ctx, `SELECT `+codeCols+` FROM one_time_codes WHERE id = $1`, codeID))
+		if err == nil {
+			return c, fmt.Errorf("record code failure: %w", domain.ErrCodeTriesExhausted)
+		}
+	}
 	if err != nil {
 		return domain.OneTimeCode{}, q.fail("record code failure", err)
 	}

@@ -99,30 +99,36 @@ func (q *Queries) getRegistration(ctx context.Context, db DB, id domain.UserID) 
 	return r, nil
 }
 
-// RecordFailedAttempt counts in one UPDATE, so concurrent kiosks cannot
-// lose an attempt, and sets the lock-out time only the first time the
-// count reaches limit.
+// RecordFailedAttempt counts in one conditional UPDATE, so concurrent
+// kiosks cannot lose an attempt nor count past limit, and sets the
+// lock-out time only the first time the count reaches limit. An attempt
+// past the limit is refused with ErrLockedOut and counts nothing.
 func (q *Queries) RecordFailedAttempt(ctx context.Context, id domain.UserID, limit int, now time.Time) (domain.Registration, error) {
 	if now.IsZero() {
 		return domain.Registration{}, errors.New("record failed attempt: time is required")
 	}
 	var r domain.Registration
 	err := q.inTx(ctx, func(tq *Queries) error {
-		var n int64
-		if err := tq.w.QueryRow(ctx, `
+		n, err := tq.w.Exec(ctx, `
 			UPDATE registrations SET
 				failed_attempts = failed_attempts + 1, challenge = '',
 				locked_out_at = CASE WHEN failed_attempts + 1 >= $2 AND locked_out_at IS NULL
 					THEN $3 ELSE locked_out_at END
-			WHERE user_id = $1
-			RETURNING failed_attempts`, string(id), limit, tq.timeArg(now)).Scan(&n); err != nil {
+			WHERE user_id = $1 AND failed_attempts < $2 AND locked_out_at IS NULL`,
+			string(id), limit, tq.timeArg(now))
+		if err != nil {
 			return err
 		}
-		var err error
-		// Same transaction: the row is locked by the UPDATE until commit.
+		// Same transaction: a row the UPDATE changed stays locked until commit.
 		r, err = tq.getRegistration(ctx, tq.w, id)
+		if err == nil && n == 0 {
+			return domain.ErrLockedOut
+		}
 		return err
 	})
+	if errors.Is(err, domain.ErrLockedOut) {
+		return r, fmt.Errorf("record failed attempt: %w", err)
+	}
 	if err != nil {
 		return domain.Registration{}, q.fail("record failed attempt", err)
 	}
