@@ -8,7 +8,9 @@ import (
 // CleanText makes text from the store or a card safe to draw on a terminal:
 // escape sequences (CSI, OSC, DCS …) are removed whole, other control
 // characters and bidirectional overrides (which can disguise a name) are
-// dropped, and tabs and line breaks become spaces.
+// dropped, as are the other invisible format characters (zero-width
+// spaces and joiners, soft hyphens, byte-order marks), which can make two
+// names look alike; tabs and line breaks become spaces.
 func CleanText(s string) string {
 	var b strings.Builder
 	rs := []rune(s)
@@ -21,9 +23,9 @@ func CleanText(s string) string {
 			i = skipCSI(rs, i+1)
 		case r == 0x90 || r == 0x9d || r == 0x9e || r == 0x9f || r == 0x98: // C1 DCS, OSC, PM, APC, SOS
 			i = skipString(rs, i+1)
-		case r == '\t' || r == '\n' || r == '\r':
+		case r == '\t' || r == '\n' || r == '\r' || r == 0x2028 || r == 0x2029:
 			b.WriteByte(' ')
-		case unicode.IsControl(r), isBidiControl(r):
+		case unicode.IsControl(r), isInvisibleFormat(r):
 		default:
 			b.WriteRune(r)
 		}
@@ -77,6 +79,7 @@ func skipString(rs []rune, j int) int {
 	return len(rs) - 1
 }
 
-func isBidiControl(r rune) bool {
-	return r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 || r == 0x200e || r == 0x200f || r == 0x061c
-}
+// isInvisibleFormat reports Unicode format characters (category Cf):
+// bidirectional overrides and marks, zero-width characters, soft hyphens,
+// byte-order marks and the like, none of which a name needs.
+func isInvisibleFormat(r rune) bool { return unicode.Is(unicode.Cf, r) }

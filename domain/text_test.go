@@ -15,6 +15,9 @@ func TestCleanText(t *testing.T) {
 		"bell\a and nul\x00 and del\x7f":       "bell and nul and del",
 		"two\nlines\tand tab":                  "two lines and tab",
 		"bidi \u202egnp.exe":                   "bidi gnp.exe",
+		"Ja\u200bne Sm\u200dith\ufeff":         "Jane Smith",
+		"soft\u00ad hyphen, LRM\u200e":         "soft hyphen, LRM",
+		"line\u2028sep":                        "line sep",
 		"trailing esc\x1b":                     "trailing esc",
 		"charset\x1b(Bok":                      "charsetok",
 		"unterminated \x1b]0;title never ends": "unterminated ",
@@ -33,7 +36,7 @@ func FuzzCleanText(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		out := CleanText(s)
 		for _, r := range out {
-			if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 || isBidiControl(r) {
+			if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 || isInvisibleFormat(r) || r == 0x2028 || r == 0x2029 {
 				t.Fatalf("CleanText(%q) left control rune %U", s, r)
 			}
 		}

@@ -199,6 +199,11 @@ func parseSMTPURL(raw string) (*SMTP, error) {
 			return nil, fmt.Errorf("%s: unknown parameter %q", t.redacted, k)
 		}
 	}
+	// Credentials never travel in clear text: refused now rather than at
+	// the first mail, when a card holder is waiting for a code.
+	if t.user != "" && t.starttls == StartTLSNone {
+		return nil, fmt.Errorf("%s: a user name and password need TLS: use starttls=required or smtps://", t.redacted)
+	}
 	return t, nil
 }
 
