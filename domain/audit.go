@@ -1,6 +1,9 @@
 package domain
 
-import "time"
+import (
+	"encoding/binary"
+	"time"
+)
 
 // AuditAction names a transaction written to the append-only audit log.
 type AuditAction string
@@ -44,6 +47,35 @@ type AuditEvent struct {
 	Role       string // operator's session role, if any
 	Terminal   string // kiosk or operator terminal name
 	Detail     string
+	// MAC chains the event to the one before it (see AuditChain); set by
+	// the store when the event is appended. Nil on events written before
+	// the chain existed.
+	MAC []byte
+}
+
+// ChainBytes is the event's content as the audit chain authenticates it:
+// every field a reader relies on, each length-prefixed so no two events
+// encode alike. The ID is left out: order is proved by the chain itself.
+func (e AuditEvent) ChainBytes() []byte {
+	var b []byte
+	field := func(s string) {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
+		b = append(b, s...)
+	}
+	b = append(b, "audit-v1"...)
+	b = binary.BigEndian.AppendUint64(b, uint64(e.At.UTC().UnixMicro()))
+	for _, s := range []string{string(e.Action), string(e.Outcome), string(e.ActorID), string(e.SubjectID),
+		string(e.CardSerial), e.Role, e.Terminal, e.Detail} {
+		field(s)
+	}
+	return b
+}
+
+// AuditChain computes an event's MAC from the previous event's MAC (nil
+// for the first) under a key the database does not hold, so a database
+// user can neither forge, change, insert nor delete a row unnoticed.
+type AuditChain interface {
+	AuditMAC(prev []byte, e AuditEvent) []byte
 }
 
 // AuditFilter narrows ListAudit; zero fields match everything.

@@ -101,8 +101,12 @@ type CodeStore interface {
 	UseCode(ctx context.Context, codeID int64, now time.Time) error
 }
 
-// AuditLog is the append-only audit trail.
+// AuditLog is the append-only audit trail. The store chains each event
+// to the one before with its AuditChain, under a lock, so that kiosks
+// appending at once still make one chain.
 type AuditLog interface {
 	AppendAudit(ctx context.Context, e AuditEvent) (AuditEvent, error)
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+	// WalkAudit calls fn with every event in chain order, oldest first.
+	WalkAudit(ctx context.Context, fn func(AuditEvent) error) error
 }

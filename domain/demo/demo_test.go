@@ -18,9 +18,9 @@ import (
 // openStore is the real embedded store in a temporary directory: the
 // seeder is tested against a store that passes the store conformance
 // suite, not a hand-written double.
-func openStore(t *testing.T) domain.Store {
+func openStore(t *testing.T, keys *secret.Keys) domain.Store {
 	t.Helper()
-	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "kiosk.db"))
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "kiosk.db"), sqlite.WithAuditChain(keys))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestSeedIssuesCards(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	store := openStore(t)
+	store := openStore(t, keys)
 	var calls []demo.NewCard
 	s := demo.Seeder{
 		Store: store, Keys: keys, Clock: fixedClock{now},
@@ -103,7 +103,7 @@ func TestSeedHookFailureRollsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys, _ := secret.NewKeys(bytes.Repeat([]byte{7}, secret.KEKSize))
-	store := openStore(t)
+	store := openStore(t, keys)
 	boom := errors.New("card writer jammed")
 	n := 0
 	s := demo.Seeder{

@@ -32,6 +32,7 @@ var (
 type Keys struct {
 	aead        cipher.AEAD
 	codeKey     []byte
+	auditKey    []byte
 	fingerprint string
 }
 
@@ -48,6 +49,10 @@ func NewKeys(kek []byte) (*Keys, error) {
 	if err != nil {
 		return nil, fmt.Errorf("derive code key: %w", err)
 	}
+	auditKey, err := hkdf.Key(sha256.New, kek, nil, "smartcard-kiosk audit chain v1", 32)
+	if err != nil {
+		return nil, fmt.Errorf("derive audit key: %w", err)
+	}
 	block, err := aes.NewCipher(sealKey)
 	if err != nil {
 		return nil, fmt.Errorf("sealing cipher: %w", err)
@@ -60,7 +65,7 @@ func NewKeys(kek []byte) (*Keys, error) {
 	if err != nil {
 		return nil, fmt.Errorf("derive fingerprint: %w", err)
 	}
-	return &Keys{aead: aead, codeKey: codeKey, fingerprint: hex.EncodeToString(fp)}, nil
+	return &Keys{aead: aead, codeKey: codeKey, auditKey: auditKey, fingerprint: hex.EncodeToString(fp)}, nil
 }
 
 // LoadKEK reads a KEK file: 64 hex digits, optionally followed by a newline.
@@ -218,4 +223,18 @@ func NewManagementKey(r io.Reader) ([]byte, error) {
 		return nil, fmt.Errorf("draw management key: %w", err)
 	}
 	return b, nil
+}
+
+var _ domain.AuditChain = (*Keys)(nil)
+
+// AuditMAC is HMAC-SHA-256 over the previous event's MAC and the event's
+// content, under a key derived from the KEK for the audit chain alone.
+func (k *Keys) AuditMAC(prev []byte, e domain.AuditEvent) []byte {
+	m := hmac.New(sha256.New, k.auditKey)
+	var n [4]byte
+	n[3] = byte(len(prev)) // a MAC is 32 bytes; the length keeps nil apart
+	m.Write(n[:])
+	m.Write(prev)
+	m.Write(e.ChainBytes())
+	return m.Sum(nil)
 }

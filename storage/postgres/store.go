@@ -7,7 +7,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/storage/internal/sqlstore"
+	"github.com/smartcard-service-centre/kiosk/storage/postgres/connstr"
 )
 
 //go:embed migrations/*.sql
@@ -26,6 +26,10 @@ var migrationFiles embed.FS
 // migrationLockKey is the pg_advisory_xact_lock key ("kiosk-mg" in ASCII)
 // that serialises migrations between kiosks starting together.
 const migrationLockKey int64 = 0x6b696f736b2d6d67
+
+// auditLockKey is the pg_advisory_xact_lock key ("kiosk-au") that orders
+// audit appends into one chain.
+const auditLockKey int64 = 0x6b696f736b2d6175
 
 // defaultConnectTimeout bounds a dial to an unreachable server when the
 // URL sets no connect_timeout.
@@ -45,15 +49,16 @@ var dialect = &sqlstore.Dialect{
 	MigrationLock: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", migrationLockKey),
 	TimestampType: "timestamptz",
 	ClaimLock:     "FOR UPDATE SKIP LOCKED",
+	AuditLock:     fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", auditLockKey),
 }
 
 // Open connects to the database at url (postgres://… or key=value form)
 // and checks that it answers; call Migrate before first use. Errors never
 // contain the password.
-func Open(ctx context.Context, url string) (*Store, error) {
+func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("connect to database: %w", &redactedError{msg: redactURL(err.Error()), err: err})
+		return nil, fmt.Errorf("connect to database: %w", redact(err, ""))
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
@@ -75,7 +80,19 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		}
 		return pgTx{pgDB{tx}, tx}, nil
 	})
+	for _, o := range opts {
+		o(s)
+	}
 	return s, nil
+}
+
+// Option configures Open.
+type Option func(*Store)
+
+// WithAuditChain lets the store append to the audit trail, chaining each
+// event to the one before under c's key; without it AppendAudit refuses.
+func WithAuditChain(c domain.AuditChain) Option {
+	return func(s *Store) { s.SetAuditChain(c) }
 }
 
 // Migrate applies the embedded migrations not yet applied, in one
@@ -211,14 +228,11 @@ type redactedError struct {
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
 
-// redact removes the password from an error's text; pgx leaves it out of
-// its own messages, this guards what the layers below might add.
+// redact cleans an error's text for printing: pgx leaves passwords out of
+// its own messages, this guards what the layers below might add and the
+// connection string quoted by a parse error (whose password is unknown).
 func redact(err error, password string) error {
-	msg := oneLine(err.Error())
-	if password != "" {
-		msg = strings.ReplaceAll(msg, password, "xxxxx")
-	}
-	return &redactedError{msg: msg, err: err}
+	return &redactedError{msg: connstr.Redact(oneLine(err.Error()), password), err: err}
 }
 
 // oneLine joins pgx's one-line-per-attempt connect errors (it tries TLS,
@@ -234,14 +248,60 @@ func oneLine(msg string) string {
 	return strings.Join(parts, " ")
 }
 
-var (
-	urlPassword = regexp.MustCompile(`(://[^:/@\s]*:)[^@\s]*@`)
-	kvPassword  = regexp.MustCompile(`(password=)('[^']*'|[^\s'` + "`" + `]*)`)
-)
+// ErrNoSuchRole means the application role to grant to does not exist.
+var ErrNoSuchRole = errors.New("database role does not exist")
 
-// redactURL blanks passwords in text that may quote a connection string
-// that failed to parse (and so whose password is not known).
-func redactURL(s string) string {
-	s = urlPassword.ReplaceAllString(s, "${1}xxxxx@")
-	return kvPassword.ReplaceAllString(s, "${1}xxxxx")
+// GrantApp gives the kiosk's own login role exactly what the kiosk needs
+// and no more: it reads and writes the service's tables but runs no DDL,
+// owns nothing (so it cannot disable the audit triggers), and may only
+// read and append to the audit trail. Run it as the schema owner after
+// Migrate; running it again changes nothing.
+func (s *Store) GrantApp(ctx context.Context, role string) error {
+	if role == "" {
+		return errors.New("grant: no role given")
+	}
+	var superuser bool
+	err := s.pool.QueryRow(ctx, `SELECT rolsuper FROM pg_roles WHERE rolname = $1`, role).Scan(&superuser)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("grant to %s: %w (create it first: CREATE ROLE %s LOGIN PASSWORD '…')", role, ErrNoSuchRole, pgx.Identifier{role}.Sanitize())
+	}
+	if err != nil {
+		return fmt.Errorf("grant to %s: %w", role, translate(err))
+	}
+	if superuser {
+		return fmt.Errorf("grant to %s: it is a superuser, which can change anything: give the kiosk a role of its own", role)
+	}
+	// An owner keeps every right whatever is revoked (it could switch the
+	// audit triggers off), so the kiosk must not run as the schema owner.
+	var owned int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tableowner = $1`, role).Scan(&owned); err != nil {
+		return fmt.Errorf("grant to %s: %w", role, translate(err))
+	}
+	if owned > 0 {
+		return fmt.Errorf("grant to %s: it owns %d of the kiosk's tables (it ran kiosk migrate); migrate as another role, and run the kiosk as this one", role, owned)
+	}
+	id := pgx.Identifier{role}.Sanitize()
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("grant to %s: %w", role, err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	for _, stmt := range []string{
+		`REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ` + id,
+		`REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM ` + id,
+		`REVOKE CREATE ON SCHEMA public FROM ` + id,
+		`GRANT USAGE ON SCHEMA public TO ` + id,
+		`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ` + id,
+		`REVOKE INSERT, UPDATE, DELETE ON schema_migrations FROM ` + id,
+		`REVOKE UPDATE, DELETE ON audit_events FROM ` + id,
+		`GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ` + id,
+	} {
+		if _, err := tx.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("grant to %s: %w", role, translate(err))
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("grant to %s: %w", role, err)
+	}
+	return nil
 }

@@ -3,12 +3,14 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/storage/internal/sqlstore"
@@ -21,7 +23,7 @@ func throwawayDB(t testing.TB) string { return pgtest.NewDatabase(t) }
 
 func open(t testing.TB, dbURL string) *Store {
 	t.Helper()
-	s, err := Open(t.Context(), dbURL)
+	s, err := Open(t.Context(), dbURL, WithAuditChain(storetest.Chain))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,4 +231,102 @@ func migrationCount(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return len(ms)
+}
+
+// TestAppRoleLeastPrivilege: the role the kiosk runs as, given its grants
+// by GrantApp, passes the whole store suite, yet can neither change the
+// schema, nor switch off the audit triggers, nor change or delete audit
+// rows.
+func TestAppRoleLeastPrivilege(t *testing.T) {
+	dbURL := throwawayDB(t)
+	owner := open(t, dbURL)
+	if _, err := owner.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	role, appURL := pgtest.NewRole(t, dbURL)
+	if err := owner.GrantApp(t.Context(), role); err != nil {
+		t.Fatal(err)
+	}
+	if err := owner.GrantApp(t.Context(), role); err != nil {
+		t.Fatalf("granting again: %v", err)
+	}
+	t.Run("suite as the app role", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) domain.Store { return open(t, appURL) }, storetest.WithExec(rawExec),
+			storetest.WithReopen(func(t *testing.T, _ domain.Store) domain.Store { return open(t, appURL) }))
+	})
+	app := open(t, appURL)
+	if err := app.CheckSchema(t.Context()); err != nil {
+		t.Fatalf("the app role cannot check the schema: %v", err)
+	}
+	e, err := app.AppendAudit(t.Context(), domain.AuditEvent{Action: domain.AuditSelfUnlock, Outcome: domain.OutcomeSuccess, Detail: "original"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"ALTER TABLE audit_events DISABLE TRIGGER USER",
+		"DROP TRIGGER audit_events_no_update_delete ON audit_events",
+		fmt.Sprintf("UPDATE audit_events SET detail = 'tampered' WHERE id = %d", e.ID),
+		fmt.Sprintf("DELETE FROM audit_events WHERE id = %d", e.ID),
+		"TRUNCATE audit_events",
+		"CREATE TABLE extra (id int)",
+		"ALTER TABLE users ADD COLUMN extra int",
+		"DELETE FROM schema_migrations",
+	} {
+		err := rawExec(t.Context(), app, q)
+		var pgErr *pgconn.PgError
+		// 42501 insufficient_privilege; 42809/42P01 would mean the test is wrong.
+		if !errors.As(err, &pgErr) || pgErr.Code != "42501" {
+			t.Errorf("as the app role, %s: %v, want permission denied (42501)", q, err)
+		}
+	}
+	if _, err := domain.VerifyAudit(t.Context(), app, storetest.Chain); err != nil {
+		t.Fatalf("audit trail after the refused tampering: %v", err)
+	}
+
+	if err := owner.GrantApp(t.Context(), "postgres"); err == nil || !strings.Contains(err.Error(), "superuser") {
+		t.Fatalf("grant to a superuser: %v, want a refusal", err)
+	}
+	if err := owner.GrantApp(t.Context(), "no_such_role_here"); !errors.Is(err, ErrNoSuchRole) {
+		t.Fatalf("grant to a missing role: %v, want ErrNoSuchRole", err)
+	}
+}
+
+// TestAuditTamperDetected: the schema owner can switch the triggers off,
+// but a changed row and a deleted row are both found by VerifyAudit.
+func TestAuditTamperDetected(t *testing.T) {
+	dbURL := throwawayDB(t)
+	s := open(t, dbURL)
+	if _, err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for i := range 5 {
+		e, err := s.AppendAudit(t.Context(), domain.AuditEvent{Action: domain.AuditSelfUnlock, Outcome: domain.OutcomeFailure,
+			SubjectID: "555000000011", Detail: fmt.Sprint("attempt ", i+1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, e.ID)
+	}
+	for _, q := range []string{
+		"ALTER TABLE audit_events DISABLE TRIGGER USER",
+		fmt.Sprintf("UPDATE audit_events SET outcome = 'success' WHERE id = %d", ids[1]),
+		fmt.Sprintf("DELETE FROM audit_events WHERE id = %d", ids[3]),
+		"ALTER TABLE audit_events ENABLE TRIGGER USER",
+	} {
+		if err := rawExec(t.Context(), s, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	rep, err := domain.VerifyAudit(t.Context(), s, storetest.Chain)
+	if !errors.Is(err, domain.ErrAuditChainBroken) {
+		t.Fatalf("verify after tampering: %v, want ErrAuditChainBroken", err)
+	}
+	var broken []int64
+	for _, b := range rep.Breaks {
+		broken = append(broken, b.Event.ID)
+	}
+	if want := []int64{ids[1], ids[4]}; !reflect.DeepEqual(broken, want) {
+		t.Fatalf("breaks at rows %v, want %v (the changed row, and the row after the deleted one)", broken, want)
+	}
 }

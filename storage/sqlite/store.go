@@ -50,24 +50,9 @@ var dialect = &sqlstore.Dialect{
 	TimestampType: "INTEGER",
 }
 
-// DefaultPath is $XDG_DATA_HOME/smartcard-kiosk/kiosk.db, or
-// ~/.local/share/smartcard-kiosk/kiosk.db when XDG_DATA_HOME is unset.
-func DefaultPath() (string, error) {
-	dir := os.Getenv("XDG_DATA_HOME")
-	// The XDG spec says to ignore relative paths.
-	if dir == "" || !filepath.IsAbs(dir) {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("default database path: %w", err)
-		}
-		dir = filepath.Join(home, ".local", "share")
-	}
-	return filepath.Join(dir, "smartcard-kiosk", "kiosk.db"), nil
-}
-
 // Open opens (creating if needed, with a 0700 directory and a 0600 file)
 // the database at path and brings its schema up to date.
-func Open(ctx context.Context, path string) (*Store, error) {
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("open database: %q: need a file path", path)
 	}
@@ -120,7 +105,19 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	s.r = r
 	s.Queries = sqlstore.New(dialect, sqlDB{w}, sqlDB{r}, s.begin)
+	for _, o := range opts {
+		o(s)
+	}
 	return s, nil
+}
+
+// Option configures Open.
+type Option func(*Store)
+
+// WithAuditChain lets the store append to the audit trail, chaining each
+// event to the one before under c's key; without it AppendAudit refuses.
+func WithAuditChain(c domain.AuditChain) Option {
+	return func(s *Store) { s.SetAuditChain(c) }
 }
 
 // migrate applies the embedded migrations not yet applied, in one

@@ -2,9 +2,11 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,7 +18,7 @@ import (
 
 func openTemp(t testing.TB) *Store {
 	t.Helper()
-	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "kiosk.db"))
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "kiosk.db"), WithAuditChain(storetest.Chain))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +44,7 @@ func reopen(t *testing.T, s domain.Store) domain.Store {
 	if err := s.(*Store).w.QueryRowContext(t.Context(), "PRAGMA database_list").Scan(&seq, &name, &path); err != nil {
 		t.Fatal(err)
 	}
-	s2, err := Open(t.Context(), path)
+	s2, err := Open(t.Context(), path, WithAuditChain(storetest.Chain))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,4 +233,58 @@ func migrationCount(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return len(ms)
+}
+
+// TestAuditTamperDetected: anyone who can write the file can drop the
+// append-only triggers, but a changed row and a deleted row are both
+// found by VerifyAudit.
+func TestAuditTamperDetected(t *testing.T) {
+	s := openTemp(t)
+	var ids []int64
+	for i := range 5 {
+		e, err := s.AppendAudit(t.Context(), domain.AuditEvent{Action: domain.AuditSelfUnlock, Outcome: domain.OutcomeFailure,
+			SubjectID: "555000000011", Detail: "attempt " + strconv.Itoa(i+1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, e.ID)
+	}
+	for _, q := range []string{
+		"DROP TRIGGER audit_events_no_update",
+		"DROP TRIGGER audit_events_no_delete",
+		"UPDATE audit_events SET detail = 'attempt 0' WHERE id = " + strconv.FormatInt(ids[1], 10),
+		"DELETE FROM audit_events WHERE id = " + strconv.FormatInt(ids[3], 10),
+	} {
+		if err := rawExec(t.Context(), s, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	rep, err := domain.VerifyAudit(t.Context(), s, storetest.Chain)
+	if !errors.Is(err, domain.ErrAuditChainBroken) {
+		t.Fatalf("verify after tampering: %v, want ErrAuditChainBroken", err)
+	}
+	var broken []int64
+	for _, b := range rep.Breaks {
+		broken = append(broken, b.Event.ID)
+	}
+	if want := []int64{ids[1], ids[4]}; !reflect.DeepEqual(broken, want) {
+		t.Fatalf("breaks at rows %v, want %v", broken, want)
+	}
+}
+
+// TestAuditNeedsChainKey: a store opened without the audit chain's key
+// reads the trail but refuses to append to it.
+func TestAuditNeedsChainKey(t *testing.T) {
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "kiosk.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, err = s.AppendAudit(t.Context(), domain.AuditEvent{Action: domain.AuditSelfUnlock, Outcome: domain.OutcomeSuccess})
+	if !errors.Is(err, sqlstore.ErrNoAuditChain) {
+		t.Fatalf("append without a key: %v, want ErrNoAuditChain", err)
+	}
+	if _, err := s.ListAudit(t.Context(), domain.AuditFilter{}); err != nil {
+		t.Fatalf("list without a key: %v", err)
+	}
 }

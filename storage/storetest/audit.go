@@ -1,11 +1,13 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
+	"github.com/smartcard-service-centre/kiosk/domain/secret"
 )
 
 func appendAudit(t *testing.T, s domain.Queries, e domain.AuditEvent) domain.AuditEvent {
@@ -15,8 +17,11 @@ func appendAudit(t *testing.T, s domain.Queries, e domain.AuditEvent) domain.Aud
 	if got.ID <= 0 {
 		t.Fatalf("audit id %d", got.ID)
 	}
+	if len(got.MAC) != 32 {
+		t.Fatalf("appended event has a MAC of %d bytes, want 32", len(got.MAC))
+	}
 	want := e
-	want.ID, want.At = got.ID, stored(e.At)
+	want.ID, want.At, want.MAC = got.ID, stored(e.At), got.MAC
 	equal(t, "appended event", got, want)
 	return got
 }
@@ -85,4 +90,61 @@ func (st *suite) testAuditAppendOnly(t *testing.T, s domain.Store) {
 	equal(t, "event after tampering attempts", got, []domain.AuditEvent{e})
 	// The hook itself works, so the failures above are the triggers'.
 	noErr(t, "raw exec", st.exec(ctx, s, "SELECT 1"))
+}
+
+// testAuditChain: every appended event carries a MAC linking it to the
+// one before, and the whole trail verifies (other subtests on a shared
+// database add to the same chain).
+func testAuditChain(t *testing.T, s domain.Store) {
+	ctx := t.Context()
+	var last domain.AuditEvent
+	for i := range 3 {
+		last = appendAudit(t, s, domain.AuditEvent{At: base.Add(time.Duration(i) * time.Second), Action: domain.AuditCodeIssued,
+			Outcome: domain.OutcomeSuccess, SubjectID: newUserID(), Detail: fmt.Sprint("chained ", i)})
+	}
+	got, err := s.ListAudit(ctx, domain.AuditFilter{SubjectID: last.SubjectID})
+	noErr(t, "list audit", err)
+	equal(t, "listed event with its MAC", got, []domain.AuditEvent{last})
+	rep, err := domain.VerifyAudit(ctx, s, Chain)
+	noErr(t, "verify audit", err)
+	if rep.Last.ID != last.ID || rep.Rows < 3 {
+		t.Fatalf("verified %d rows up to %d, want the last one %d", rep.Rows, rep.Last.ID, last.ID)
+	}
+	// Another key cannot extend the chain: the trail no longer verifies.
+	if _, err := domain.VerifyAudit(ctx, s, otherChain); !errors.Is(err, domain.ErrAuditChainBroken) {
+		t.Fatalf("verify under another key: %v, want ErrAuditChainBroken", err)
+	}
+}
+
+var otherChain = func() *secret.Keys {
+	k, err := secret.NewKeys([]byte("another key-encryption key, 32B."))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
+
+// testConcurrentAuditChain: kiosks on two connection pools appending at
+// once still make one chain.
+func (st *suite) testConcurrentAuditChain(t *testing.T, s domain.Store) {
+	ctx := t.Context()
+	kiosks := st.pair(t, s)
+	subject := newUserID()
+	var errs [racers]error
+	race(func(i int) {
+		_, errs[i] = kiosks[i%2].AppendAudit(ctx, domain.AuditEvent{At: base, Action: domain.AuditCodeEntered,
+			Outcome: domain.OutcomeFailure, SubjectID: subject, Terminal: fmt.Sprint("kiosk-", i%2), Detail: fmt.Sprint(i)})
+	})
+	for _, err := range errs {
+		noErr(t, "append audit", err)
+	}
+	got, err := s.ListAudit(ctx, domain.AuditFilter{SubjectID: subject})
+	noErr(t, "list audit", err)
+	if len(got) != racers {
+		t.Fatalf("%d events stored, want %d", len(got), racers)
+	}
+	rep, err := domain.VerifyAudit(ctx, s, Chain)
+	if err != nil {
+		t.Fatalf("chain after concurrent appends: %v (breaks %+v)", err, rep.Breaks)
+	}
 }

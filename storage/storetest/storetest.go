@@ -15,7 +15,18 @@ import (
 	"time"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
+	"github.com/smartcard-service-centre/kiosk/domain/secret"
 )
+
+// Chain is the audit chain key stores under test are opened with
+// (storage's WithAuditChain): the real keys, from a fixed test KEK.
+var Chain = func() *secret.Keys {
+	k, err := secret.NewKeys([]byte("storetest key-encryption key 32B"))
+	if err != nil {
+		panic(err) // a constant of the right size
+	}
+	return k
+}()
 
 // Option configures Run.
 type Option func(*suite)
@@ -83,6 +94,7 @@ func Run(t *testing.T, open func(t *testing.T) domain.Store, opts ...Option) {
 		{"Mail/InTx", testMailInTx},
 		{"Audit", testAudit},
 		{"Audit/AppendOnly", st.testAuditAppendOnly},
+		{"Audit/Chain", testAuditChain},
 		{"InTx/Commit", testTxCommit},
 		{"InTx/Rollback", testTxRollback},
 		{"InTx/Panic", testTxPanic},
@@ -91,6 +103,7 @@ func Run(t *testing.T, open func(t *testing.T) domain.Store, opts ...Option) {
 		{"Concurrency/RecordCodeFailure", st.testConcurrentCodeFailures},
 		{"Concurrency/UseCode", testConcurrentUseCode},
 		{"Concurrency/ClaimMail", testConcurrentClaimMail},
+		{"Concurrency/AuditChain", st.testConcurrentAuditChain},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,28 +2,64 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
 )
 
-const auditCols = `id, at, action, outcome, actor_id, subject_id, card_serial, role, terminal, detail`
+const auditCols = `id, at, action, outcome, actor_id, subject_id, card_serial, role, terminal, detail, mac`
 
-// AppendAudit writes one event; a zero At is taken as now.
+// ErrNoAuditChain means the store was opened without the audit chain's
+// key, so it cannot append to the audit trail.
+var ErrNoAuditChain = errors.New("no audit chain key: open the store with the key-encryption key")
+
+// AppendAudit writes one event, chained to the last one: under the
+// dialect's audit lock (held to the end of the transaction, so appenders
+// on other connections queue) it reads the last row's MAC and stores the
+// event with its own. A zero At is taken as now.
 func (q *Queries) AppendAudit(ctx context.Context, e domain.AuditEvent) (domain.AuditEvent, error) {
+	if q.chain == nil {
+		return domain.AuditEvent{}, q.fail("append audit", ErrNoAuditChain)
+	}
 	if e.At.IsZero() {
 		e.At = time.Now()
 	}
 	e.At = NormTime(e.At)
-	err := q.w.QueryRow(ctx, `
-		INSERT INTO audit_events (at, action, outcome, actor_id, subject_id, card_serial, role, terminal, detail)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-		q.timeArg(e.At), string(e.Action), string(e.Outcome), string(e.ActorID), string(e.SubjectID),
-		string(e.CardSerial), e.Role, e.Terminal, e.Detail).Scan(&e.ID)
+	err := q.inTx(ctx, func(tq *Queries) error {
+		if tq.d.AuditLock != "" {
+			if _, err := tq.w.Exec(ctx, tq.d.AuditLock); err != nil {
+				return err
+			}
+		}
+		var prev []byte
+		err := tq.w.QueryRow(ctx, `SELECT mac FROM audit_events ORDER BY id DESC LIMIT 1`).Scan(bytesDest{&prev})
+		if err != nil && !errors.Is(tq.d.Translate(err), domain.ErrNotFound) {
+			return err
+		}
+		e.MAC = tq.chain.AuditMAC(prev, e)
+		return tq.w.QueryRow(ctx, `
+			INSERT INTO audit_events (at, action, outcome, actor_id, subject_id, card_serial, role, terminal, detail, mac)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+			tq.timeArg(e.At), string(e.Action), string(e.Outcome), string(e.ActorID), string(e.SubjectID),
+			string(e.CardSerial), e.Role, e.Terminal, e.Detail, e.MAC).Scan(&e.ID)
+	})
 	if err != nil {
 		return domain.AuditEvent{}, q.fail("append audit", err)
 	}
 	return e, nil
+}
+
+func scanAudit(row Row) (domain.AuditEvent, error) {
+	var (
+		e                                       domain.AuditEvent
+		action, outcome, actor, subject, serial string
+	)
+	err := row.Scan(&e.ID, timeDest{&e.At}, &action, &outcome, &actor, &subject, &serial,
+		&e.Role, &e.Terminal, &e.Detail, bytesDest{&e.MAC})
+	e.Action, e.Outcome = domain.AuditAction(action), domain.AuditOutcome(outcome)
+	e.ActorID, e.SubjectID, e.CardSerial = domain.UserID(actor), domain.UserID(subject), domain.CardSerial(serial)
+	return e, err
 }
 
 // ListAudit returns matching events, newest first; Limit 0 means all.
@@ -38,21 +74,42 @@ func (q *Queries) ListAudit(ctx context.Context, f domain.AuditFilter) ([]domain
 	}
 	var out []domain.AuditEvent
 	err := each(ctx, q.r, func(rows Rows) error {
-		var (
-			e                                       domain.AuditEvent
-			action, outcome, actor, subject, serial string
-		)
-		if err := rows.Scan(&e.ID, timeDest{&e.At}, &action, &outcome, &actor, &subject, &serial,
-			&e.Role, &e.Terminal, &e.Detail); err != nil {
-			return err
-		}
-		e.Action, e.Outcome = domain.AuditAction(action), domain.AuditOutcome(outcome)
-		e.ActorID, e.SubjectID, e.CardSerial = domain.UserID(actor), domain.UserID(subject), domain.CardSerial(serial)
+		e, err := scanAudit(rows)
 		out = append(out, e)
-		return nil
+		return err
 	}, query, args...)
 	if err != nil {
 		return nil, q.fail("list audit", err)
 	}
 	return out, nil
+}
+
+// walkBatch bounds the rows one query of WalkAudit reads, so walking a
+// long trail holds neither a long-running cursor nor much memory.
+const walkBatch = 1000
+
+// WalkAudit reads the trail in id order, which is chain order because
+// appends hold the audit lock until they commit.
+func (q *Queries) WalkAudit(ctx context.Context, fn func(domain.AuditEvent) error) error {
+	after := int64(0)
+	for {
+		var batch []domain.AuditEvent
+		err := each(ctx, q.r, func(rows Rows) error {
+			e, err := scanAudit(rows)
+			batch = append(batch, e)
+			return err
+		}, `SELECT `+auditCols+` FROM audit_events WHERE id > $1 ORDER BY id LIMIT $2`, after, walkBatch)
+		if err != nil {
+			return q.fail("walk audit", err)
+		}
+		for _, e := range batch {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if len(batch) < walkBatch {
+			return nil
+		}
+		after = batch[len(batch)-1].ID
+	}
 }

@@ -58,4 +58,9 @@ type Dialect struct {
 	// over a row another is taking instead of queueing behind it; SQLite
 	// needs none, as it runs one writer at a time.
 	ClaimLock string
+	// AuditLock, if set, runs in the transaction that appends an audit
+	// event, before it reads the last one, and holds until the end of the
+	// transaction: appends from many connections then chain in one line.
+	// SQLite needs none: its transactions take the write lock at BEGIN.
+	AuditLock string
 }

@@ -17,6 +17,8 @@ type Queries struct {
 	r DB // plain reads; may be a separate read-only pool
 	// begin starts a transaction on the root; nil inside one.
 	begin func(ctx context.Context) (Tx, error)
+	// chain MACs audit events; without it AppendAudit refuses.
+	chain domain.AuditChain
 }
 
 var _ domain.Queries = (*Queries)(nil)
@@ -26,6 +28,10 @@ var _ domain.Queries = (*Queries)(nil)
 func New(d *Dialect, w, r DB, begin func(ctx context.Context) (Tx, error)) *Queries {
 	return &Queries{d: d, w: w, r: r, begin: begin}
 }
+
+// SetAuditChain gives the store the audit chain's key (stores call it as
+// they open, before any use).
+func (q *Queries) SetAuditChain(c domain.AuditChain) { q.chain = c }
 
 // InTx runs fn in one transaction: committed if fn returns nil, rolled back
 // if it returns an error or panics (the panic then continues). Called on
@@ -50,7 +56,7 @@ func (q *Queries) inTx(ctx context.Context, fn func(*Queries) error) (err error)
 			panic(p)
 		}
 	}()
-	if err := fn(&Queries{d: q.d, w: tx, r: tx}); err != nil {
+	if err := fn(&Queries{d: q.d, w: tx, r: tx, chain: q.chain}); err != nil {
 		if rbErr := tx.Rollback(rbCtx); rbErr != nil {
 			return errors.Join(err, fmt.Errorf("rollback: %w", rbErr))
 		}

@@ -11,19 +11,18 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/smartcard-service-centre/kiosk/storage/postgres/connstr"
 )
 
 // DefaultURL is the server used when KIOSK_TEST_DATABASE_URL is unset.
 const DefaultURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-
-var password = regexp.MustCompile(`(://[^:/@]*:)[^@]*@`)
 
 // AdminURL returns the server's URL once it answers, else skips or fails.
 func AdminURL(tb testing.TB) string {
@@ -40,8 +39,7 @@ func AdminURL(tb testing.TB) string {
 		conn.Close(ctx)
 	}
 	if err != nil {
-		msg := fmt.Sprintf("PostgreSQL not reachable at %s (set KIOSK_TEST_DATABASE_URL): %v",
-			password.ReplaceAllString(u, "$1xxxxx@"), err)
+		msg := connstr.Redact(fmt.Sprintf("PostgreSQL not reachable at %s (set KIOSK_TEST_DATABASE_URL): %v", u, err))
 		if os.Getenv("CI") == "true" {
 			tb.Fatal(msg)
 		}
@@ -83,6 +81,37 @@ func NewDatabase(tb testing.TB) string {
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+// NewRole creates a login role kiosk_app_<random> with a random password
+// on the server of dbURL, with no privileges; it is dropped (with what was
+// granted to it in dbURL's database) when the test ends. It returns the
+// role's name and dbURL as that role.
+func NewRole(tb testing.TB, dbURL string) (role, roleURL string) {
+	tb.Helper()
+	admin := AdminURL(tb)
+	b := make([]byte, 6)
+	rand.Read(b)
+	role = "kiosk_app_" + hex.EncodeToString(b)
+	rand.Read(b)
+	password := hex.EncodeToString(b)
+	if err := adminExec(context.Background(), admin, fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s'", role, password)); err != nil {
+		tb.Fatalf("create test role: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := adminExec(context.Background(), dbURL, "DROP OWNED BY "+role); err != nil {
+			tb.Errorf("drop what %s owns: %v", role, err)
+		}
+		if err := adminExec(context.Background(), admin, "DROP ROLE IF EXISTS "+role); err != nil {
+			tb.Errorf("drop test role %s: %v", role, err)
+		}
+	})
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	u.User = url.UserPassword(role, password)
+	return role, u.String()
 }
 
 // Snapshot renders every row of every table in the public schema, sorted,
