@@ -1,6 +1,9 @@
 package cardio
 
-import "errors"
+import (
+	"context"
+	"errors"
+)
 
 // Sentinel errors shared by every Readers implementation. Implementations
 // wrap them (with %w) together with the underlying cause, so callers test
@@ -24,3 +27,21 @@ var (
 	// ErrClosed: the Readers or Conn was closed by its owner.
 	ErrClosed = errors.New("card reader connection closed")
 )
+
+// transportErrs are failures on the way to the card, not answers from it.
+var transportErrs = []error{
+	ErrNoService, ErrNoReader, ErrNoCard, ErrCardRemoved, ErrCardReset,
+	ErrReaderUnavailable, ErrClosed, context.Canceled, context.DeadlineExceeded,
+}
+
+// IsTransport reports whether err is a failure on the way to the card (the
+// service, the reader, a pulled or reset card, a closed connection, the
+// caller giving up) rather than the card's answer.
+func IsTransport(err error) bool {
+	for _, s := range transportErrs {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}

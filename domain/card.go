@@ -6,6 +6,10 @@ import "time"
 // allows before it blocks (its PIN retry counter when full).
 const PasscodeTries = 3
 
+// PUKTries is how many wrong PUKs a card issued by the service allows
+// before its PUK blocks; the card can then no longer be unlocked.
+const PUKTries = 3
+
 // Smartcard is the service's record of an issued card.
 type Smartcard struct {
 	Serial     CardSerial

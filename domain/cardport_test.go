@@ -1,4 +1,4 @@
-package domain
+package domain_test
 
 import (
 	"bytes"
@@ -9,71 +9,25 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
-	"fmt"
 	"math/big"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/smartcard-service-centre/kiosk/cardio/ca"
+	"github.com/smartcard-service-centre/kiosk/domain"
 )
-
-// fakeCA issues certificates naming user, serial and slot, signed by its
-// own key; Verify checks exactly that, like the real service CA.
-type fakeCA struct {
-	key  *ecdsa.PrivateKey
-	cert *x509.Certificate
-}
-
-func newFakeCA(t *testing.T) *fakeCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(5, 0, 0),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &fakeCA{key: key, cert: cert}
-}
-
-func (ca *fakeCA) Issue(pub crypto.PublicKey, user UserID, serial CardSerial, slot KeySlot, notBefore, notAfter time.Time) ([]byte, error) {
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: string(user), SerialNumber: string(serial), OrganizationalUnit: []string{string(slot)}},
-		NotBefore:    notBefore, NotAfter: notAfter,
-	}
-	return x509.CreateCertificate(rand.Reader, tmpl, ca.cert, pub, ca.key)
-}
-
-func (ca *fakeCA) Verify(der []byte, user UserID, serial CardSerial, slot KeySlot) (*x509.Certificate, error) {
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, err
-	}
-	if err := cert.CheckSignatureFrom(ca.cert); err != nil {
-		return nil, err
-	}
-	s := cert.Subject
-	if s.CommonName != string(user) || s.SerialNumber != string(serial) || len(s.OrganizationalUnit) != 1 || s.OrganizationalUnit[0] != string(slot) {
-		return nil, fmt.Errorf("certificate names %s/%s", s.CommonName, s.SerialNumber)
-	}
-	return cert, nil
-}
 
 // keyCard is a Card that signs with a key in memory and records the
 // digests it was asked to sign.
 type keyCard struct {
-	Card // other methods are not used
-	key  *ecdsa.PrivateKey
-	err  error
-	seen [][]byte
+	domain.Card // other methods are not used
+	key         *ecdsa.PrivateKey
+	err         error
+	seen        [][]byte
 }
 
 func (c *keyCard) Sign(_ context.Context, digest []byte) ([]byte, error) {
@@ -84,10 +38,61 @@ func (c *keyCard) Sign(_ context.Context, digest []byte) ([]byte, error) {
 	return ecdsa.SignASN1(rand.Reader, c.key, digest)
 }
 
+// newAuthority is the service's real CA in a temporary directory, which
+// it returns too; it was set up three years ago.
+func newAuthority(t *testing.T) (domain.CertificateAuthority, string) {
+	t.Helper()
+	dir := t.TempDir()
+	a, err := ca.Generate(dir, time.Now().AddDate(-3, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca.ForDomain(a), dir
+}
+
+// issueRaw signs a certificate for pub with the issuing key in the CA's
+// directory, with the subject and usage of like: what the CA itself would
+// never issue (it certifies ECDSA keys only).
+func issueRaw(t *testing.T, dir string, pub crypto.PublicKey, like []byte) []byte {
+	t.Helper()
+	read := func(name, typ string) []byte {
+		raw, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		block, _ := pem.Decode(raw)
+		if block == nil || block.Type != typ {
+			t.Fatalf("%s: no PEM %s", name, typ)
+		}
+		return block.Bytes
+	}
+	issuer, err := x509.ParseCertificate(read(ca.IssuerCertFile, "CERTIFICATE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := x509.ParsePKCS8PrivateKey(read(ca.IssuerKeyFile, "PRIVATE KEY"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := x509.ParseCertificate(like)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: model.Subject,
+		NotBefore: model.NotBefore, NotAfter: model.NotAfter, KeyUsage: model.KeyUsage, ExtKeyUsage: model.ExtKeyUsage,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, pub, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
 func TestProveGenuine(t *testing.T) {
 	ctx := context.Background()
-	ca := newFakeCA(t)
-	const user, serial = UserID("555001799894"), CardSerial("4082A001132F2817")
+	authority, dir := newAuthority(t)
+	const user, serial = domain.UserID("555001799894"), domain.CardSerial("4082A001132F2817")
 	newKey := func() *ecdsa.PrivateKey {
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {
@@ -97,18 +102,23 @@ func TestProveGenuine(t *testing.T) {
 	}
 	cardKey := newKey()
 	now := time.Now()
-	issue := func(pub crypto.PublicKey, user UserID, serial CardSerial, slot KeySlot) []byte {
-		der, err := ca.Issue(pub, user, serial, slot, now.Add(-time.Hour), now.AddDate(2, 0, 0))
+	issueBy := func(a domain.CertificateAuthority, pub crypto.PublicKey, user domain.UserID, serial domain.CardSerial, slot domain.KeySlot) []byte {
+		der, err := a.Issue(pub, user, serial, slot, now.Add(-time.Hour), now.AddDate(1, 0, 0))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return der
 	}
+	issue := func(pub crypto.PublicKey, user domain.UserID, serial domain.CardSerial, slot domain.KeySlot) []byte {
+		return issueBy(authority, pub, user, serial, slot)
+	}
+	genuine := issue(cardKey.Public(), user, serial, domain.KeyCardAuth)
 	edPub, _, _ := ed25519.GenerateKey(rand.Reader)
-	expired, err := ca.Issue(cardKey.Public(), user, serial, KeyCardAuth, now.AddDate(-2, 0, -1), now.AddDate(0, 0, -1))
+	expired, err := authority.Issue(cardKey.Public(), user, serial, domain.KeyCardAuth, now.AddDate(-1, 0, -1), now.AddDate(0, 0, -1))
 	if err != nil {
 		t.Fatal(err)
 	}
+	otherCA, _ := newAuthority(t)
 	removed := errors.New("the smartcard was removed (test)")
 
 	tests := []struct {
@@ -118,26 +128,23 @@ func TestProveGenuine(t *testing.T) {
 		signErr error
 		want    error // nil: genuine
 	}{
-		{"genuine", issue(cardKey.Public(), user, serial, KeyCardAuth), cardKey, nil, nil},
+		{"genuine", genuine, cardKey, nil, nil},
 		{"expired certificate is still recognised", expired, cardKey, nil, nil},
-		{"card key differs from the recorded certificate", issue(cardKey.Public(), user, serial, KeyCardAuth), newKey(), nil, ErrCardNotGenuine},
-		{"certificate for another serial", issue(cardKey.Public(), user, "4082A00100000011", KeyCardAuth), cardKey, nil, ErrCardNotGenuine},
-		{"certificate for another user", issue(cardKey.Public(), "555000000011", serial, KeyCardAuth), cardKey, nil, ErrCardNotGenuine},
-		{"certificate for the PIV authentication key", issue(cardKey.Public(), user, serial, KeyPIVAuth), cardKey, nil, ErrCardNotGenuine},
-		{"certificate from another CA", func() []byte {
-			der, _ := newFakeCA(t).Issue(cardKey.Public(), user, serial, KeyCardAuth, now, now.AddDate(2, 0, 0))
-			return der
-		}(), cardKey, nil, ErrCardNotGenuine},
-		{"no certificate recorded", nil, cardKey, nil, ErrCardNotGenuine},
-		{"garbage recorded", []byte("not a certificate"), cardKey, nil, ErrCardNotGenuine},
-		{"not an ECDSA key", issue(edPub, user, serial, KeyCardAuth), cardKey, nil, ErrCardNotGenuine},
-		{"card pulled while signing", issue(cardKey.Public(), user, serial, KeyCardAuth), cardKey, removed, removed},
+		{"card key differs from the recorded certificate", genuine, newKey(), nil, domain.ErrCardNotGenuine},
+		{"certificate for another serial", issue(cardKey.Public(), user, "4082A00100000011", domain.KeyCardAuth), cardKey, nil, domain.ErrCardNotGenuine},
+		{"certificate for another user", issue(cardKey.Public(), "555000000011", serial, domain.KeyCardAuth), cardKey, nil, domain.ErrCardNotGenuine},
+		{"certificate for the PIV authentication key", issue(cardKey.Public(), user, serial, domain.KeyPIVAuth), cardKey, nil, domain.ErrCardNotGenuine},
+		{"certificate from another CA", issueBy(otherCA, cardKey.Public(), user, serial, domain.KeyCardAuth), cardKey, nil, domain.ErrCardNotGenuine},
+		{"no certificate recorded", nil, cardKey, nil, domain.ErrCardNotGenuine},
+		{"garbage recorded", []byte("not a certificate"), cardKey, nil, domain.ErrCardNotGenuine},
+		{"not an ECDSA key", issueRaw(t, dir, edPub, genuine), cardKey, nil, domain.ErrCardNotGenuine},
+		{"card pulled while signing", genuine, cardKey, removed, removed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			card := &keyCard{key: tt.key, err: tt.signErr}
-			rec := Smartcard{Serial: serial, UserID: user, CardAuthCert: tt.cert}
-			err := ProveGenuine(ctx, card, rec, ca, nil)
+			rec := domain.Smartcard{Serial: serial, UserID: user, CardAuthCert: tt.cert}
+			err := domain.ProveGenuine(ctx, card, rec, authority, nil)
 			if tt.want == nil {
 				if err != nil {
 					t.Fatalf("got %v, want genuine", err)
@@ -147,7 +154,7 @@ func TestProveGenuine(t *testing.T) {
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("got %v, want %v", err, tt.want)
 			}
-			if tt.want != ErrCardNotGenuine && errors.Is(err, ErrCardNotGenuine) {
+			if tt.want != domain.ErrCardNotGenuine && errors.Is(err, domain.ErrCardNotGenuine) {
 				t.Fatalf("a reader failure is reported as a fake card: %v", err)
 			}
 		})
@@ -156,9 +163,9 @@ func TestProveGenuine(t *testing.T) {
 	// Each check uses a fresh challenge, so a recorded signature cannot be
 	// replayed.
 	card := &keyCard{key: cardKey}
-	rec := Smartcard{Serial: serial, UserID: user, CardAuthCert: issue(cardKey.Public(), user, serial, KeyCardAuth)}
+	rec := domain.Smartcard{Serial: serial, UserID: user, CardAuthCert: genuine}
 	for range 2 {
-		if err := ProveGenuine(ctx, card, rec, ca, nil); err != nil {
+		if err := domain.ProveGenuine(ctx, card, rec, authority, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

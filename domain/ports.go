@@ -57,6 +57,10 @@ type CardStore interface {
 	ListSmartcards(ctx context.Context, id UserID) ([]Smartcard, error)
 	PutCardSecrets(ctx context.Context, s CardSecrets) error
 	GetCardSecrets(ctx context.Context, serial CardSerial) (CardSecrets, error)
+	// KEKFingerprints lists the distinct fingerprints of the keys that
+	// sealed the stored card secrets (at most a handful), so a kiosk with
+	// the wrong key finds out at start-up, not at a card holder's last step.
+	KEKFingerprints(ctx context.Context) ([]string, error)
 	// RecordRenewal sets new certificates' expiry and Card Authentication
 	// certificate and counts the renewal; ErrCardCancelled if the card has
 	// been cancelled.

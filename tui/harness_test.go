@@ -28,6 +28,7 @@ import (
 	"github.com/smartcard-service-centre/kiosk/domain/selfservice/sstest"
 	"github.com/smartcard-service-centre/kiosk/storage/sqlite"
 	"github.com/smartcard-service-centre/kiosk/tui"
+	"github.com/smartcard-service-centre/kiosk/tui/demo"
 )
 
 // cheapArgon2 keeps answer hashing fast in tests; hashes carry their
@@ -57,21 +58,17 @@ type fixture struct {
 	store   *sqlite.Store
 	hooks   *hookStore // the store as the service sees it
 	keys    *secret.Keys
-	ca      *sstest.CA
+	ca      domain.CertificateAuthority
 	clock   *sstest.Clock
 	readers *sstest.Readers
 	svc     *selfservice.Service
 	notify  chan struct{}
 }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture returns the fixture, its service configured by configure.
+func newFixture(t *testing.T, configure ...func(*selfservice.Config)) *fixture {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "kiosk.db")
-	store, err := sqlite.Open(t.Context(), path)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { store.Close() })
 	kek := make([]byte, secret.KEKSize)
 	if _, err := rand.Read(kek); err != nil {
 		t.Fatal(err)
@@ -80,9 +77,14 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fx := &fixture{t: t, path: path, store: store, hooks: &hookStore{Store: store}, keys: keys, ca: sstest.NewCA(),
+	store, err := sqlite.Open(t.Context(), path, sqlite.WithAuditChain(keys))
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { store.Close() })
+	fx := &fixture{t: t, path: path, store: store, hooks: &hookStore{Store: store}, keys: keys, ca: sstest.NewCA(t),
 		clock: sstest.NewClock(start), readers: sstest.NewReaders(), notify: make(chan struct{}, 1)}
-	fx.svc = selfservice.New(selfservice.Config{
+	cfg := selfservice.Config{
 		Store: fx.hooks, Keys: keys, CA: fx.ca, Clock: fx.clock, Argon2: cheapArgon2,
 		Notify: func() {
 			select {
@@ -90,7 +92,11 @@ func newFixture(t *testing.T) *fixture {
 			default:
 			}
 		},
-	})
+	}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	fx.svc = selfservice.New(cfg)
 	return fx
 }
 
@@ -175,12 +181,12 @@ func (tr *testTray) moves() []int {
 	return append([]int(nil), tr.moved...)
 }
 
-func (tr *testTray) Cards() []tui.TrayCard {
+func (tr *testTray) Cards() []demo.TrayCard {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	out := make([]tui.TrayCard, len(tr.cards))
+	out := make([]demo.TrayCard, len(tr.cards))
 	for i := range tr.cards {
-		out[i] = tui.TrayCard{Label: tr.labels[i], Inserted: i == tr.in}
+		out[i] = demo.TrayCard{Label: tr.labels[i], Inserted: i == tr.in}
 	}
 	return out
 }
@@ -236,13 +242,32 @@ func (k *kiosk) logText() string {
 }
 
 func (fx *fixture) start(width, height int, opts ...func(*tui.Options)) *kiosk {
+	fx.t.Helper()
+	return fx.startWrapped(width, height, nil, opts...)
+}
+
+// startDemo starts the kiosk inside the demo, as --readers sim runs it.
+func (fx *fixture) startDemo(width, height int, d demo.Options, opts ...func(*tui.Options)) *kiosk {
+	fx.t.Helper()
+	return fx.startWrapped(width, height, func(ctx context.Context, kiosk *tui.Model) tea.Model {
+		d.Context = ctx
+		return demo.New(kiosk, d)
+	}, opts...)
+}
+
+// startWrapped starts the kiosk inside the model wrap builds (nil: none).
+func (fx *fixture) startWrapped(width, height int, wrap tui.Wrap, opts ...func(*tui.Options)) *kiosk {
 	t := fx.t
 	t.Helper()
 	k, o := fx.newKiosk(t.Context(), width, height, opts...)
 	popts := append(tui.ProgramOptions(o),
 		tea.WithColorProfile(colorprofile.Ascii),
 		tea.WithEnvironment([]string{"TERM=xterm-256color"}))
-	k.tm = teatest.NewTestModel(t, tui.New(o), teatest.WithInitialTermSize(width, height), teatest.WithProgramOptions(popts...))
+	var m tea.Model = tui.New(o)
+	if wrap != nil {
+		m = wrap(o.Context, m.(*tui.Model))
+	}
+	k.tm = teatest.NewTestModel(t, m, teatest.WithInitialTermSize(width, height), teatest.WithProgramOptions(popts...))
 	k.send, k.out = k.tm.Send, k.tm.Output()
 	t.Cleanup(func() {
 		_ = k.tm.Quit()
@@ -279,6 +304,16 @@ func (fx *fixture) newKiosk(ctx context.Context, width, height int, opts ...func
 // does: keys go in as the bytes a terminal sends, and once Run returns
 // the store is closed, as the command closes it.
 func (fx *fixture) run(ctx context.Context, width, height int, opts ...func(*tui.Options)) *kiosk {
+	fx.t.Helper()
+	return fx.runWith(ctx, width, height, tui.Run, opts...)
+}
+
+// runFunc runs the kiosk program: tui.Run, or demo.Run with the demo's
+// options.
+type runFunc func(ctx context.Context, o tui.Options, extra ...tea.ProgramOption) error
+
+// runWith is run, the program run by run.
+func (fx *fixture) runWith(ctx context.Context, width, height int, run runFunc, opts ...func(*tui.Options)) *kiosk {
 	t := fx.t
 	t.Helper()
 	k, o := fx.newKiosk(ctx, width, height, opts...)
@@ -297,7 +332,7 @@ func (fx *fixture) run(ctx context.Context, width, height int, opts ...func(*tui
 	go func() {
 		// Hidden behind a plain reader: bubbletea's cancelable reader for
 		// files races its own Close when the program is killed.
-		err := tui.Run(ctx, o, tea.WithInput(struct{ io.Reader }{in}), tea.WithOutput(out), tea.WithWindowSize(width, height),
+		err := run(ctx, o, tea.WithInput(struct{ io.Reader }{in}), tea.WithOutput(out), tea.WithWindowSize(width, height),
 			tea.WithoutSignals(), tea.WithColorProfile(colorprofile.Ascii),
 			tea.WithEnvironment([]string{"TERM=xterm-256color"}))
 		fx.store.Close()
@@ -325,6 +360,10 @@ func keyBytes(k tea.KeyPressMsg) []byte {
 		return []byte("\t")
 	case k.Code == tea.KeyBackspace:
 		return []byte{0x7f}
+	case k.Mod == tea.ModCtrl && k.Code >= 'a' && k.Code <= 'z':
+		return []byte{byte(k.Code-'a') + 1}
+	case k.Mod == 0 && k.Code >= tea.KeyF1 && k.Code <= tea.KeyF4:
+		return []byte{0x1b, 'O', byte('P' + k.Code - tea.KeyF1)}
 	}
 	panic(fmt.Sprintf("no bytes for key %s", k))
 }

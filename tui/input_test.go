@@ -7,9 +7,6 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
-
-	"github.com/smartcard-service-centre/kiosk/domain/selfservice/sstest"
-	"github.com/smartcard-service-centre/kiosk/tui"
 )
 
 // Pastes pass the same gate as keys: one answering "are you still there?"
@@ -39,27 +36,6 @@ func TestPasteGate(t *testing.T) {
 		s := k.waitFor("Def")
 		if !strings.Contains(s, "AbcDef") {
 			t.Fatalf("a paste the holder could not see was typed:\n%s", s)
-		}
-	})
-	t.Run("demo panels instead of the screen", func(t *testing.T) {
-		t.Parallel()
-		fx := newFixture(t)
-		tray := &testTray{fx: fx, in: -1, labels: []string{"Mr Test Person — locked"}, cards: []*sstest.Card{fx.add(testPerson())}}
-		k := fx.start(80, 24, func(o *tui.Options) { o.Tray = tray })
-		k.waitFor("Insert your Smartcard")
-		k.press("f10")
-		k.waitFor("Demo card tray")
-		k.press("f1")
-		s := k.waitFor("▶ F1", "Mr Test Person · locked")
-		if strings.Contains(s, "enter choose") {
-			t.Fatalf("the help bar offers the hidden screen's keys:\n%s", s)
-		}
-		k.press("enter", "down")
-		k.send(tea.PasteMsg{Content: "x"})
-		k.press("f10")
-		s = k.waitFor("What would you like to do?")
-		if !strings.Contains(s, "┃ 1  Smartcard Unlock") {
-			t.Fatalf("keys reached the hidden screen:\n%s", s)
 		}
 	})
 }

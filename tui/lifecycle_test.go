@@ -13,37 +13,9 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
-	"github.com/smartcard-service-centre/kiosk/domain/selfservice/sstest"
 	"github.com/smartcard-service-centre/kiosk/storage/sqlite"
 	"github.com/smartcard-service-centre/kiosk/tui"
 )
-
-// Demo tray keys act one at a time, in the order pressed: F1 then F2
-// leaves card 2 in, however long card 1 takes to move.
-func TestTrayKeysActInOrder(t *testing.T) {
-	t.Parallel()
-	fx := newFixture(t)
-	other := unblocked()
-	other.ID, other.Given, other.Serial = "555000000011", "Other", "4082A00100000011"
-	slow := make(chan struct{})
-	tray := &testTray{fx: fx, in: -1, hold: map[int]chan struct{}{0: slow},
-		labels: []string{"Mr Test Person", "Mr Other Person"},
-		cards:  []*sstest.Card{fx.add(testPerson()), fx.add(other)}}
-	k := fx.start(130, 44, func(o *tui.Options) { o.Tray = tray })
-	k.waitFor("Demo card tray", "F2 Mr Other Person")
-	k.press("f1", "f2", "f10")
-	k.waitGone("Demo card tray") // the kiosk has taken both tray keys
-	close(slow)
-	eventually(t, "both cards to move", func() bool { return len(tray.moves()) == 2 })
-	k.press("f10")
-	k.waitFor("▶ F2 Mr Other Person", "Hello, Mr Other Person")
-	if got := tray.moves(); !slices.Equal(got, []int{0, 1}) {
-		t.Fatalf("tray toggled %v, want [0 1]", got)
-	}
-	if s := k.settle(); strings.Contains(s, "▶ F1") {
-		t.Fatalf("the tray shows an older state:\n%s", s)
-	}
-}
 
 // tui.Run returns only once the calls still running have finished, so
 // the store the caller then closes still takes the record of an unlock
@@ -93,7 +65,7 @@ func TestRunWaitsForCallsInFlight(t *testing.T) {
 	if !card.PINIs("2468") {
 		t.Fatal("the card was not unlocked")
 	}
-	store, err := sqlite.Open(t.Context(), fx.path)
+	store, err := sqlite.Open(t.Context(), fx.path, sqlite.WithAuditChain(fx.keys))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,16 +47,6 @@ type (
 		holder selfservice.Holder
 		err    error
 	}
-	trayMsg struct {
-		seq   uint64
-		cards []TrayCard
-		err   error
-	}
-	mailsMsg struct {
-		mails []domain.Mail
-		err   error
-	}
-	mailUpdateMsg struct{}
 )
 
 // Model is the root model: it follows the reader, owns the visit and the
@@ -82,18 +72,8 @@ type Model struct {
 
 	spinner  spinner.Model
 	spinning bool
-
-	tray     []TrayCard
-	trayNote string
-	// Demo tray actions run one at a time, in key order: two toggles
-	// running at once could finish in either order and leave the wrong
-	// card in. Reads are numbered so an older one never replaces a newer.
-	trayQueue  []int // card indices to toggle next; -1: read only
-	trayBusy   bool
-	traySeq    uint64 // the last read issued
-	trayShown  uint64 // the read on screen
-	mails      []domain.Mail
-	panelsFlip bool // the user toggled the demo panels from their default
+	// blurred: whatever composes the kiosk covers its screen (see Blur).
+	blurred bool
 
 	onRun func() // NewProgram's: ties its context to the program's end
 }
@@ -118,19 +98,12 @@ func New(o Options) *Model {
 	return m
 }
 
-// Init starts listening to the reader, the idle clock and the demo panels.
+// Init starts listening to the reader and the idle clock.
 func (m *Model) Init() tea.Cmd {
 	if m.onRun != nil {
 		m.onRun()
 	}
-	cmds := []tea.Cmd{tea.RequestBackgroundColor, m.subscribe(), m.tick()}
-	if m.opts.Tray != nil {
-		cmds = append(cmds, m.trayAction(-1))
-	}
-	if m.opts.Mailbox != nil {
-		cmds = append(cmds, m.loadMail(), m.waitMail())
-	}
-	return tea.Batch(cmds...)
+	return tea.Batch(tea.RequestBackgroundColor, m.subscribe(), m.tick())
 }
 
 // Update routes messages: global keys and reader events here, the rest to
@@ -178,9 +151,6 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, nil
 		}
 		cmds = append(cmds, waitEvent(msg.ch), m.cardEvent(msg.ev))
-		if m.opts.Tray != nil {
-			cmds = append(cmds, m.trayAction(-1))
-		}
 
 	case tickMsg:
 		cmds = append(cmds, m.tick(), m.idle())
@@ -191,18 +161,6 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if m.visit == nil && m.cardPresent {
 			cmds = append(cmds, m.beginVisit())
 		}
-
-	case trayMsg:
-		return m, m.trayDone(msg)
-	case mailsMsg:
-		if msg.err != nil {
-			m.c.Log.Warn("demo mailbox", "err", msg.err)
-			return m, nil
-		}
-		m.mails = msg.mails
-		return m, nil
-	case mailUpdateMsg:
-		return m, tea.Batch(m.loadMail(), m.waitMail())
 
 	case spinner.TickMsg:
 		if !m.visit.Busy() {
@@ -240,35 +198,22 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 	if !m.attend() {
 		return nil
 	}
-	keys := m.c.Keys
 	switch {
-	case k.String() == "ctrl+c":
+	case key.Matches(k, m.c.Keys.Quit):
 		if m.opts.AllowExit {
 			return m.quit()
 		}
 		return nil
-	case k.String() == "ctrl+z", k.String() == "ctrl+\\":
+	case key.Matches(k, m.c.Keys.Suspend):
 		return nil // no suspending or quitting the kiosk
-	case key.Matches(k, keys.Tray):
-		if m.opts.Tray == nil {
-			return nil
-		}
-		return m.trayAction(trayIndex(k.String()))
-	case key.Matches(k, keys.Panels):
-		if m.opts.Tray != nil || m.opts.Mailbox != nil {
-			m.panelsFlip = !m.panelsFlip
-			m.layout()
-		}
-		return nil
 	}
 	return m.input(k)
 }
 
 // input gives a key or paste to the screen, if the screen can be seen:
-// not when the window is too small, nor when the demo panels stand in
-// for it on a narrow terminal.
+// not when the window is too small, nor while the kiosk is blurred.
 func (m *Model) input(msg tea.Msg) tea.Cmd {
-	if _, overlay := m.panels(); overlay || m.tooSmall() {
+	if m.blurred || m.tooSmall() {
 		return nil
 	}
 	cmd := m.route(msg)
@@ -306,15 +251,13 @@ func (m *Model) active() {
 	m.lastActivity = m.opts.Now()
 }
 
-// trayIndex is the tray card a key stands for (common.TrayKeys), or -1.
-func trayIndex(s string) int {
-	for i, k := range common.TrayKeys {
-		if s == k[0] || s == k[1] {
-			return i
-		}
-	}
-	return -1
-}
+// Blur tells the kiosk that whatever composes it covers its screen for
+// now: keys still count as activity, answer the idle warning and serve
+// the global keys, but no screen gets them.
+func (m *Model) Blur() { m.blurred = true }
+
+// Focus undoes Blur.
+func (m *Model) Focus() { m.blurred = false }
 
 // cardEvent follows the holder's reader: a card in starts a visit, a card
 // out ends it and wipes everything.
@@ -432,7 +375,7 @@ func (m *Model) visitResult(msg common.VisitMsg) tea.Cmd {
 	if v.Ended && m.visit == v && !finished(m.screen) {
 		// Every screen words an ended session itself; should one not,
 		// it must still not offer a way back into it.
-		m.screen = screens.NewMessage(m.c, common.Ended(nil), "", nil)
+		m.screen = screens.NewMessage(m.c, m.c.Ended(nil), "", nil)
 	}
 	return cmd
 }
@@ -452,7 +395,7 @@ func (m *Model) identified(id identifiedMsg) tea.Cmd {
 		} else {
 			m.c.Log.Info("identify card", "outcome", id.err)
 		}
-		ex := common.Explain(id.err)
+		ex := m.c.Explain(id.err)
 		ex.Fatal = true // no session: nothing to go back to
 		m.screen = screens.NewMessage(m.c, ex, "", nil)
 		return nil
@@ -533,53 +476,6 @@ func (m *Model) idle() tea.Cmd {
 	return nil
 }
 
-// trayAction toggles card i of the demo tray (i < 0: none) and reads the
-// tray back, after any action still running or queued.
-func (m *Model) trayAction(i int) tea.Cmd {
-	if m.trayBusy {
-		if i < 0 && len(m.trayQueue) > 0 {
-			return nil // a queued action reads the tray back anyway
-		}
-		m.trayQueue = append(m.trayQueue, i)
-		return nil
-	}
-	m.trayBusy = true
-	m.traySeq++
-	tray, seq := m.opts.Tray, m.traySeq
-	return func() tea.Msg {
-		var err error
-		if i >= 0 {
-			if i >= len(tray.Cards()) {
-				err = errors.New("there is no demo card on that key")
-			} else if err = tray.Toggle(i); err != nil {
-				err = errors.New("the demo card could not be moved: " + err.Error())
-			}
-		}
-		return trayMsg{seq: seq, cards: tray.Cards(), err: err}
-	}
-}
-
-// trayDone shows a tray action's result and starts the next one queued.
-func (m *Model) trayDone(msg trayMsg) tea.Cmd {
-	m.trayBusy = false
-	if msg.seq > m.trayShown {
-		m.trayShown = msg.seq
-		if msg.cards != nil {
-			m.tray = msg.cards
-		}
-		m.trayNote = ""
-		if msg.err != nil {
-			m.trayNote = msg.err.Error()
-		}
-	}
-	if len(m.trayQueue) == 0 {
-		return nil
-	}
-	next := m.trayQueue[0]
-	m.trayQueue = m.trayQueue[1:]
-	return m.trayAction(next)
-}
-
 // shutdown ends the visit and waits, up to limit, for domain calls still
 // running: one may be recording what it did to a card, and the caller
 // closes the store once Run returns. Call it only after the program ended.
@@ -594,30 +490,5 @@ func (m *Model) shutdown(limit time.Duration) {
 	}
 	if !m.c.Calls.Wait(limit) {
 		m.c.Log.Error("kiosk stopped with domain calls still running", "waited", limit)
-	}
-}
-
-func (m *Model) loadMail() tea.Cmd {
-	mb, ctx := m.opts.Mailbox, m.opts.Context
-	return func() tea.Msg {
-		mails, err := mb.Recent(ctx)
-		return mailsMsg{mails, err}
-	}
-}
-
-func (m *Model) waitMail() tea.Cmd {
-	ch, ctx := m.opts.Mailbox.Updates(), m.opts.Context
-	if ch == nil {
-		return nil
-	}
-	return func() tea.Msg {
-		select {
-		case _, ok := <-ch:
-			if ok {
-				return mailUpdateMsg{}
-			}
-		case <-ctx.Done():
-		}
-		return nil
 	}
 }

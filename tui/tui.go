@@ -31,37 +31,10 @@ const (
 	MinHeight = 20
 )
 
-// TrayCard is one card of a demo card tray.
-type TrayCard struct {
-	// Label describes the card, e.g. "Mr Test Person — locked, registered".
-	Label    string
-	Inserted bool
-}
-
-// Tray is a demo card tray for simulated readers: F1–F9, F11 and F12 (or
-// Alt+1–9, Alt+0 and Alt+-) insert or remove its first 11 cards. Nil in
-// production.
-type Tray interface {
-	Cards() []TrayCard
-	// Toggle inserts card i (0-based) or removes it if inserted.
-	Toggle(i int) error
-}
-
-// Mailbox is the demo's stand-in for the card holder's email inbox, shown
-// in a panel. Nil in production, where codes go only by email.
-type Mailbox interface {
-	// Recent returns the latest emails, newest first.
-	Recent(ctx context.Context) ([]domain.Mail, error)
-	// Updates signals that mail may have arrived; nil if it never does.
-	Updates() <-chan struct{}
-}
-
 // Options configure the kiosk UI.
 type Options struct {
 	Service *selfservice.Service
 	Readers domain.CardReaders
-	Tray    Tray    // optional (demo)
-	Mailbox Mailbox // optional (demo)
 
 	// IdleTimeout returns an idle screen to the start and wipes it;
 	// 0 means DefaultIdleTimeout. A countdown shows in the last 30 s.
@@ -138,18 +111,25 @@ func ProgramOptions(o Options) []tea.ProgramOption {
 	})}
 }
 
+// Wrap builds a program's model around the kiosk's, e.g. to lay panels
+// beside it. ctx ends when the program does. The model it returns must
+// pass the kiosk every message it does not take itself, Init and window
+// sizes included (the size the kiosk may draw in).
+type Wrap func(ctx context.Context, kiosk *Model) tea.Model
+
 // NewProgram returns the kiosk program on the terminal (or the input and
 // output given in extra), in the alternate screen. The card event
 // subscription and the domain calls end when the program ends (or
 // o.Context does, if set).
 func NewProgram(o Options, extra ...tea.ProgramOption) *tea.Program {
-	p, _, _ := newProgram(o, extra...)
+	p, _, _ := newProgram(o, nil, extra...)
 	return p
 }
 
-// newProgram is NewProgram, also returning its model and the cancel of
-// the program's context.
-func newProgram(o Options, extra ...tea.ProgramOption) (*tea.Program, *Model, context.CancelFunc) {
+// newProgram is NewProgram with the model wrap builds around the kiosk
+// (nil: the kiosk alone), also returning the kiosk's model and the cancel
+// of the program's context.
+func newProgram(o Options, wrap Wrap, extra ...tea.ProgramOption) (*tea.Program, *Model, context.CancelFunc) {
 	parent := o.Context
 	if parent == nil {
 		parent = context.Background()
@@ -159,8 +139,12 @@ func newProgram(o Options, extra ...tea.ProgramOption) (*tea.Program, *Model, co
 	ctx, cancel := context.WithCancel(parent)
 	o.Context = ctx
 	m := New(o)
+	var top tea.Model = m
+	if wrap != nil {
+		top = wrap(ctx, m)
+	}
 	opts := append(ProgramOptions(o), tea.WithContext(ctx))
-	p := tea.NewProgram(m, append(opts, extra...)...)
+	p := tea.NewProgram(top, append(opts, extra...)...)
 	// Wait works once Run has begun, which is when Run calls Init.
 	m.onRun = func() {
 		go func() {
@@ -175,11 +159,18 @@ func newProgram(o Options, extra ...tea.ProgramOption) (*tea.Program, *Model, co
 // returns it ends the visit and waits (up to 12 s) for domain calls still
 // running, so the caller may then close the store under none of them.
 func Run(ctx context.Context, o Options, extra ...tea.ProgramOption) error {
+	return RunWrapped(ctx, o, nil, extra...)
+}
+
+// RunWrapped is Run with the program's model built by wrap around the
+// kiosk's (nil: the kiosk alone). The kiosk's lifecycle is Run's: the
+// same idle timeout, card events, Ctrl+C and shutdown.
+func RunWrapped(ctx context.Context, o Options, wrap Wrap, extra ...tea.ProgramOption) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
 	o.Context = ctx
-	p, m, stop := newProgram(o, extra...)
+	p, m, stop := newProgram(o, wrap, extra...)
 	_, err := p.Run()
 	stop() // calls still running give up, or record what they did
 	m.shutdown(shutdownWait)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
+	"github.com/smartcard-service-centre/kiosk/domain/selfservice"
 	"github.com/smartcard-service-centre/kiosk/tui"
 )
 
@@ -36,12 +37,12 @@ func TestFullUnlock(t *testing.T) {
 		"2. Enter the Unlock Code that we will send you via registered email.",
 		"3. Reset your Smartcard passcode.", "Start")
 	k.press("enter")
-	s := k.waitFor(
+	k.waitFor(
 		"You should not attempt to unlock another staff member's card; this could result in disciplinary action.",
 		"after 3 failed attempts at answering your security questions")
 	k.answer(p.Answers, false)
 
-	s = k.waitFor("We have sent a Smartcard Unlock Code to your registered email address (t•••@nhs.net).")
+	s := k.waitFor("We have sent a Smartcard Unlock Code to your registered email address (t•••@nhs.net).")
 	code := fx.latestCode("Smartcard Unlock Code")
 	if strings.Contains(s, code) {
 		t.Fatalf("the kiosk shows the unlock code:\n%s", s)
@@ -166,6 +167,35 @@ func TestWrongAndExpiredCode(t *testing.T) {
 	k.typeText(fresh)
 	k.press("enter")
 	k.waitFor("Reset Smartcard Passcode")
+}
+
+// The screens word a code's lifetime as configured: here an hour.
+func TestCodeValidityIsTheSetting(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t, func(c *selfservice.Config) { c.Codes = domain.CodePolicy{Validity: time.Hour, MaxTries: 3} })
+	p := testPerson()
+	card := fx.add(p)
+	k := fx.start(100, 40, func(o *tui.Options) { o.IdleTimeout = 24 * time.Hour })
+	fx.readers.Insert(card)
+	k.toCode(p.Answers)
+	k.waitFor("The code is valid for 1 hour.")
+
+	fx.clock.Advance(61 * time.Minute)
+	k.typeText(fx.latestCode("Smartcard Unlock Code"))
+	k.press("enter")
+	k.waitFor("The code has expired: codes are valid for 1 hour.", "Press ctrl+r to send a new code.")
+
+	k.press("ctrl+r")
+	k.waitFor("We have sent a new code")
+	k.typeText(fx.latestCode("Smartcard Unlock Code"))
+	k.press("enter")
+	k.waitFor("Reset Smartcard Passcode")
+	fx.clock.Advance(61 * time.Minute)
+	k.typeText("2468")
+	k.press("tab")
+	k.typeText("2468")
+	k.press("enter")
+	k.waitFor("Time ran out", "The new passcode was not set within 1 hour of entering the code")
 }
 
 func TestPasscodePolicyFeedbackAndMismatch(t *testing.T) {

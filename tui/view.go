@@ -14,12 +14,8 @@ import (
 	"github.com/smartcard-service-centre/kiosk/tui/theme"
 )
 
-// Layout constants: the demo panels sit beside the screen only on wide
-// terminals; on narrow ones F10 shows them instead of the screen.
-const (
-	sideMinWidth = 100
-	margin       = 2
-)
+// margin is the blank columns either side of the screen.
+const margin = 2
 
 // View draws the kiosk in the alternate screen.
 func (m *Model) View() tea.View {
@@ -31,29 +27,9 @@ func (m *Model) View() tea.View {
 
 func (m *Model) tooSmall() bool { return m.width < MinWidth || m.height < MinHeight }
 
-func (m *Model) hasPanels() bool { return m.opts.Tray != nil || m.opts.Mailbox != nil }
-
-// panels says where the demo panels go: beside the screen, instead of
-// it, or nowhere.
-func (m *Model) panels() (side, overlay bool) {
-	if !m.hasPanels() {
-		return false, false
-	}
-	if m.width >= sideMinWidth {
-		return !m.panelsFlip, false
-	}
-	return false, m.panelsFlip
-}
-
-func (m *Model) panelWidth() int { return min(48, m.width/3) }
-
 // layout tells the screens how much room they have.
 func (m *Model) layout() {
-	w := m.width - 2*margin
-	if side, _ := m.panels(); side {
-		w -= m.panelWidth() + margin
-	}
-	m.c.Width = max(20, w)
+	m.c.Width = max(20, m.width-2*margin)
 }
 
 func (m *Model) render() string {
@@ -80,24 +56,10 @@ func (m *Model) render() string {
 
 	// header, gap, title, gap … gap, bottom
 	bodyH := max(1, m.height-lipgloss.Height(header)-4-lipgloss.Height(bottomBlock))
-	side, overlay := m.panels()
-
-	// The screen's title and body, or on a narrow terminal with the demo
-	// panels toggled on, the panels instead.
-	var main string
-	mainW := m.c.Width
-	if overlay {
-		mainW = m.width - 2*margin
-		main = m.panelColumn(mainW, bodyH+2)
-	} else {
-		f := m.screen.View()
-		title := th.Title.Render(ansi.Truncate(f.Title, mainW, "…"))
-		main = title + "\n\n" + crop(th, f, mainW, bodyH)
-	}
-	main = lipgloss.NewStyle().Width(mainW).Height(bodyH + 2).MaxHeight(bodyH + 2).Render(main)
-	if side {
-		main = lipgloss.JoinHorizontal(lipgloss.Top, main, strings.Repeat(" ", margin), m.panelColumn(m.panelWidth(), bodyH+2))
-	}
+	f := m.screen.View()
+	title := th.Title.Render(ansi.Truncate(f.Title, m.c.Width, "…"))
+	main := title + "\n\n" + crop(th, f, m.c.Width, bodyH)
+	main = lipgloss.NewStyle().Width(m.c.Width).Height(bodyH + 2).MaxHeight(bodyH + 2).Render(main)
 	return header + "\n\n" + indent(main, margin) + "\n\n" + bottomBlock
 }
 
@@ -126,46 +88,13 @@ func (m *Model) helpKeys() []key.Binding {
 		return []key.Binding{key.NewBinding(key.WithKeys("any"), key.WithHelp("any key", "carry on"))}
 	}
 	var keys []key.Binding
-	if _, overlay := m.panels(); !overlay && !m.tooSmall() {
+	if !m.blurred && !m.tooSmall() {
 		keys = append(keys, m.screen.Help()...) // only a screen in view takes keys
-	}
-	if m.opts.Tray != nil {
-		keys = append(keys, m.c.Keys.Tray)
-	}
-	if m.hasPanels() {
-		keys = append(keys, m.c.Keys.Panels)
 	}
 	if m.opts.AllowExit {
 		keys = append(keys, m.c.Keys.Quit)
 	}
 	return keys
-}
-
-// panelColumn stacks the demo tray above the demo mailbox.
-func (m *Model) panelColumn(width, height int) string {
-	th := m.c.Theme
-	var parts []string
-	if m.opts.Tray != nil {
-		entries := make([]components.TrayEntry, len(m.tray))
-		for i, c := range m.tray {
-			k := "–" // no key reaches it
-			if i < len(common.TrayKeys) {
-				k = strings.ToUpper(common.TrayKeys[i][0])
-			}
-			entries[i] = components.TrayEntry{Key: k, Label: c.Label, Inserted: c.Inserted}
-		}
-		parts = append(parts, components.TrayPanel(th, entries, m.trayNote, width))
-	}
-	if m.opts.Mailbox != nil {
-		used := 0
-		for _, p := range parts {
-			used += lipgloss.Height(p)
-		}
-		if left := height - used; left >= 5 {
-			parts = append(parts, components.MailboxPanel(th, m.mails, width, left))
-		}
-	}
-	return lipgloss.NewStyle().MaxHeight(height).Render(strings.Join(parts, "\n"))
 }
 
 // crop fits a screen body into height lines, keeping the focused lines

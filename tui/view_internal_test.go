@@ -50,15 +50,6 @@ func TestCropKeepsTheFocusInView(t *testing.T) {
 	}
 }
 
-func TestTrayIndex(t *testing.T) {
-	for k, want := range map[string]int{"f1": 0, "f9": 8, "alt+1": 0, "alt+5": 4,
-		"f11": 9, "alt+0": 9, "f12": 10, "alt+-": 10, "f10": -1, "alt+m": -1} {
-		if got := trayIndex(k); got != want {
-			t.Errorf("trayIndex(%q) = %d, want %d", k, got, want)
-		}
-	}
-}
-
 func TestValidate(t *testing.T) {
 	if err := (Options{}).Validate(); err == nil || !strings.Contains(err.Error(), "no card readers") {
 		t.Fatalf("Validate of empty options = %v", err)

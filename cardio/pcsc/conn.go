@@ -203,7 +203,7 @@ func (t *transport) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 		return err
 	})
 	switch {
-	case err != nil && !isSentinel(err):
+	case err != nil && !cardio.IsTransport(err):
 		// e.g. "Transaction failed": often a card pulled mid-command.
 		return nil, t.c.whyFailed(ctx, err)
 	case err != nil:
@@ -246,15 +246,4 @@ func (c *conn) whyFailed(ctx context.Context, err error) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-// isSentinel reports whether err already carries a cardio sentinel.
-func isSentinel(err error) bool {
-	for _, s := range []error{cardio.ErrNoService, cardio.ErrNoReader, cardio.ErrNoCard, cardio.ErrCardRemoved,
-		cardio.ErrCardReset, cardio.ErrReaderUnavailable, cardio.ErrClosed, context.Canceled, context.DeadlineExceeded} {
-		if errors.Is(err, s) {
-			return true
-		}
-	}
-	return false
 }

@@ -103,7 +103,7 @@ func TestMapErr(t *testing.T) {
 			t.Errorf("%v: %v does not wrap both %v and the scard code", tc.code, err, tc.want)
 		}
 	}
-	if err := mapErr("op", scard.ErrSharingViolation); !errors.Is(err, scard.ErrSharingViolation) || isSentinel(err) {
+	if err := mapErr("op", scard.ErrSharingViolation); !errors.Is(err, scard.ErrSharingViolation) || cardio.IsTransport(err) {
 		t.Errorf("unmapped code: %v", err)
 	}
 	if mapErr("op", nil) != nil {

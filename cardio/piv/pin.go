@@ -1,6 +1,7 @@
 package piv
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,22 +20,52 @@ const (
 // that a malformed value never costs a try.
 var ErrInvalidPIN = errors.New("piv: pin must be 4 to 8 printable ASCII characters")
 
-// encodePIN validates pin and pads it with 0xFF to 8 bytes.
-func encodePIN(pin string) ([]byte, error) {
+// CheckPIN applies this product's rule for a PIN or PUK: 4–8 printable
+// ASCII characters. It is the one source of that rule: the client checks
+// values before they can cost a try, and the software card refuses others.
+func CheckPIN(pin string) error {
 	if len(pin) < MinPINLength || len(pin) > MaxPINLength {
-		return nil, fmt.Errorf("%w: length %d", ErrInvalidPIN, len(pin))
-	}
-	out := make([]byte, MaxPINLength)
-	for i := range out {
-		out[i] = 0xFF
+		return fmt.Errorf("%w: length %d", ErrInvalidPIN, len(pin))
 	}
 	for i := 0; i < len(pin); i++ {
 		if pin[i] < 0x20 || pin[i] > 0x7E {
-			return nil, fmt.Errorf("%w: character %d is not printable ASCII", ErrInvalidPIN, i+1)
+			return fmt.Errorf("%w: character %d is not printable ASCII", ErrInvalidPIN, i+1)
 		}
-		out[i] = pin[i]
 	}
+	return nil
+}
+
+// encodePIN validates pin and pads it with 0xFF to 8 bytes.
+func encodePIN(pin string) ([]byte, error) {
+	if err := CheckPIN(pin); err != nil {
+		return nil, err
+	}
+	out := bytes.Repeat([]byte{0xFF}, MaxPINLength)
+	copy(out, pin)
 	return out, nil
+}
+
+// DecodePIN is the inverse of the padding: the value of a PIN or PUK as a
+// card stores or receives it (8 bytes, padded with 0xFF), checked with
+// CheckPIN.
+func DecodePIN(b []byte) (string, error) {
+	if len(b) != MaxPINLength {
+		return "", fmt.Errorf("%w: %d bytes, want %d", ErrInvalidPIN, len(b), MaxPINLength)
+	}
+	n := bytes.IndexByte(b, 0xFF)
+	if n < 0 {
+		n = len(b)
+	}
+	for _, x := range b[n:] {
+		if x != 0xFF {
+			return "", fmt.Errorf("%w: padding inside the value", ErrInvalidPIN)
+		}
+	}
+	v := string(b[:n])
+	if err := CheckPIN(v); err != nil {
+		return "", err
+	}
+	return v, nil
 }
 
 // VerifyPIN presents the PIN (key reference 80). A wrong PIN returns an error

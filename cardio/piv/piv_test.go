@@ -240,6 +240,26 @@ func TestEncodePIN(t *testing.T) {
 		if err != nil || !bytes.Equal(got, unhex(t, tt.want)) {
 			t.Errorf("%q: %X, %v", tt.pin, got, err)
 		}
+		if back, err := DecodePIN(got); err != nil || back != tt.pin {
+			t.Errorf("decode %X: %q, %v", got, back, err)
+		}
+	}
+}
+
+// DecodePIN refuses what a card must not store: the same rule as encodePIN,
+// and padding that is not only at the end.
+func TestDecodePINRefuses(t *testing.T) {
+	for _, h := range []string{
+		"313233FFFFFFFFFF",   // 3 characters
+		"31323334FF35FFFF",   // padding inside
+		"3132331F34FFFFFF",   // control character
+		"31323334FFFFFF",     // 7 bytes
+		"3132333435363738FF", // 9 bytes
+		"FFFFFFFFFFFFFFFF",   // empty
+	} {
+		if v, err := DecodePIN(unhex(t, h)); !errors.Is(err, ErrInvalidPIN) {
+			t.Errorf("%s: %q, %v; want ErrInvalidPIN", h, v, err)
+		}
 	}
 }
 

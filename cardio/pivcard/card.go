@@ -34,7 +34,7 @@ func FactoryKeys() domain.CardKeys {
 
 // fullTries is what Status reports while the PIN is verified: a card does
 // not say its counter then, but a successful VERIFY has just reset it.
-const fullTries = 3
+const fullTries = domain.PasscodeTries
 
 // Card is a PIV card in a reader. It owns its connection: Close ends it
 // (resetting the card, so a verified passcode does not outlive the session).
@@ -172,7 +172,7 @@ func (c *Card) ChangePasscode(ctx context.Context, oldPasscode, newPasscode stri
 		return fmt.Errorf("change passcode: %w", err)
 	}
 	return c.transact(ctx, "change passcode", func(cl *piv.Client) error {
-		if checkPasscode(oldPasscode) != nil {
+		if piv.CheckPIN(oldPasscode) != nil {
 			return wrongWithoutTry(ctx, cl)
 		}
 		return passcodeErr(ctx, cl, cl.ChangePIN(ctx, oldPasscode, newPasscode))
@@ -185,7 +185,7 @@ func (c *Card) Unlock(ctx context.Context, puk []byte, newPasscode string) error
 	if err := checkNewPasscode(newPasscode); err != nil {
 		return fmt.Errorf("unlock: %w", err)
 	}
-	if err := checkPasscode(string(puk)); err != nil {
+	if err := piv.CheckPIN(string(puk)); err != nil {
 		return fmt.Errorf("unlock: %w: the recorded PUK is malformed", domain.ErrCardSecretRejected)
 	}
 	return c.transact(ctx, "unlock", func(cl *piv.Client) error {
@@ -214,7 +214,7 @@ func (c *Card) Personalise(ctx context.Context, req domain.PersonaliseRequest) e
 		return fmt.Errorf("personalise: new keys: %w", err)
 	}
 	for _, puk := range [][]byte{req.Current.PUK, req.New.PUK} {
-		if err := checkPasscode(string(puk)); err != nil {
+		if err := piv.CheckPIN(string(puk)); err != nil {
 			return fmt.Errorf("personalise: PUK: %w", err)
 		}
 	}
@@ -335,7 +335,7 @@ func (c *Card) Inspect(ctx context.Context) (Inspection, error) {
 		// Anything but a reader failure is about this card's content
 		// (e.g. a certificate that does not parse): note it, go on.
 		problem := func(what string, err error) error {
-			if isTransport(err) {
+			if cardio.IsTransport(err) {
 				return err
 			}
 			if errors.Is(err, apdu.ErrNotFound) {
@@ -387,29 +387,15 @@ func (c *Card) Inspect(ctx context.Context) (Inspection, error) {
 	return in, err
 }
 
-// checkPasscode applies the card's own rule (4–8 printable ASCII
-// characters), so that a value the card would refuse never costs a try.
-func checkPasscode(p string) error {
-	if len(p) < piv.MinPINLength || len(p) > piv.MaxPINLength {
-		return fmt.Errorf("%w: length %d", piv.ErrInvalidPIN, len(p))
-	}
-	for i := 0; i < len(p); i++ {
-		if p[i] < 0x20 || p[i] > 0x7E {
-			return fmt.Errorf("%w: character %d", piv.ErrInvalidPIN, i+1)
-		}
-	}
-	return nil
-}
-
 func checkNewPasscode(p string) error {
-	if err := checkPasscode(p); err != nil {
+	if err := piv.CheckPIN(p); err != nil {
 		return fmt.Errorf("%w: %w", domain.ErrPasscodePolicy, err)
 	}
 	return nil
 }
 
 func verifyPIN(ctx context.Context, cl *piv.Client, passcode string) error {
-	if checkPasscode(passcode) != nil {
+	if piv.CheckPIN(passcode) != nil {
 		return wrongWithoutTry(ctx, cl)
 	}
 	return passcodeErr(ctx, cl, cl.VerifyPIN(ctx, passcode))
@@ -469,7 +455,7 @@ func secretErr(what string, err error) error {
 // isCardAnswer reports whether err is the card's (or its data's) fault
 // rather than the reader's: a status word or content that does not parse.
 func isCardAnswer(err error) bool {
-	if err == nil || isTransport(err) {
+	if err == nil || cardio.IsTransport(err) {
 		return false
 	}
 	var se *apdu.StatusError
@@ -477,22 +463,6 @@ func isCardAnswer(err error) bool {
 		errors.Is(err, piv.ErrMalformedCHUID) || errors.Is(err, piv.ErrSerialFormat) ||
 		errors.Is(err, piv.ErrNoCertificate) || errors.Is(err, piv.ErrCardNotAuthenticated) ||
 		errors.Is(err, apdu.ErrShortResponse)
-}
-
-// transportErrs are failures on the way to the card, not answers from it.
-var transportErrs = []error{
-	cardio.ErrCardRemoved, cardio.ErrCardReset, cardio.ErrNoCard, cardio.ErrNoService,
-	cardio.ErrNoReader, cardio.ErrReaderUnavailable, cardio.ErrClosed,
-	context.Canceled, context.DeadlineExceeded,
-}
-
-func isTransport(err error) bool {
-	for _, s := range transportErrs {
-		if errors.Is(err, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // mapErr gives reader failures their domain sentinel, keeping the cause.

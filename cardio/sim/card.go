@@ -12,13 +12,16 @@ import (
 	"sync"
 
 	"github.com/smartcard-service-centre/kiosk/cardio/apdu"
+	"github.com/smartcard-service-centre/kiosk/domain"
 )
 
-// Factory values, as on YubiKeys and most PIV test cards.
+// Factory values, as on YubiKeys and most PIV test cards; the retry
+// counters are those of the cards the service issues.
 const (
-	defaultPIN = "123456"
-	defaultPUK = "12345678"
-	maxTries   = 3
+	defaultPIN  = "123456"
+	defaultPUK  = "12345678"
+	maxPINTries = domain.PasscodeTries
+	maxPUKTries = domain.PUKTries
 )
 
 var defaultMgmtKey = []byte{

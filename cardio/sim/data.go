@@ -128,14 +128,14 @@ func (c *Card) metadata(cmd apdu.Command) apdu.Response {
 	}
 	switch ref := cmd.P2; {
 	case ref == refPIN || ref == refPUK:
-		tries, def := c.st.PINTries, c.st.PINDefault
+		full, tries, def := maxPINTries, c.st.PINTries, c.st.PINDefault
 		if ref == refPUK {
-			tries, def = c.st.PUKTries, c.st.PUKDefault
+			full, tries, def = maxPUKTries, c.st.PUKTries, c.st.PUKDefault
 		}
 		return apdu.Response{SW: swOK, Data: tlv.EncodeAll(
 			tlv.New(0x01, []byte{0xFF}),
 			tlv.New(0x05, b2(def)),
-			tlv.New(0x06, []byte{maxTries, byte(tries)}))}
+			tlv.New(0x06, []byte{byte(full), byte(tries)}))}
 	case ref == refMgmt:
 		return apdu.Response{SW: swOK, Data: tlv.EncodeAll(
 			tlv.New(0x01, []byte{c.st.MgmtAlg}),

@@ -12,7 +12,7 @@ func checkInvariants(t *testing.T, c *Card, resp []byte) {
 		t.Fatalf("response %X has no status word", resp)
 	}
 	s := c.st
-	if s.PINTries < 0 || s.PINTries > maxTries || s.PUKTries < 0 || s.PUKTries > maxTries {
+	if s.PINTries < 0 || s.PINTries > maxPINTries || s.PUKTries < 0 || s.PUKTries > maxPUKTries {
 		t.Fatalf("counters pin %d puk %d", s.PINTries, s.PUKTries)
 	}
 	if !validPadded(s.PIN) || !validPadded(s.PUK) {
@@ -22,7 +22,7 @@ func checkInvariants(t *testing.T, c *Card, resp []byte) {
 		t.Fatalf("management key alg %02X len %d", s.MgmtAlg, len(s.MgmtKey))
 	}
 	// A verified PIN always has its full counter: every failure clears it.
-	if c.pinVerified && s.PINTries != maxTries {
+	if c.pinVerified && s.PINTries != maxPINTries {
 		t.Fatalf("verified with %d tries", s.PINTries)
 	}
 	if c.pinJust && !c.pinVerified {

@@ -52,8 +52,8 @@ func (c *Card) verify(cmd apdu.Command) apdu.Response {
 		c.dirty = true
 		return status(triesLeft(c.st.PINTries))
 	}
-	if c.st.PINTries != maxTries {
-		c.st.PINTries = maxTries
+	if c.st.PINTries != maxPINTries {
+		c.st.PINTries = maxPINTries
 		c.dirty = true
 	}
 	c.pinVerified = true
@@ -69,12 +69,13 @@ func (c *Card) changeReference(cmd apdu.Command) apdu.Response {
 	}
 	var value *[]byte
 	var tries *int
+	var full int
 	var isDefault *bool
 	switch cmd.P2 {
 	case refPIN:
-		value, tries, isDefault = &c.st.PIN, &c.st.PINTries, &c.st.PINDefault
+		value, tries, full, isDefault = &c.st.PIN, &c.st.PINTries, maxPINTries, &c.st.PINDefault
 	case refPUK:
-		value, tries, isDefault = &c.st.PUK, &c.st.PUKTries, &c.st.PUKDefault
+		value, tries, full, isDefault = &c.st.PUK, &c.st.PUKTries, maxPUKTries, &c.st.PUKDefault
 	default:
 		return status(swRefNotFound)
 	}
@@ -98,7 +99,7 @@ func (c *Card) changeReference(cmd apdu.Command) apdu.Response {
 		return status(triesLeft(*tries))
 	}
 	*value = append([]byte(nil), cmd.Data[8:]...)
-	*tries = maxTries
+	*tries = full
 	*isDefault = false
 	c.dirty = true
 	return status(swOK)
@@ -128,8 +129,8 @@ func (c *Card) resetRetryCounter(cmd apdu.Command) apdu.Response {
 		return status(triesLeft(c.st.PUKTries))
 	}
 	c.st.PIN = append([]byte(nil), cmd.Data[8:]...)
-	c.st.PINTries = maxTries
-	c.st.PUKTries = maxTries
+	c.st.PINTries = maxPINTries
+	c.st.PUKTries = maxPUKTries
 	c.st.PINDefault = false
 	c.pinVerified = false // the new PIN must be verified to be used
 	c.dirty = true

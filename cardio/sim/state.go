@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/smartcard-service-centre/kiosk/cardio/piv"
 )
 
 // state is what a real card keeps in non-volatile memory.
@@ -35,8 +37,8 @@ func factoryState(serial uint32) *state {
 		Serial:      serial,
 		PIN:         pad(defaultPIN),
 		PUK:         pad(defaultPUK),
-		PINTries:    maxTries,
-		PUKTries:    maxTries,
+		PINTries:    maxPINTries,
+		PUKTries:    maxPUKTries,
 		PINDefault:  true,
 		PUKDefault:  true,
 		MgmtAlg:     alg3DES,
@@ -59,22 +61,11 @@ func pad(s string) []byte {
 	return out
 }
 
-// validPadded reports whether b is a 4–8 byte value padded with 0xFF to 8
-// bytes: this product's passcode rule (DESIGN.md), not SP 800-73-4's 6–8.
+// validPadded reports whether b is a PIN or PUK as the card keeps it: this
+// product's rule (piv.CheckPIN), padded with 0xFF to 8 bytes.
 func validPadded(b []byte) bool {
-	if len(b) != 8 {
-		return false
-	}
-	n := 0
-	for n < 8 && b[n] != 0xFF {
-		n++
-	}
-	for _, x := range b[n:] {
-		if x != 0xFF {
-			return false
-		}
-	}
-	return n >= 4
+	_, err := piv.DecodePIN(b)
+	return err == nil
 }
 
 func (s *state) clone() *state {
@@ -149,7 +140,7 @@ func unmarshalState(b []byte) (*state, error) {
 	if !validPadded(s.PIN) || !validPadded(s.PUK) {
 		return nil, fmt.Errorf("%w: pin or puk", errBadState)
 	}
-	if s.PINTries < 0 || s.PINTries > maxTries || s.PUKTries < 0 || s.PUKTries > maxTries {
+	if s.PINTries < 0 || s.PINTries > maxPINTries || s.PUKTries < 0 || s.PUKTries > maxPUKTries {
 		return nil, fmt.Errorf("%w: retry counters", errBadState)
 	}
 	if mgmtKeyLen(s.MgmtAlg) == 0 || len(s.MgmtKey) != mgmtKeyLen(s.MgmtAlg) {

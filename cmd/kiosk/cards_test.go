@@ -41,7 +41,7 @@ func seedDemo(t *testing.T) map[string]string {
 // loadCard loads a demo card file written by seedDemo.
 func loadCard(t *testing.T, env map[string]string, serial domain.CardSerial) *sim.Card {
 	t.Helper()
-	return loadCardFrom(t, filepath.Join(filepath.Dir(env["KIOSK_DB"]), "cards"), serial)
+	return loadCardFrom(t, dataFile(env, "cards"), serial)
 }
 
 // `kiosk cards` through a real pcscd: the demo's blocked card in the
@@ -96,12 +96,12 @@ func TestCards(t *testing.T) {
 	delete(env, "KIOSK_OPERATOR_READER")
 
 	// Without a store the listing still works.
-	os.Remove(env["KIOSK_DB"])
+	os.Remove(dataFile(env, "kiosk.db"))
 	out, _, code = runKiosk(t, env, "cards")
 	if code != 0 || !strings.Contains(out, "holder names not shown") || !strings.Contains(out, "4082A001132F2817") {
 		t.Errorf("without a store: %d\n%s", code, out)
 	}
-	if _, err := os.Stat(env["KIOSK_DB"]); err == nil {
+	if _, err := os.Stat(dataFile(env, "kiosk.db")); err == nil {
 		t.Error("kiosk cards created a store")
 	}
 }
@@ -133,7 +133,7 @@ func TestCardsWithoutPCSC(t *testing.T) {
 func TestSeededCardsMatchTheStore(t *testing.T) {
 	ctx := context.Background()
 	env := demoEnv(t)
-	base := filepath.Dir(env["KIOSK_DB"])
+	base := env["KIOSK_DATA_DIR"]
 	runKiosk(t, env, "keygen")
 	env["KIOSK_CARDS_DIR"] = filepath.Join(base, "env-cards")
 	caDir, cardsDir := filepath.Join(base, "my-ca"), filepath.Join(base, "my-cards")
@@ -147,11 +147,11 @@ func TestSeededCardsMatchTheStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := secret.LoadKEK(env["KIOSK_KEK_FILE"])
+	keys, err := secret.LoadKEK(dataFile(env, "kek"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := sqlite.Open(ctx, env["KIOSK_DB"])
+	store, err := sqlite.Open(ctx, dataFile(env, "kiosk.db"), sqlite.WithAuditChain(keys))
 	if err != nil {
 		t.Fatal(err)
 	}

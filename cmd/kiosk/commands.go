@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -27,24 +28,6 @@ import (
 // unreachable server gives an error rather than a hang.
 const connectTimeout = 10 * time.Second
 
-// parse parses a command's flags and validates the settings.
-func (e *runEnv) parse(args []string, extra func(fs *flag.FlagSet)) ([]string, error) {
-	fs := e.newFlagSet(e.commandName)
-	if extra != nil {
-		extra(fs)
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
-		}
-		return nil, errUsage
-	}
-	if err := e.cfg.Validate(); err != nil {
-		return nil, err
-	}
-	return fs.Args(), nil
-}
-
 // logger opens the log file; the terminal is never written to by slog.
 func (e *runEnv) logger() (*slog.Logger, func(), error) {
 	if e.cfg.LogFile == "" || e.cfg.LogFile == "-" {
@@ -57,28 +40,49 @@ func (e *runEnv) logger() (*slog.Logger, func(), error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("open log file: %w", err)
 	}
-	l := slog.New(slog.NewJSONHandler(f, nil)).With("terminal", e.cfg.Terminal, "command", e.commandName)
+	l := slog.New(slog.NewJSONHandler(f, nil)).With("terminal", e.cfg.Terminal, "command", e.cmd.name)
 	return l, func() { f.Close() }, nil
 }
 
 // openStore opens PostgreSQL when a URL is set, else the embedded store.
-func (e *runEnv) openStore(ctx context.Context) (domain.Store, error) {
+// A command that writes the audit trail passes the keys that chain it, and
+// they are checked against the database first (a wrong key-encryption key
+// refuses to start rather than fail at a card holder's last step); a
+// read-only command passes nil.
+func (e *runEnv) openStore(ctx context.Context, keys *secret.Keys) (domain.Store, error) {
 	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
+	var s domain.Store
 	if e.cfg.DatabaseURL != "" {
-		s, err := postgres.Open(ctx, e.cfg.DatabaseURL)
+		var opts []postgres.Option
+		if keys != nil {
+			opts = append(opts, postgres.WithAuditChain(keys))
+		}
+		pg, err := postgres.Open(ctx, e.cfg.DatabaseURL, opts...)
 		if err != nil {
 			return nil, err
 		}
-		if err := s.CheckSchema(ctx); err != nil {
+		if err := pg.CheckSchema(ctx); err != nil {
+			pg.Close()
+			return nil, err
+		}
+		s = pg
+	} else {
+		var opts []sqlite.Option
+		if keys != nil {
+			opts = append(opts, sqlite.WithAuditChain(keys))
+		}
+		lite, err := sqlite.Open(ctx, e.cfg.DBPath, opts...)
+		if err != nil {
+			return nil, err
+		}
+		s = lite
+	}
+	if keys != nil {
+		if err := domain.CheckKEK(ctx, s, keys.Fingerprint(), keys); err != nil {
 			s.Close()
 			return nil, err
 		}
-		return s, nil
-	}
-	s, err := sqlite.Open(ctx, e.cfg.DBPath)
-	if err != nil {
-		return nil, err
 	}
 	return s, nil
 }
@@ -117,10 +121,68 @@ func cmdMigrate(ctx context.Context, e *runEnv, args []string) error {
 	log.Info("migrate", "applied", applied)
 	if len(applied) == 0 {
 		fmt.Fprintln(e.stdout, "database schema is up to date; nothing to apply")
+	} else {
+		fmt.Fprintf(e.stdout, "applied %d migration(s): %s\n", len(applied), strings.Join(applied, ", "))
+	}
+	if e.cfg.AppRole == "" {
+		fmt.Fprintln(e.stdout, "no --app-role given: grant the kiosk's own login role its rights with kiosk migrate --app-role ROLE, and never run the kiosk as the schema owner")
 		return nil
 	}
-	fmt.Fprintf(e.stdout, "applied %d migration(s): %s\n", len(applied), strings.Join(applied, ", "))
+	if err := pg.GrantApp(ctx, e.cfg.AppRole); err != nil {
+		log.Error("grant", "role", e.cfg.AppRole, "err", err)
+		return err
+	}
+	log.Info("grant", "role", e.cfg.AppRole)
+	fmt.Fprintf(e.stdout, "role %s may use the kiosk's tables (no DDL; the audit trail is append-only)\n", e.cfg.AppRole)
 	return nil
+}
+
+// cmdAudit runs an audit subcommand; verify is the only one.
+func cmdAudit(ctx context.Context, e *runEnv, args []string) error {
+	rest, err := e.parse(args, nil)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 || rest[0] != "verify" {
+		return errors.New("usage: kiosk audit verify")
+	}
+	keys, err := secret.LoadKEK(e.cfg.KEKFile)
+	if err != nil {
+		return err
+	}
+	s, err := e.openStore(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	rep, err := domain.VerifyAudit(ctx, s, keys)
+	if err != nil && !errors.Is(err, domain.ErrAuditChainBroken) {
+		return err
+	}
+	printAuditReport(e.stdout, rep)
+	return err
+}
+
+// printAuditReport says what was checked, where the chain breaks and the
+// last row whose link holds (to compare with a terminal's own record of
+// its last row: a cut tail leaves no broken link).
+func printAuditReport(w io.Writer, rep domain.AuditReport) {
+	fmt.Fprintf(w, "%d audit rows read", rep.Rows)
+	if rep.Unchained > 0 {
+		fmt.Fprintf(w, " (%d from before the chain began, not verifiable)", rep.Unchained)
+	}
+	fmt.Fprintln(w)
+	for _, b := range rep.Breaks {
+		e := b.Event
+		fmt.Fprintf(w, "BROKEN at row %d (%s %s %s, terminal %s): %s\n", e.ID, e.At.Format(time.RFC3339),
+			domain.CleanText(string(e.Action)), domain.CleanText(string(e.Outcome)), domain.CleanText(e.Terminal), b.Why)
+	}
+	if rep.Last.ID != 0 {
+		fmt.Fprintf(w, "last verified row: %d at %s (MAC %x…)\n", rep.Last.ID, rep.Last.At.Format(time.RFC3339), rep.Last.MAC[:8])
+	}
+	if rep.OK() {
+		fmt.Fprintln(w, "the audit trail is intact")
+	}
 }
 
 func cmdSeed(ctx context.Context, e *runEnv, args []string) error {
@@ -146,21 +208,21 @@ func cmdSeed(ctx context.Context, e *runEnv, args []string) error {
 		return err
 	}
 	defer closeLog()
-	s, err := e.openStore(ctx)
+	s, err := e.openStore(ctx, keys)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 	// Each new persona gets a software card, personalised with the demo
 	// CA's certificates and the secrets the store seals for it.
-	auth, generated, err := democard.OpenCA(e.cfg.caDir(), time.Now())
+	auth, generated, err := democard.OpenCA(e.cfg.CADir, time.Now())
 	if err != nil {
 		return err
 	}
 	if generated {
-		log.Info("seed: generated a demo certificate authority", "dir", e.cfg.caDir())
+		log.Info("seed: generated a demo certificate authority", "dir", e.cfg.CADir)
 	}
-	maker := &democard.Maker{CA: ca.ForDomain(auth), Dir: e.cfg.cardsDir()}
+	maker := &democard.Maker{CA: ca.ForDomain(auth), Dir: e.cfg.CardsDir}
 	seeder := demo.Seeder{Store: s, Keys: keys, Clock: domain.SystemClock{}, Argon2: secret.DefaultArgon2, IssueCard: maker.Issue}
 	rep, err := seeder.Seed(ctx, personas)
 	if err != nil {
@@ -172,13 +234,13 @@ func cmdSeed(ctx context.Context, e *runEnv, args []string) error {
 		log.Error("seed: card files", "err", err)
 		return fmt.Errorf("the store now holds the demo personas but their card files could not be saved: %w", err)
 	}
-	log.Info("seed", "added", len(rep.Added), "present", len(rep.Present), "cards", e.cfg.cardsDir())
+	log.Info("seed", "added", len(rep.Added), "present", len(rep.Present), "cards", e.cfg.CardsDir)
 	fmt.Fprintf(e.stdout, "demo personas: %d added, %d already present\n", len(rep.Added), len(rep.Present))
 	if generated {
-		fmt.Fprintf(e.stdout, "demo certificate authority: created in %s\n", e.cfg.caDir())
+		fmt.Fprintf(e.stdout, "demo certificate authority: created in %s\n", e.cfg.CADir)
 	}
 	if len(rep.Added) > 0 {
-		fmt.Fprintf(e.stdout, "demo cards: %d written to %s\n", len(rep.Added), e.cfg.cardsDir())
+		fmt.Fprintf(e.stdout, "demo cards: %d written to %s\n", len(rep.Added), e.cfg.CardsDir)
 	}
 	return nil
 }
@@ -208,7 +270,7 @@ func cmdUsers(ctx context.Context, e *runEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := e.openStore(ctx)
+	s, err := e.openStore(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -263,11 +325,8 @@ func cmdUsers(ctx context.Context, e *runEnv, args []string) error {
 }
 
 func cmdVersion(ctx context.Context, e *runEnv, args []string) error {
-	if err := e.newFlagSet(e.commandName).Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+	if _, err := e.parse(args, nil); err != nil {
+		return err
 	}
 	v := version
 	if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {

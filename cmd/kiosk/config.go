@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -12,210 +13,392 @@ import (
 	"time"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
+	"github.com/smartcard-service-centre/kiosk/storage/postgres/connstr"
 )
 
-// Config is what the kiosk is told: defaults in code, then the environment,
-// then flags, then Validate.
+// Config is what a command is told, parsed once into typed values: defaults
+// in code, then the environment, then flags. Each value is checked as it
+// is parsed, so a bad one is reported by the name it came in by.
 type Config struct {
+	DataDir         string // the kiosk's files; the paths below default inside it
 	DatabaseURL     string // PostgreSQL; empty means the embedded store
 	DBPath          string // embedded store file
 	KEKFile         string
-	LogFile         string
+	LogFile         string // "-" discards the log
 	Terminal        string
-	PasscodeCharset string
-	EmailDomains    string // comma-separated
-	CADir           string // service CA; empty: ca/ beside the embedded store
-	CardsDir        string // demo card files; empty: cards/ beside the embedded store
+	PasscodeCharset domain.Charset
+	EmailDomains    []string
+	CADir           string // service CA
+	CardsDir        string // demo card files
 	HolderReader    string // part of the card holder's reader name; empty: the first reader
 	OperatorReader  string // part of the operator's reader name; empty: the second reader
+
+	AppRole string // PostgreSQL login role the kiosk runs as (migrate grants to it)
 
 	// The kiosk itself.
 	Readers     string // "pcsc" or "sim" (the demo's simulated readers)
 	SMTPURL     string // mail relay; empty: the on-screen mailbox (sim) or MailDir
 	MailFrom    string
 	MailDir     string // .eml files when there is no relay
-	IdleTimeout string // e.g. "120s"
-	AllowExit   string // "true": Ctrl+C quits (development only)
+	IdleTimeout time.Duration
+	AllowExit   bool // Ctrl+C quits (development only)
 }
 
-// dataDir is where the embedded store, the demo KEK and the log live.
-func dataDir() string {
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "smartcard-kiosk")
+// appDir names the kiosk's directory under the XDG data home.
+const appDir = "smartcard-kiosk"
+
+// minIdleTimeout keeps a screen up long enough to be read and answered.
+const minIdleTimeout = 10 * time.Second
+
+// defaultDataDir is the kiosk's data directory by the XDG Base Directory
+// rules: $XDG_DATA_HOME/smartcard-kiosk, else
+// $HOME/.local/share/smartcard-kiosk. A relative XDG_DATA_HOME is ignored,
+// as the rules say. With no usable home it fails rather than fall back to
+// a shared directory such as /tmp, where another user could read or plant
+// the kiosk's key and store.
+func defaultDataDir(getenv func(string) string) (string, error) {
+	if d := getenv("XDG_DATA_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, appDir), nil
 	}
-	if home, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(home, ".local", "share", "smartcard-kiosk")
+	home := getenv("HOME")
+	if !filepath.IsAbs(home) {
+		return "", errors.New("no data directory: HOME is not an absolute path and XDG_DATA_HOME is not set to one (set --data-dir or KIOSK_DATA_DIR)")
 	}
-	return filepath.Join(os.TempDir(), "smartcard-kiosk")
+	return filepath.Join(home, ".local", "share", appDir), nil
 }
 
-func defaultConfig() Config {
+// defaultConfig is the configuration before the environment and flags. The
+// data directory is empty, with the reason, when it has no default.
+func defaultConfig(getenv func(string) string) (Config, error) {
 	host, _ := os.Hostname()
+	dir, err := defaultDataDir(getenv)
 	return Config{
-		DBPath:          filepath.Join(dataDir(), "kiosk.db"),
-		KEKFile:         filepath.Join(dataDir(), "kek"),
-		LogFile:         filepath.Join(dataDir(), "kiosk.log"),
+		DataDir:         dir,
 		Terminal:        host,
-		PasscodeCharset: "printable",
-		EmailDomains:    strings.Join(domain.DefaultApprovedDomains, ","),
+		PasscodeCharset: domain.CharsetPrintable,
+		EmailDomains:    domain.DefaultApprovedDomains,
 		Readers:         "pcsc",
-		IdleTimeout:     "120s",
-		AllowExit:       "false",
-	}
+		IdleTimeout:     120 * time.Second,
+	}, err
 }
 
 // setting is one flag with its environment twin.
 type setting struct {
-	flag, env, usage string
-	field            func(*Config) *string
-	boolean          bool // a switch: --allow-exit means --allow-exit=true
+	name, env string
+	arg       string // the value's kind in the help (FILE, URL, …); empty for a switch
+	usage     string
+	// bind points a flag.Value at the setting's typed field: the one place
+	// its values are parsed and checked.
+	bind func(*Config) flag.Value
+	// inDataDir is the path's default inside the data directory; an empty
+	// value means that default.
+	inDataDir string
 }
 
+// settings are every setting any command reads, in the order the help
+// shows them.
 var settings = []setting{
-	{"database-url", "KIOSK_DATABASE_URL", "PostgreSQL URL, e.g. postgres://kiosk@db.example/kiosk; empty uses the embedded store", func(c *Config) *string { return &c.DatabaseURL }, false},
-	{"db", "KIOSK_DB", "embedded store file, used when no database URL is set", func(c *Config) *string { return &c.DBPath }, false},
-	{"kek-file", "KIOSK_KEK_FILE", "file holding the key-encryption key for card secrets (64 hex digits, mode 0600)", func(c *Config) *string { return &c.KEKFile }, false},
-	{"log-file", "KIOSK_LOG_FILE", "log file (the screen belongs to the kiosk)", func(c *Config) *string { return &c.LogFile }, false},
-	{"terminal", "KIOSK_TERMINAL", "this terminal's name in the audit log", func(c *Config) *string { return &c.Terminal }, false},
-	{"passcode-charset", "KIOSK_PASSCODE_CHARSET", "characters a new passcode may use: numeric, alphanumeric or printable", func(c *Config) *string { return &c.PasscodeCharset }, false},
-	{"email-domains", "KIOSK_EMAIL_DOMAINS", "approved email domains, comma-separated (subdomains included)", func(c *Config) *string { return &c.EmailDomains }, false},
-	{"ca-dir", "KIOSK_CA_DIR", "directory of the service certificate authority (root.crt, issuer.crt, issuer.key); empty means ca/ beside the embedded store file (seed --demo creates it there)", func(c *Config) *string { return &c.CADir }, false},
-	{"cards-dir", "KIOSK_CARDS_DIR", "directory of the demo's software card files (SERIAL.card); empty means cards/ beside the embedded store file", func(c *Config) *string { return &c.CardsDir }, false},
-	{"holder-reader", "KIOSK_HOLDER_READER", "part of the name of the card holder's reader; empty means the first reader", func(c *Config) *string { return &c.HolderReader }, false},
-	{"operator-reader", "KIOSK_OPERATOR_READER", "part of the name of the operator's own reader; empty means the second reader", func(c *Config) *string { return &c.OperatorReader }, false},
-	{"readers", "KIOSK_READERS", "card readers: pcsc (real readers through pcscd) or sim (the demo's simulated readers with a tray of the demo cards)", func(c *Config) *string { return &c.Readers }, false},
-	{"smtp-url", "KIOSK_SMTP_URL", "mail relay, e.g. smtp://user:pass@relay.example:587?starttls=required or smtps://…; empty means the on-screen mailbox with --readers sim, else .eml files in --mail-dir", func(c *Config) *string { return &c.SMTPURL }, false},
-	{"mail-from", "KIOSK_MAIL_FROM", "sender of the kiosk's emails (default Smartcard Service Centre <smartcard.servicecentre@nhs.net>)", func(c *Config) *string { return &c.MailFrom }, false},
-	{"mail-dir", "KIOSK_MAIL_DIR", "directory to write emails to as .eml files, for kiosks whose mail another program sends (used when --smtp-url is empty)", func(c *Config) *string { return &c.MailDir }, false},
-	{"idle-timeout", "KIOSK_IDLE_TIMEOUT", "return an untouched screen to the start after this long, wiping what was typed", func(c *Config) *string { return &c.IdleTimeout }, false},
-	{"allow-exit", "KIOSK_ALLOW_EXIT", "let Ctrl+C quit the kiosk (development and demos only; the public must not leave it)", func(c *Config) *string { return &c.AllowExit }, true},
+	{name: "data-dir", env: "KIOSK_DATA_DIR", arg: "DIR",
+		usage: "directory of the kiosk's files, whichever store is used: the embedded store, key-encryption key, log, ca/ and cards/ default inside it; by the XDG rules $XDG_DATA_HOME/smartcard-kiosk, else ~/.local/share/smartcard-kiosk",
+		bind:  func(c *Config) flag.Value { return text(&c.DataDir) }},
+	{name: "database-url", env: "KIOSK_DATABASE_URL", arg: "URL",
+		usage: "PostgreSQL URL, e.g. postgres://kiosk@db.example/kiosk; empty uses the embedded store",
+		bind:  func(c *Config) flag.Value { return postgresURL(&c.DatabaseURL) }},
+	{name: "db", env: "KIOSK_DB", arg: "FILE", inDataDir: "kiosk.db",
+		usage: "embedded store file, used when no database URL is set",
+		bind:  func(c *Config) flag.Value { return text(&c.DBPath) }},
+	{name: "kek-file", env: "KIOSK_KEK_FILE", arg: "FILE", inDataDir: "kek",
+		usage: "file holding the key-encryption key for card secrets (64 hex digits, mode 0600)",
+		bind:  func(c *Config) flag.Value { return text(&c.KEKFile) }},
+	{name: "log-file", env: "KIOSK_LOG_FILE", arg: "FILE", inDataDir: "kiosk.log",
+		usage: "log file (the screen belongs to the kiosk); - discards the log",
+		bind:  func(c *Config) flag.Value { return text(&c.LogFile) }},
+	{name: "app-role", env: "KIOSK_APP_ROLE", arg: "ROLE",
+		usage: "PostgreSQL login role the kiosk runs as, given only what it needs (no DDL; the audit trail append-only); migrate as the schema owner, run the kiosk as this role",
+		bind:  func(c *Config) flag.Value { return text(&c.AppRole) }},
+	{name: "terminal", env: "KIOSK_TERMINAL", arg: "NAME",
+		usage: "this terminal's name in the audit log and the log file",
+		bind:  func(c *Config) flag.Value { return text(&c.Terminal) }},
+	{name: "ca-dir", env: "KIOSK_CA_DIR", arg: "DIR", inDataDir: "ca",
+		usage: "directory of the service certificate authority (root.crt, issuer.crt, issuer.key); seed --demo creates a demo one there when it has none",
+		bind:  func(c *Config) flag.Value { return text(&c.CADir) }},
+	{name: "cards-dir", env: "KIOSK_CARDS_DIR", arg: "DIR", inDataDir: "cards",
+		usage: "directory of the demo's software card files (SERIAL.card)",
+		bind:  func(c *Config) flag.Value { return text(&c.CardsDir) }},
+	{name: "passcode-charset", env: "KIOSK_PASSCODE_CHARSET", arg: "SET",
+		usage: "characters a new passcode may use: numeric, alphanumeric or printable",
+		bind:  func(c *Config) flag.Value { return charset(&c.PasscodeCharset) }},
+	{name: "email-domains", env: "KIOSK_EMAIL_DOMAINS", arg: "LIST",
+		usage: "approved email domains, comma-separated (subdomains included)",
+		bind:  func(c *Config) flag.Value { return domains(&c.EmailDomains) }},
+	{name: "readers", env: "KIOSK_READERS", arg: "KIND",
+		usage: "card readers: pcsc (real readers through pcscd) or sim (the demo's simulated readers with a tray of the demo cards)",
+		bind:  func(c *Config) flag.Value { return oneOf(&c.Readers, "pcsc", "sim") }},
+	{name: "holder-reader", env: "KIOSK_HOLDER_READER", arg: "NAME",
+		usage: "part of the name of the card holder's reader; empty means the first reader",
+		bind:  func(c *Config) flag.Value { return text(&c.HolderReader) }},
+	{name: "operator-reader", env: "KIOSK_OPERATOR_READER", arg: "NAME",
+		usage: "part of the name of the operator's own reader; empty means the second reader",
+		bind:  func(c *Config) flag.Value { return text(&c.OperatorReader) }},
+	{name: "smtp-url", env: "KIOSK_SMTP_URL", arg: "URL",
+		usage: "mail relay, e.g. smtp://user:pass@relay.example:587?starttls=required or smtps://…; empty means the on-screen mailbox with --readers sim, else .eml files in --mail-dir",
+		bind:  func(c *Config) flag.Value { return text(&c.SMTPURL) }},
+	{name: "mail-from", env: "KIOSK_MAIL_FROM", arg: "ADDRESS",
+		usage: "sender of the kiosk's emails (default Smartcard Service Centre <smartcard.servicecentre@nhs.net>)",
+		bind:  func(c *Config) flag.Value { return text(&c.MailFrom) }},
+	{name: "mail-dir", env: "KIOSK_MAIL_DIR", arg: "DIR",
+		usage: "directory to write emails to as .eml files, for kiosks whose mail another program sends (used when --smtp-url is empty)",
+		bind:  func(c *Config) flag.Value { return text(&c.MailDir) }},
+	{name: "idle-timeout", env: "KIOSK_IDLE_TIMEOUT", arg: "DURATION",
+		usage: "return an untouched screen to the start after this long, wiping what was typed",
+		bind:  func(c *Config) flag.Value { return duration(&c.IdleTimeout, minIdleTimeout) }},
+	{name: "allow-exit", env: "KIOSK_ALLOW_EXIT",
+		usage: "let Ctrl+C quit the kiosk (development and demos only; the public must not leave it)",
+		bind:  func(c *Config) flag.Value { return boolean(&c.AllowExit) }},
 }
 
-// boolValue is a string setting that behaves as a boolean flag.
-type boolValue struct{ p *string }
-
-func (b boolValue) String() string {
-	if b.p == nil {
-		return "false"
-	}
-	return *b.p
-}
-func (b boolValue) Set(v string) error {
-	x, err := strconv.ParseBool(v)
-	if err != nil {
-		return fmt.Errorf("want true or false, got %q", v)
-	}
-	*b.p = strconv.FormatBool(x)
-	return nil
-}
-func (b boolValue) IsBoolFlag() bool { return true }
-
-// besideStore is dir named name next to the embedded store file, so that a
-// demo set up with KIOSK_DB keeps all its files in one place.
-func (c Config) besideStore(name string) string {
-	if c.DBPath == "" {
-		return filepath.Join(dataDir(), name)
-	}
-	return filepath.Join(filepath.Dir(c.DBPath), name)
-}
-
-func (c Config) caDir() string {
-	if c.CADir != "" {
-		return c.CADir
-	}
-	return c.besideStore("ca")
-}
-
-func (c Config) idleTimeout() time.Duration {
-	d, _ := time.ParseDuration(c.IdleTimeout)
-	return d
-}
-
-func (c Config) allowExit() bool {
-	b, _ := strconv.ParseBool(c.AllowExit)
-	return b
-}
-
-func (c Config) cardsDir() string {
-	if c.CardsDir != "" {
-		return c.CardsDir
-	}
-	return c.besideStore("cards")
-}
-
-// fromEnv overlays the environment on cfg.
-func (c *Config) fromEnv(getenv func(string) string) {
-	for _, s := range settings {
-		if v, ok := lookup(getenv, s.env); ok {
-			*s.field(c) = v
+// use returns the named settings; a name that is not one is a bug.
+func use(names ...string) []setting {
+	out := make([]setting, 0, len(names))
+	for _, n := range names {
+		s, ok := lookupSetting(n)
+		if !ok {
+			panic("kiosk: no setting " + n)
 		}
-	}
-}
-
-func lookup(getenv func(string) string, key string) (string, bool) {
-	v := getenv(key)
-	return v, v != ""
-}
-
-// register adds every setting to fs, defaulting to what cfg already holds.
-func (c *Config) register(fs *flag.FlagSet) {
-	for _, s := range settings {
-		p := s.field(c)
-		if s.boolean {
-			fs.Var(boolValue{p}, s.flag, fmt.Sprintf("%s (env %s)", s.usage, s.env))
-			continue
-		}
-		fs.StringVar(p, s.flag, *p, fmt.Sprintf("%s (env %s)", s.usage, s.env))
-	}
-}
-
-// Validate checks the settings without touching the outside world.
-func (c Config) Validate() error {
-	var errs []error
-	if c.DatabaseURL != "" {
-		u, err := url.Parse(c.DatabaseURL)
-		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" && u.Query().Get("host") == "" {
-			errs = append(errs, fmt.Errorf("database URL must look like postgres://USER@HOST:PORT/DB (got %q)", redact(c.DatabaseURL)))
-		}
-	} else if c.DBPath == "" {
-		errs = append(errs, errors.New("no store: set --database-url or --db"))
-	}
-	if _, err := domain.ParseCharset(c.PasscodeCharset); err != nil {
-		errs = append(errs, err)
-	}
-	if len(c.emailDomains()) == 0 {
-		errs = append(errs, errors.New("no approved email domains: set --email-domains"))
-	}
-	if c.Readers != "pcsc" && c.Readers != "sim" {
-		errs = append(errs, fmt.Errorf("--readers must be pcsc or sim (got %q)", c.Readers))
-	}
-	if d, err := time.ParseDuration(c.IdleTimeout); err != nil || d < 10*time.Second {
-		errs = append(errs, fmt.Errorf("--idle-timeout must be a duration of at least 10s, e.g. 120s (got %q)", c.IdleTimeout))
-	}
-	if _, err := strconv.ParseBool(c.AllowExit); err != nil {
-		errs = append(errs, fmt.Errorf("KIOSK_ALLOW_EXIT must be true or false (got %q)", c.AllowExit))
-	}
-	return errors.Join(errs...)
-}
-
-func (c Config) emailDomains() []string {
-	var out []string
-	for _, d := range strings.Split(c.EmailDomains, ",") {
-		if d = strings.ToLower(strings.Trim(strings.TrimSpace(d), ".")); d != "" {
-			out = append(out, d)
-		}
+		out = append(out, s)
 	}
 	return out
 }
 
-// redact hides a password in a database URL before it is printed.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		if i := strings.LastIndexByte(raw, '@'); i > 0 {
-			return "…@" + raw[i+1:]
+func lookupSetting(name string) (setting, bool) {
+	for _, s := range settings {
+		if s.name == name {
+			return s, true
 		}
-		return raw
 	}
-	return u.Redacted()
+	return setting{}, false
+}
+
+// value is a flag.Value that parses into a typed field.
+type value[T any] struct {
+	p      *T
+	parse  func(string) (T, error)
+	format func(T) string
+}
+
+func (v value[T]) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return v.format(*v.p)
+}
+
+func (v value[T]) Set(s string) error {
+	x, err := v.parse(s)
+	if err != nil {
+		return err
+	}
+	*v.p = x
+	return nil
+}
+
+// switchValue is a boolean: --allow-exit alone means --allow-exit=true.
+type switchValue struct{ value[bool] }
+
+func (switchValue) IsBoolFlag() bool { return true }
+
+func isSwitch(v flag.Value) bool {
+	b, ok := v.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+// Parse errors below are phrased to follow the setting's name, so that the
+// reader learns which flag or variable to fix: "--readers must be …".
+
+func text(p *string) flag.Value {
+	return value[string]{p, func(s string) (string, error) { return s, nil }, same}
+}
+
+func same(s string) string { return s }
+
+func boolean(p *bool) flag.Value {
+	return switchValue{value[bool]{p, func(s string) (bool, error) {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return false, fmt.Errorf("must be true or false (got %q)", s)
+		}
+		return b, nil
+	}, strconv.FormatBool}}
+}
+
+func duration(p *time.Duration, minimum time.Duration) flag.Value {
+	return value[time.Duration]{p, func(s string) (time.Duration, error) {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < minimum {
+			return 0, fmt.Errorf("must be a duration of at least %v, e.g. 120s (got %q)", minimum, s)
+		}
+		return d, nil
+	}, time.Duration.String}
+}
+
+func oneOf(p *string, choices ...string) flag.Value {
+	return value[string]{p, func(s string) (string, error) {
+		for _, c := range choices {
+			if s == c {
+				return s, nil
+			}
+		}
+		return "", fmt.Errorf("must be %s (got %q)", orList(choices), s)
+	}, same}
+}
+
+func orList(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
+}
+
+func charset(p *domain.Charset) flag.Value {
+	return value[domain.Charset]{p, func(s string) (domain.Charset, error) {
+		c, err := domain.ParseCharset(s)
+		if err != nil {
+			return 0, fmt.Errorf("is not valid: %w", err)
+		}
+		return c, nil
+	}, domain.Charset.String}
+}
+
+// domains reads a comma-separated list of email domains, normalised as
+// the email policy compares them.
+func domains(p *[]string) flag.Value {
+	return value[[]string]{p, func(s string) ([]string, error) {
+		var out []string
+		for _, d := range strings.Split(s, ",") {
+			if d = strings.ToLower(strings.Trim(strings.TrimSpace(d), ".")); d != "" {
+				out = append(out, d)
+			}
+		}
+		if len(out) == 0 {
+			return nil, fmt.Errorf("must name at least one approved email domain (got %q)", s)
+		}
+		return out, nil
+	}, func(ds []string) string { return strings.Join(ds, ",") }}
+}
+
+// postgresURL checks the shape of a database URL; the server is asked
+// only when a command connects. The password never appears in an error.
+func postgresURL(p *string) flag.Value {
+	return value[string]{p, func(s string) (string, error) {
+		if s == "" {
+			return "", nil
+		}
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" && u.Query().Get("host") == "" {
+			return "", fmt.Errorf("must be a database URL like postgres://USER@HOST:PORT/DB (got %q)", connstr.Redact(s))
+		}
+		return s, nil
+	}, same}
+}
+
+// parse reads a command's configuration: defaults, then the environment,
+// then args; extra adds the command's own switches. It returns the
+// arguments after the flags. A bad value is one error naming its flag or
+// variable; a malformed command line (an unknown flag) is reported here,
+// with a pointer to the help, as errUsage.
+func (e *runEnv) parse(args []string, extra func(fs *flag.FlagSet)) ([]string, error) {
+	cfg, noDataDir := defaultConfig(e.getenv)
+	fs := flag.NewFlagSet("kiosk "+e.cmd.name, flag.ContinueOnError)
+	// Errors and help are printed below, so that each is printed one way.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	if extra != nil {
+		extra(fs)
+	}
+	defaults := cfg // for the help
+	var badValue error
+	for _, s := range e.cmd.settings {
+		v := s.bind(&cfg)
+		set := func(x string) error {
+			if err := v.Set(x); err != nil {
+				badValue = fmt.Errorf("--%s %w", s.name, err)
+				return err
+			}
+			return nil
+		}
+		if isSwitch(v) {
+			fs.BoolFunc(s.name, s.usage, set)
+		} else {
+			fs.Func(s.name, s.usage, set)
+		}
+	}
+	// An empty variable counts as unset, so a wrapper script can clear one.
+	for _, s := range e.cmd.settings {
+		if x := e.getenv(s.env); x != "" {
+			if err := s.bind(&cfg).Set(x); err != nil {
+				return nil, fmt.Errorf("%s %w", s.env, err)
+			}
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		switch {
+		case errors.Is(err, flag.ErrHelp):
+			e.cmd.usage(e.stderr, fs, &defaults)
+			return nil, err
+		case badValue != nil:
+			return nil, badValue
+		}
+		fmt.Fprintf(e.stderr, "kiosk %s: %s (run 'kiosk %[1]s --help' for its flags)\n", e.cmd.name, flagError(err))
+		return nil, errUsage
+	}
+	for _, s := range e.cmd.settings {
+		if v := s.bind(&cfg); s.inDataDir != "" && v.String() == "" {
+			if cfg.DataDir == "" {
+				return nil, noDataDir
+			}
+			if err := v.Set(filepath.Join(cfg.DataDir, s.inDataDir)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	e.cfg = cfg
+	return fs.Args(), nil
+}
+
+// flagError rewords the flag package's usual complaints with flags spelt
+// as the help spells them.
+func flagError(err error) string {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		return "unknown flag --" + strings.TrimPrefix(name, "-")
+	}
+	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+		return "--" + strings.TrimPrefix(name, "-") + " needs a value"
+	}
+	return msg
+}
+
+// printFlags writes the help for a command's flags: its own switches (in
+// fs), then its settings with their environment twins and their defaults
+// (in defaults).
+func printFlags(w io.Writer, fs *flag.FlagSet, settings []setting, defaults *Config) {
+	fs.VisitAll(func(f *flag.Flag) {
+		if _, ok := lookupSetting(f.Name); !ok {
+			fmt.Fprintf(w, "  --%s\n    \t%s\n", f.Name, f.Usage)
+		}
+	})
+	for _, s := range settings {
+		head := "--" + s.name
+		if s.arg != "" {
+			head += " " + s.arg
+		}
+		fmt.Fprintf(w, "  %s  (env %s)\n    \t%s", head, s.env, s.usage)
+		switch def := s.bind(defaults).String(); {
+		case s.inDataDir != "":
+			fmt.Fprintf(w, " (default %s in the data directory)", s.inDataDir)
+		case def != "" && def != "false":
+			fmt.Fprintf(w, " (default %q)", def)
+		}
+		fmt.Fprintln(w)
+	}
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/smartcard-service-centre/kiosk/cardio/simreader"
 	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/domain/demo"
-	"github.com/smartcard-service-centre/kiosk/tui"
+	tuidemo "github.com/smartcard-service-centre/kiosk/tui/demo"
 )
 
 // Names of the demo's simulated readers: the kiosk's, and an operator's
@@ -87,18 +87,18 @@ func rank(order map[string]int, f string) int {
 	return len(order) + 1
 }
 
-// Cards implements tui.Tray.
-func (t *demoTray) Cards() []tui.TrayCard {
+// Cards implements tuidemo.Tray.
+func (t *demoTray) Cards() []tuidemo.TrayCard {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := make([]tui.TrayCard, len(t.cards))
+	out := make([]tuidemo.TrayCard, len(t.cards))
 	for i, l := range t.labels {
-		out[i] = tui.TrayCard{Label: l, Inserted: i == t.inserted}
+		out[i] = tuidemo.TrayCard{Label: l, Inserted: i == t.inserted}
 	}
 	return out
 }
 
-// Toggle implements tui.Tray: it inserts card i into the kiosk's reader,
+// Toggle implements tuidemo.Tray: it inserts card i into the kiosk's reader,
 // taking out any other card first, or removes card i if it is in.
 func (t *demoTray) Toggle(i int) error {
 	t.mu.Lock()

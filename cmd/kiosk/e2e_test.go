@@ -101,11 +101,7 @@ func TestEndToEndUnlockInTmux(t *testing.T) {
 	dir := t.TempDir()
 	env := append(os.Environ(),
 		"KIOSK_DATABASE_URL="+pgtest.NewDatabase(t),
-		"KIOSK_KEK_FILE="+filepath.Join(dir, "kek"),
-		"KIOSK_CA_DIR="+filepath.Join(dir, "ca"),
-		"KIOSK_CARDS_DIR="+filepath.Join(dir, "cards"),
-		"KIOSK_LOG_FILE="+filepath.Join(dir, "kiosk.log"),
-		"KIOSK_DB="+filepath.Join(dir, "unused.db"),
+		"KIOSK_DATA_DIR="+dir, // the key, CA, cards and log
 	)
 	env = append(env, d.Env()...)
 	run := func(args ...string) {

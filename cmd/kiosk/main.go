@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -29,115 +30,161 @@ func main() {
 // command is one subcommand.
 type command struct {
 	name, args, summary string
+	settings            []setting // what it reads: its flags and their environment twins
 	run                 func(ctx context.Context, env *runEnv, args []string) error
 }
 
-// runEnv is what a command gets: settings and where to write.
+// runEnv is what a command gets: where to write and the environment;
+// parse fills cfg.
 type runEnv struct {
-	cfg         Config
-	stdout      io.Writer
-	stderr      io.Writer
-	newFlagSet  func(name string) *flag.FlagSet
-	getenv      func(string) string
-	commandName string
+	cmd    *command
+	cfg    Config
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
 	// isTerminal, if set, replaces the check that stdin and stdout are a
 	// terminal (tests).
 	isTerminal func() bool
 }
 
-var commands []command
+// commands are the subcommands, each with the settings it reads.
+var commands = []command{
+	{"run", "", "run the self-service kiosk (the default when no command is given)", use(
+		"data-dir", "database-url", "db", "kek-file", "log-file", "terminal", "ca-dir", "cards-dir",
+		"passcode-charset", "email-domains", "readers", "holder-reader", "operator-reader",
+		"smtp-url", "mail-from", "mail-dir", "idle-timeout", "allow-exit"), cmdRun},
+	{"migrate", "", "bring the PostgreSQL schema up to date and grant the kiosk's role its rights (the embedded store migrates itself)", use(
+		"data-dir", "database-url", "db", "app-role", "log-file", "terminal"), cmdMigrate},
+	{"seed", "--demo", "load the demo personas into the store (safe to run again)", use(
+		"data-dir", "database-url", "db", "kek-file", "log-file", "terminal", "ca-dir", "cards-dir"), cmdSeed},
+	{"keygen", "[--if-missing]", "create the key-encryption key file for card secrets", use(
+		"data-dir", "kek-file"), cmdKeygen},
+	{"users", "[QUERY]", "find users by 12-digit ID or name and show their cards", use(
+		"data-dir", "database-url", "db"), cmdUsers},
+	{"cards", "", "list the card readers and the cards in them (run this first at a booth)", use(
+		"data-dir", "database-url", "db", "holder-reader", "operator-reader"), cmdCards},
+	{"audit", "verify", "check that no row of the audit trail was changed, inserted or deleted", use(
+		"data-dir", "database-url", "db", "kek-file"), cmdAudit},
+	{"version", "", "print the version", nil, cmdVersion},
+}
 
-func init() {
-	commands = []command{
-		{"run", "", "run the self-service kiosk (the default when no command is given)", cmdRun},
-		{"migrate", "", "bring the PostgreSQL schema up to date (the embedded store migrates itself)", cmdMigrate},
-		{"seed", "--demo", "load the demo personas into the store (safe to run again)", cmdSeed},
-		{"keygen", "[--if-missing]", "create the key-encryption key file for card secrets", cmdKeygen},
-		{"users", "[QUERY]", "find users by 12-digit ID or name and show their cards", cmdUsers},
-		{"cards", "", "list the card readers and the cards in them (run this first at a booth)", cmdCards},
-		{"version", "", "print the version", cmdVersion},
+func lookupCommand(name string) (*command, bool) {
+	for i := range commands {
+		if commands[i].name == name {
+			return &commands[i], true
+		}
 	}
+	return nil, false
 }
 
 // errUsage means the command line was wrong; usage has been printed.
 var errUsage = errors.New("usage")
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	cfg := defaultConfig()
-	cfg.fromEnv(getenv)
-	env := &runEnv{stdout: stdout, stderr: stderr, getenv: getenv}
-
-	top := flag.NewFlagSet("kiosk", flag.ContinueOnError)
-	top.SetOutput(stderr)
-	cfg.register(top)
-	top.Usage = func() { usage(top, stderr) }
-	if err := top.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
+	name, args, err := splitCommand(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		usage(stderr, getenv)
+		return 0
+	case err != nil:
+		fmt.Fprintf(stderr, "kiosk: %s (run 'kiosk help' for the flags)\n", flagError(err))
 		return 2
-	}
-	rest := top.Args()
-	if len(rest) == 0 {
-		rest = []string{"run"}
-	}
-	name := rest[0]
-	if name == "help" {
-		usage(top, stdout)
+	case name == "help":
+		usage(stdout, getenv)
 		return 0
 	}
-	for _, c := range commands {
-		if c.name != name {
-			continue
-		}
-		env.cfg = cfg
-		env.commandName = c.name
-		env.newFlagSet = func(n string) *flag.FlagSet {
-			fs := flag.NewFlagSet("kiosk "+n, flag.ContinueOnError)
-			fs.SetOutput(stderr)
-			env.cfg.register(fs)
-			fs.Usage = func() {
-				fmt.Fprintf(stderr, "Usage: kiosk %s [flags] %s\n\n%s.\n\nFlags:\n", c.name, c.args, capitalise(c.summary))
-				fs.PrintDefaults()
-			}
-			return fs
-		}
-		err := c.run(ctx, env, rest[1:])
-		switch {
-		case err == nil:
-			return 0
-		case errors.Is(err, flag.ErrHelp):
-			return 0
-		case errors.Is(err, errUsage):
-			return 2
-		}
-		// One line whatever the layers below wrote, so a log scraper or a person sees one error.
-		fmt.Fprintf(stderr, "kiosk %s: %s\n", c.name, strings.Join(strings.Fields(err.Error()), " "))
-		return 1
+	c, ok := lookupCommand(name)
+	if !ok {
+		fmt.Fprintf(stderr, "kiosk: unknown command %q (run 'kiosk help' for the list)\n", name)
+		return 2
 	}
-	fmt.Fprintf(stderr, "kiosk: unknown command %q (run 'kiosk help' for the list)\n", name)
-	return 2
+	err = c.run(ctx, &runEnv{cmd: c, stdout: stdout, stderr: stderr, getenv: getenv}, args)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	}
+	// One line whatever the layers below wrote, so a log scraper or a person sees one error.
+	fmt.Fprintf(stderr, "kiosk %s: %s\n", c.name, strings.Join(strings.Fields(err.Error()), " "))
+	return 1
 }
 
-func usage(fs *flag.FlagSet, w io.Writer) {
+// splitCommand finds the command in args ("run" when there is none) and
+// returns it with the arguments it gets. Flags may come before the command
+// name (kiosk --database-url … migrate): they go to the command, which
+// accepts only its own.
+func splitCommand(args []string) (name string, rest []string, err error) {
+	// Any setting's name is accepted here, with any value: this pass only
+	// tells flag values from the command name.
+	scan := flag.NewFlagSet("kiosk", flag.ContinueOnError)
+	scan.SetOutput(io.Discard)
+	scan.Usage = func() {}
+	var scratch Config
+	for _, s := range settings {
+		if isSwitch(s.bind(&scratch)) {
+			scan.BoolFunc(s.name, "", func(string) error { return nil })
+		} else {
+			scan.Func(s.name, "", func(string) error { return nil })
+		}
+	}
+	if err := scan.Parse(args); err != nil {
+		return "", nil, err
+	}
+	lead := args[:len(args)-scan.NArg()]
+	if n := len(lead); n > 0 && lead[n-1] == "--" {
+		lead = lead[:n-1]
+	}
+	name, after := "run", scan.Args()
+	if len(after) > 0 {
+		name, after = after[0], after[1:]
+	}
+	return name, append(slices.Clip(lead), after...), nil
+}
+
+func usage(w io.Writer, getenv func(string) string) {
 	fmt.Fprint(w, `Smartcard Service Centre: unlock, register, change passcode and renew
 certificates on identity smartcards.
 
-Usage: kiosk [flags] COMMAND [command flags]
+Usage: kiosk [COMMAND] [flags]
 
 Commands:
 `)
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %-14s %s\n", c.name, c.args, c.summary)
+		fmt.Fprintf(w, "  %-8s %-15s %s\n", c.name, c.args, c.summary)
 	}
 	fmt.Fprint(w, `
-Every flag can also be set by the environment variable in brackets; a flag
-wins over its variable. Run 'kiosk COMMAND --help' for a command's flags.
+With no command, kiosk runs the self-service kiosk. Each command takes only
+the flags it uses: run 'kiosk COMMAND --help' for them. Every setting can
+also be set by the environment variable beside it; a flag wins over its
+variable, and an empty variable counts as unset.
 
-Flags:
+Flags of the kiosk itself (kiosk run):
 `)
-	fs.SetOutput(w)
-	fs.PrintDefaults()
+	run, _ := lookupCommand("run")
+	defaults, _ := defaultConfig(getenv)
+	printFlags(w, flag.NewFlagSet("", flag.ContinueOnError), run.settings, &defaults)
+}
+
+// usage prints the command's help: fs holds its flags, defaults the
+// settings' values before the environment and flags.
+func (c *command) usage(w io.Writer, fs *flag.FlagSet, defaults *Config) {
+	line := "Usage: kiosk " + c.name
+	hasFlags := false
+	fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+	if hasFlags {
+		line += " [flags]"
+	}
+	if c.args != "" {
+		line += " " + c.args
+	}
+	fmt.Fprintf(w, "%s\n\n%s.\n", line, capitalise(c.summary))
+	if hasFlags {
+		fmt.Fprint(w, "\nFlags (each setting's environment variable is beside it; a flag wins over its variable):\n")
+		printFlags(w, fs, c.settings, defaults)
+	}
 }
 
 func capitalise(s string) string {

@@ -22,13 +22,14 @@ func runKiosk(t *testing.T, env map[string]string, args ...string) (stdout, stde
 	return out.String(), errb.String(), code
 }
 
+// demoEnv keeps all the kiosk's files in a fresh data directory.
 func demoEnv(t *testing.T) map[string]string {
-	dir := t.TempDir()
-	return map[string]string{
-		"KIOSK_DB":       filepath.Join(dir, "kiosk.db"),
-		"KIOSK_KEK_FILE": filepath.Join(dir, "kek"),
-		"KIOSK_LOG_FILE": filepath.Join(dir, "kiosk.log"),
-	}
+	return map[string]string{"KIOSK_DATA_DIR": t.TempDir()}
+}
+
+// dataFile is where a file of the kiosk's lives in env's data directory.
+func dataFile(env map[string]string, name string) string {
+	return filepath.Join(env["KIOSK_DATA_DIR"], name)
 }
 
 // oneLine checks a failure is reported as one clear line, never a trace.
@@ -95,7 +96,7 @@ func TestSeedEmbeddedTwice(t *testing.T) {
 		t.Fatalf("first seed: %q %q", out, e)
 	}
 	before, _, _ := runKiosk(t, env, "users")
-	cardsBefore := cardFiles(t, filepath.Join(filepath.Dir(env["KIOSK_DB"]), "cards"))
+	cardsBefore := cardFiles(t, dataFile(env, "cards"))
 	if len(cardsBefore) != 11 {
 		t.Fatalf("%d card files, want 11", len(cardsBefore))
 	}
@@ -107,7 +108,7 @@ func TestSeedEmbeddedTwice(t *testing.T) {
 	if before != after {
 		t.Fatalf("second seed changed the store:\n%s\n---\n%s", before, after)
 	}
-	if cardsAfter := cardFiles(t, filepath.Join(filepath.Dir(env["KIOSK_DB"]), "cards")); !maps.Equal(cardsBefore, cardsAfter) {
+	if cardsAfter := cardFiles(t, dataFile(env, "cards")); !maps.Equal(cardsBefore, cardsAfter) {
 		t.Fatal("second seed changed the card files")
 	}
 	for _, want := range []string{"5550 0179 9894", "Mr Test Person", "t•••@nhs.net", "4082A001132F2817", "Cancelled (Lost)", "Expired", "locked out", "not registered"} {
@@ -135,7 +136,7 @@ func TestSeedNeedsDemoFlagAndKEK(t *testing.T) {
 	_, e, code = runKiosk(t, env, "seed", "--demo")
 	oneLine(t, e, code, "does not exist")
 
-	os.WriteFile(env["KIOSK_KEK_FILE"], []byte(strings.Repeat("ab", 32)), 0o644)
+	os.WriteFile(dataFile(env, "kek"), []byte(strings.Repeat("ab", 32)), 0o644)
 	_, e, code = runKiosk(t, env, "seed", "--demo")
 	oneLine(t, e, code, "chmod 600")
 }
@@ -147,8 +148,8 @@ func TestDatabaseErrors(t *testing.T) {
 		name, url, want string
 	}{
 		{"unreachable", "postgres://kiosk:hunter2@127.0.0.1:1/kiosk?sslmode=disable&connect_timeout=2", "connect"},
-		{"malformed", "postgres://kiosk:hunter2@[::1/kiosk", "database URL"},
-		{"wrong scheme", "mysql://kiosk@127.0.0.1/kiosk", "database URL"},
+		{"malformed", "postgres://kiosk:hunter2@[::1/kiosk", "--database-url must be a database URL"},
+		{"wrong scheme", "mysql://kiosk@127.0.0.1/kiosk", "--database-url must be a database URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -186,6 +187,16 @@ func TestMigrateAndSeedPostgresTwice(t *testing.T) {
 	out, e, code = runKiosk(t, env, "seed", "--demo")
 	if code != 0 || !strings.Contains(out, "11 added") {
 		t.Fatalf("first seed: %q %q", out, e)
+	}
+	// With PostgreSQL the kiosk's files still go to the data directory,
+	// and no embedded store is made there.
+	for _, f := range []string{"kek", "kiosk.log", "ca/issuer.crt", "cards/4082A001132F2817.card"} {
+		if _, err := os.Stat(dataFile(env, f)); err != nil {
+			t.Errorf("not in the data directory: %v", err)
+		}
+	}
+	if _, err := os.Stat(dataFile(env, "kiosk.db")); err == nil {
+		t.Error("seeding PostgreSQL made an embedded store file")
 	}
 	before := pgtest.Snapshot(t, env["KIOSK_DATABASE_URL"])
 	out, e, code = runKiosk(t, env, "seed", "--demo")
@@ -225,9 +236,9 @@ func TestSeedKeepsExistingCardFiles(t *testing.T) {
 	if out, e, code := runKiosk(t, env, "seed", "--demo"); code != 0 {
 		t.Fatalf("seed: %s %s", out, e)
 	}
-	cardsDir := filepath.Join(filepath.Dir(env["KIOSK_DB"]), "cards")
+	cardsDir := dataFile(env, "cards")
 	before := cardFiles(t, cardsDir)
-	os.Remove(env["KIOSK_DB"])
+	os.Remove(dataFile(env, "kiosk.db"))
 	_, e, code := runKiosk(t, env, "seed", "--demo")
 	oneLine(t, e, code, "card file already exists")
 	if !strings.Contains(e, "move it away") {

@@ -20,6 +20,7 @@ import (
 	"github.com/smartcard-service-centre/kiosk/domain/selfservice"
 	"github.com/smartcard-service-centre/kiosk/mail"
 	"github.com/smartcard-service-centre/kiosk/tui"
+	tuidemo "github.com/smartcard-service-centre/kiosk/tui/demo"
 )
 
 var errNoMailRelay = errors.New("no mail relay: set --smtp-url (or --mail-dir to write the emails as .eml files for another program to send)")
@@ -36,7 +37,7 @@ func cmdRun(ctx context.Context, e *runEnv, args []string) error {
 	if !e.terminal() {
 		return errors.New("the kiosk needs a terminal to draw on (run it in a console, not with output redirected)")
 	}
-	if !e.cfg.allowExit() {
+	if !e.cfg.AllowExit {
 		// Until the UI puts the terminal in raw mode (and while it starts:
 		// the store may take seconds to answer), Ctrl+C, Ctrl+\ and Ctrl+Z
 		// would be signals: the public must not stop or suspend the kiosk.
@@ -52,27 +53,26 @@ func cmdRun(ctx context.Context, e *runEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	authority, err := ca.Load(e.cfg.caDir())
+	authority, err := ca.Load(e.cfg.CADir)
 	if err != nil {
 		return fmt.Errorf("load the service certificate authority (--ca-dir): %w", err)
 	}
-	store, err := e.openStore(ctx)
+	store, err := e.openStore(ctx, keys)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 
-	charset, _ := domain.ParseCharset(e.cfg.PasscodeCharset)
 	passcodes := domain.DefaultPasscodePolicy()
-	passcodes.Charset = charset
+	passcodes.Charset = e.cfg.PasscodeCharset
 
 	var (
 		readers cardio.Readers
-		tray    tui.Tray
+		tray    *demoTray // --readers sim only
 	)
 	switch e.cfg.Readers {
 	case "sim":
-		t, err := newDemoTray(ctx, store, e.cfg.cardsDir())
+		t, err := newDemoTray(ctx, store, e.cfg.CardsDir)
 		if err != nil {
 			return err
 		}
@@ -96,14 +96,18 @@ func cmdRun(ctx context.Context, e *runEnv, args []string) error {
 	svc := selfservice.New(selfservice.Config{
 		Store: store, Keys: keys, CA: ca.ForDomain(authority), Notify: sender.Notify,
 		Log: log.With("part", "selfservice"), Passcodes: passcodes,
-		Emails: domain.EmailPolicy{Domains: e.cfg.emailDomains()}, Terminal: e.cfg.Terminal,
+		Emails: domain.EmailPolicy{Domains: e.cfg.EmailDomains}, Terminal: e.cfg.Terminal,
 	})
 	opts := tui.Options{
-		Service: svc, Readers: cardReaders, Tray: tray,
-		IdleTimeout: e.cfg.idleTimeout(), AllowExit: e.cfg.allowExit(), Log: log.With("part", "tui"),
+		Service: svc, Readers: cardReaders,
+		IdleTimeout: e.cfg.IdleTimeout, AllowExit: e.cfg.AllowExit, Log: log.With("part", "tui"),
 	}
-	if mailbox != nil {
-		opts.Mailbox = mailbox
+	// The real kiosk runs bare; the demo wraps it in its card tray and
+	// on-screen inbox.
+	runUI := func(ctx context.Context) error { return tui.Run(ctx, opts) }
+	if tray != nil {
+		d := tuidemo.Options{Tray: tray, Mailbox: mailbox, Log: log.With("part", "demo")}
+		runUI = func(ctx context.Context) error { return tuidemo.Run(ctx, opts, d) }
 	}
 	log.Info("kiosk starting", "readers", e.cfg.Readers, "mail", transport, "version", version)
 
@@ -114,7 +118,7 @@ func cmdRun(ctx context.Context, e *runEnv, args []string) error {
 	g.Go(func() error {
 		// The UI ending (Ctrl+C with --allow-exit) ends the sender too.
 		defer cancel()
-		return tui.Run(gctx, opts)
+		return runUI(gctx)
 	})
 	err = g.Wait()
 	if err != nil && !errors.Is(err, context.Canceled) {
@@ -135,7 +139,7 @@ func (e *runEnv) terminal() bool {
 // mailTransport chooses where mail goes: an SMTP relay if one is set;
 // otherwise the on-screen mailbox for the demo's simulated readers, or
 // .eml files in the mail directory.
-func (e *runEnv) mailTransport() (mail.Transport, tui.Mailbox, error) {
+func (e *runEnv) mailTransport() (mail.Transport, tuidemo.Mailbox, error) {
 	switch {
 	case e.cfg.SMTPURL != "":
 		t, err := mail.NewSMTP(mail.SMTPConfig{URL: e.cfg.SMTPURL, From: e.cfg.MailFrom})

@@ -37,6 +37,11 @@ const (
 
 var ErrMalformedHash = errors.New("malformed answer hash")
 
+// ErrWeakHash means a stored answer hash is cheaper to break than the
+// service's configured minimum: someone who can write the database must
+// not be able to downgrade the hashes.
+var ErrWeakHash = errors.New("answer hash is weaker than the configured minimum")
+
 var folder = cases.Fold()
 
 // NormaliseAnswer makes answers that people consider the same compare equal:
@@ -66,11 +71,17 @@ func HashAnswer(p Argon2Params, answer string, r io.Reader) (string, error) {
 		argon2.Version, p.Memory, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 
-// VerifyAnswer reports whether answer matches the stored hash, in constant time.
-func VerifyAnswer(encoded, answer string) (bool, error) {
+// VerifyAnswer reports whether answer matches the stored hash, in constant
+// time. The parameters are read from the hash, so a hash cheaper than min
+// (less memory, fewer passes, a shorter salt or key) is refused with
+// ErrWeakHash rather than checked.
+func VerifyAnswer(min Argon2Params, encoded, answer string) (bool, error) {
 	p, salt, want, err := parseHash(encoded)
 	if err != nil {
 		return false, err
+	}
+	if p.Memory < min.Memory || p.Time < min.Time || uint32(len(salt)) < min.SaltLen || uint32(len(want)) < min.KeyLen {
+		return false, fmt.Errorf("%w: m=%d,t=%d with a %d-byte salt and %d-byte key", ErrWeakHash, p.Memory, p.Time, len(salt), len(want))
 	}
 	got := argon2.IDKey([]byte(NormaliseAnswer(answer)), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1, nil

@@ -39,7 +39,7 @@ func TestHashAnswer(t *testing.T) {
 		t.Fatalf("unexpected hash %q", h)
 	}
 	for answer, want := range map[string]bool{"smith": true, " SMITH ": true, "Smyth": false, "": false} {
-		ok, err := VerifyAnswer(h, answer)
+		ok, err := VerifyAnswer(cheap, h, answer)
 		if err != nil || ok != want {
 			t.Errorf("VerifyAnswer(%q) = %v, %v; want %v", answer, ok, err, want)
 		}
@@ -60,7 +60,7 @@ func TestVerifyAnswerRejectsTampering(t *testing.T) {
 		"$argon2id$v=19$m=64,t=0,p=1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5",
 		"$argon2id$v=19$m=64,t=1,p=1$!!$a2V5a2V5a2V5a2V5a2V5",
 	} {
-		if _, err := VerifyAnswer(bad, "x"); !errors.Is(err, ErrMalformedHash) {
+		if _, err := VerifyAnswer(cheap, bad, "x"); !errors.Is(err, ErrMalformedHash) {
 			t.Errorf("VerifyAnswer(%q) err = %v", bad, err)
 		}
 	}
@@ -177,5 +177,35 @@ func TestSealCard(t *testing.T) {
 	other, _ := NewKeys(bytes.Repeat([]byte{4}, 32))
 	if _, _, err := other.OpenCard(cs); !errors.Is(err, ErrOpenSeal) || !strings.Contains(err.Error(), cs.KEKFingerprint) {
 		t.Fatalf("other KEK: %v", err)
+	}
+}
+
+// TestVerifyAnswerRefusesDowngrade: a hash below the configured minimum,
+// as a database writer could plant, is refused, never checked.
+func TestVerifyAnswerRefusesDowngrade(t *testing.T) {
+	strong := Argon2Params{Memory: 128, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}
+	ok, err := func() (bool, error) {
+		h, err := HashAnswer(strong, "Smith", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return VerifyAnswer(strong, h, "smith")
+	}()
+	if !ok || err != nil {
+		t.Fatalf("a hash at the minimum: %v, %v", ok, err)
+	}
+	for name, weak := range map[string]Argon2Params{
+		"less memory": {Memory: 64, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32},
+		"one pass":    {Memory: 128, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32},
+		"short salt":  {Memory: 128, Time: 2, Threads: 1, SaltLen: 8, KeyLen: 32},
+		"short key":   {Memory: 128, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 16},
+	} {
+		h, err := HashAnswer(weak, "Smith", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := VerifyAnswer(strong, h, "smith"); ok || !errors.Is(err, ErrWeakHash) {
+			t.Errorf("%s: %v, %v; want ErrWeakHash", name, ok, err)
+		}
 	}
 }

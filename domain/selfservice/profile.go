@@ -38,7 +38,7 @@ func (s *Service) SignIn(ctx context.Context, sess *Session, card domain.Card, p
 		}
 		return err
 	}
-	sess.status.Blocked, sess.status.PasscodeTriesLeft = false, 3
+	s.readStatus(ctx, sess, card)
 	sess.step = StepSignedIn
 	return nil
 }

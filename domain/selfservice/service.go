@@ -134,10 +134,17 @@ func (s *Service) audit(ctx context.Context, q domain.Queries, sess *Session, ac
 		e.Outcome = domain.OutcomeFailure
 		if e.Detail == "" {
 			e.Detail = err.Error()
+		} else {
+			e.Detail += ": " + err.Error()
 		}
 	}
 	if q == nil {
 		q = s.cfg.Store
+		// The record outlives the visit: a pulled card or a screen that
+		// gave up waiting must not lose it.
+		var cancel context.CancelFunc
+		ctx, cancel = s.recordCtx(ctx)
+		defer cancel()
 	}
 	if _, aerr := q.AppendAudit(ctx, e); aerr != nil {
 		s.cfg.Log.Error("audit", "action", action, "err", aerr)
@@ -168,6 +175,25 @@ func (s *Service) cardKeys(ctx context.Context, serial domain.CardSerial) (domai
 		return domain.CardKeys{}, fmt.Errorf("open card secrets: %w", err)
 	}
 	return domain.CardKeys{MgmtAlg: sealed.MgmtKeyAlg, MgmtKey: mk, PUK: puk}, nil
+}
+
+// readStatus reads back what the card says of its passcode after it
+// accepted one (a sign-in or an unlock), rather than assume its counter.
+// If the card cannot say (pulled just now, or the visit's context ended),
+// the passcode it has just accepted is enough to know it is not blocked
+// and its counter is full, as the card port's conformance suite checks.
+// The caller holds sess.mu.
+func (s *Service) readStatus(ctx context.Context, sess *Session, card domain.Card) {
+	st, err := card.Status(ctx)
+	if err == nil && st.Serial == sess.card.Serial {
+		sess.status.Blocked, sess.status.PasscodeTriesLeft = st.Blocked, st.PasscodeTriesLeft
+		return
+	}
+	if err == nil {
+		err = fmt.Errorf("another card (%s) answered", st.Serial)
+	}
+	s.cfg.Log.Warn("read the card's status after it accepted the passcode", "serial", sess.card.Serial, "err", err)
+	sess.status.Blocked, sess.status.PasscodeTriesLeft = false, domain.PasscodeTries
 }
 
 func (s *Service) notify() {

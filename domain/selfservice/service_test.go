@@ -25,7 +25,7 @@ type fixture struct {
 	svc   *selfservice.Service
 	store domain.Store
 	keys  *secret.Keys
-	ca    *sstest.CA
+	ca    domain.CertificateAuthority
 	clock *sstest.Clock
 }
 
@@ -34,16 +34,16 @@ var answers = map[domain.QuestionID]string{1: "Smith", 2: "Edinburgh", 3: "Rex",
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "kiosk.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
 	keys, err := secret.NewKeys(make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{store: st, keys: keys, ca: sstest.NewCA(), clock: sstest.NewClock(time.Now().UTC())}
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "kiosk.db"), sqlite.WithAuditChain(keys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	f := &fixture{store: st, keys: keys, ca: sstest.NewCA(t), clock: sstest.NewClock(time.Now().UTC())}
 	f.svc = selfservice.New(selfservice.Config{Store: st, Keys: keys, CA: f.ca, Clock: f.clock, Argon2: cheap, Terminal: "test"})
 	return f
 }
@@ -93,6 +93,61 @@ func (f *fixture) lastCode(t *testing.T, subject string) string {
 	return ""
 }
 
+// The helpers below fail the test when a step on the way to what a test
+// checks fails, so that none can fail unseen.
+
+func noErr(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) identify(t *testing.T, card domain.Card) *selfservice.Session {
+	t.Helper()
+	sess, err := f.svc.Identify(t.Context(), card)
+	noErr(t, err)
+	return sess
+}
+
+// answerRight starts an unlock and answers its questions right, which
+// mails the unlock code.
+func (f *fixture) answerRight(t *testing.T, sess *selfservice.Session) {
+	t.Helper()
+	_, err := f.svc.StartUnlock(t.Context(), sess)
+	noErr(t, err)
+	_, err = f.svc.AnswerQuestions(t.Context(), sess, answerAll(sess, true))
+	noErr(t, err)
+}
+
+func (f *fixture) mails(t *testing.T, n int) []domain.Mail {
+	t.Helper()
+	m, err := f.store.ListMail(t.Context(), n)
+	noErr(t, err)
+	return m
+}
+
+func (f *fixture) auditLog(t *testing.T) []domain.AuditEvent {
+	t.Helper()
+	ev, err := f.store.ListAudit(t.Context(), domain.AuditFilter{})
+	noErr(t, err)
+	return ev
+}
+
+func (f *fixture) registration(t *testing.T, id domain.UserID) domain.Registration {
+	t.Helper()
+	reg, err := f.store.GetRegistration(t.Context(), id)
+	noErr(t, err)
+	return reg
+}
+
+func (f *fixture) smartcard(t *testing.T, serial domain.CardSerial) domain.Smartcard {
+	t.Helper()
+	rec, err := f.store.GetSmartcard(t.Context(), serial)
+	noErr(t, err)
+	return rec
+}
+
 // answerAll answers the session's questions, right or wrong.
 func answerAll(sess *selfservice.Session, right bool) []string {
 	var out []string
@@ -136,7 +191,7 @@ func TestUnlockHappyPath(t *testing.T) {
 		t.Fatalf("masked email %q", masked)
 	}
 	code := f.lastCode(t, "Smartcard Unlock Code")
-	mails, _ := f.store.ListMail(ctx, 1)
+	mails := f.mails(t, 1)
 	if !strings.Contains(mails[0].Body, "This code is valid for 15 minutes.") || mails[0].To != "test.person@nhs.net" {
 		t.Fatalf("unlock mail: %+v", mails[0])
 	}
@@ -155,8 +210,11 @@ func TestUnlockHappyPath(t *testing.T) {
 	if err := f.svc.CompleteUnlock(ctx, sess, card, "Kx9!a", "Kx9!a"); err != nil {
 		t.Fatal(err)
 	}
-	if !card.PINIs("Kx9!a") || card.PINTries != 3 {
+	if !card.PINIs("Kx9!a") || card.PINTries != domain.PasscodeTries {
 		t.Fatalf("card PIN not reset")
+	}
+	if h := f.svc.Holder(sess); h.Blocked || h.TriesLeft != domain.PasscodeTries {
+		t.Fatalf("holder after the unlock: %+v", h)
 	}
 	if sess.Step() != selfservice.StepUnlocked {
 		t.Fatalf("step %v", sess.Step())
@@ -168,7 +226,7 @@ func TestUnlockHappyPath(t *testing.T) {
 	if err := f.svc.EnterUnlockCode(ctx, sess, code); !errors.Is(err, selfservice.ErrOutOfTurn) {
 		t.Fatalf("second use: %v", err)
 	}
-	ev, _ := f.store.ListAudit(ctx, domain.AuditFilter{})
+	ev := f.auditLog(t)
 	var unlocked bool
 	for _, e := range ev {
 		unlocked = unlocked || (e.Action == domain.AuditSelfUnlock && e.Outcome == domain.OutcomeSuccess)
@@ -231,11 +289,11 @@ func TestWrongAnswersLockOut(t *testing.T) {
 		t.Fatalf("third: %v", err)
 	}
 	// Persisted: a new session (another kiosk) is refused too, even with right answers.
-	sess2, _ := f.svc.Identify(ctx, card)
+	sess2 := f.identify(t, card)
 	if _, err := f.svc.StartUnlock(ctx, sess2); !errors.Is(err, domain.ErrLockedOut) {
 		t.Fatalf("after lock-out: %v", err)
 	}
-	if mails, _ := f.store.ListMail(ctx, 10); len(mails) != 0 {
+	if mails := f.mails(t, 10); len(mails) != 0 {
 		t.Fatalf("a code was mailed to a locked-out user")
 	}
 }
@@ -279,9 +337,15 @@ func TestCodeFailures(t *testing.T) {
 	if _, err := f.svc.ResendCode(ctx, sess); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.EnterUnlockCode(ctx, sess, code); err == nil && code != f.lastCode(t, "Smartcard Unlock Code") {
-		t.Fatal("old code still works")
+	fresh := f.lastCode(t, "Smartcard Unlock Code")
+	if fresh == code {
+		t.Fatalf("the resent code %s is the old one", code)
 	}
+	var ce *selfservice.CodeError
+	if err := f.svc.EnterUnlockCode(ctx, sess, code); !errors.As(err, &ce) || ce.TriesLeft != 2 {
+		t.Fatalf("old code after a resend: %v, want a wrong code with 2 tries left", err)
+	}
+	noErr(t, f.svc.EnterUnlockCode(ctx, sess, fresh))
 
 	// Expiry: 15 minutes.
 	sess = start()
@@ -306,11 +370,8 @@ func TestOutOfTurnAndPulledCard(t *testing.T) {
 	if err := f.svc.EnterUnlockCode(ctx, sess, "123456"); !errors.Is(err, selfservice.ErrOutOfTurn) {
 		t.Fatalf("code before questions: %v", err)
 	}
-	f.svc.StartUnlock(ctx, sess)
-	f.svc.AnswerQuestions(ctx, sess, answerAll(sess, true))
-	if err := f.svc.EnterUnlockCode(ctx, sess, f.lastCode(t, "Smartcard Unlock Code")); err != nil {
-		t.Fatal(err)
-	}
+	f.answerRight(t, sess)
+	noErr(t, f.svc.EnterUnlockCode(ctx, sess, f.lastCode(t, "Smartcard Unlock Code")))
 	card.SetRemoved(true)
 	if err := f.svc.CompleteUnlock(ctx, sess, card, "Kx9!a", "Kx9!a"); !errors.Is(err, domain.ErrCardRemoved) {
 		t.Fatalf("pulled card: %v", err)
@@ -343,7 +404,9 @@ func TestAbandonAndSameQuestions(t *testing.T) {
 			t.Fatalf("asking again drew other questions: %v then %v (%v)", first, again, err)
 		}
 	}
-	f.svc.AnswerQuestions(ctx, sess, answerAll(sess, true))
+	if _, err := f.svc.AnswerQuestions(ctx, sess, answerAll(sess, true)); err != nil {
+		t.Fatal(err)
+	}
 	f.svc.Abandon(sess)
 	if sess.Step() != selfservice.StepIdentified {
 		t.Fatalf("after Abandon: step %v", sess.Step())
@@ -369,7 +432,7 @@ func TestRegistration(t *testing.T) {
 		t.Fatalf("before sign-in: %v", err)
 	}
 	var pe *domain.PasscodeError
-	if err := f.svc.SignIn(ctx, sess, card, "9999"); !errors.As(err, &pe) || pe.TriesLeft != 2 {
+	if err := f.svc.SignIn(ctx, sess, card, "9999"); !errors.As(err, &pe) || pe.TriesLeft != domain.PasscodeTries-1 {
 		t.Fatalf("wrong passcode: %v", err)
 	}
 	if err := f.svc.SignIn(ctx, sess, card, "2580"); err != nil {
@@ -409,7 +472,7 @@ func TestRegistration(t *testing.T) {
 		t.Fatalf("profile not refreshed: %+v", h)
 	}
 	// The new registration works for an unlock.
-	sess2, _ := f.svc.Identify(ctx, card)
+	sess2 := f.identify(t, card)
 	qs, err := f.svc.StartUnlock(ctx, sess2)
 	if err != nil {
 		t.Fatal(err)
@@ -428,7 +491,7 @@ func TestChangePasscodeAndRenewal(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
 	card := f.enrol(t, sstest.Holder{CertExpiry: time.Now().AddDate(0, 0, 40)})
-	sess, _ := f.svc.Identify(ctx, card)
+	sess := f.identify(t, card)
 	if err := f.svc.SignIn(ctx, sess, card, "2580"); err != nil {
 		t.Fatal(err)
 	}
@@ -439,7 +502,7 @@ func TestChangePasscodeAndRenewal(t *testing.T) {
 		t.Fatalf("deny-listed: %v", err)
 	}
 	var pe *domain.PasscodeError
-	if err := f.svc.ChangePasscode(ctx, sess, card, "0000", "Kx9!a", "Kx9!a"); !errors.As(err, &pe) {
+	if err := f.svc.ChangePasscode(ctx, sess, card, "0000", "Kx9!a", "Kx9!a"); !errors.As(err, &pe) || pe.TriesLeft != domain.PasscodeTries-1 {
 		t.Fatalf("wrong current: %v", err)
 	}
 	if err := f.svc.ChangePasscode(ctx, sess, card, "2580", "Kx9!a", "Kx9!a"); err != nil || !card.PINIs("Kx9!a") {
@@ -452,7 +515,7 @@ func TestChangePasscodeAndRenewal(t *testing.T) {
 	if err := f.svc.Renew(ctx, sess, card); err != nil {
 		t.Fatal(err)
 	}
-	rec, _ := f.store.GetSmartcard(ctx, card.Serial)
+	rec := f.smartcard(t, card.Serial)
 	if rec.RenewalsSinceOperator != 1 || rec.CertExpiry.Before(time.Now().AddDate(1, 11, 0)) {
 		t.Fatalf("record after renewal: %+v", rec)
 	}
@@ -465,8 +528,8 @@ func TestChangePasscodeAndRenewal(t *testing.T) {
 	}
 
 	expired := f.enrol(t, sstest.Holder{ID: "555000000061", Serial: "4082A00100000061", CertExpiry: time.Now().Add(-24 * time.Hour)})
-	sess, _ = f.svc.Identify(ctx, expired)
-	f.svc.SignIn(ctx, sess, expired, "2580")
+	sess = f.identify(t, expired)
+	noErr(t, f.svc.SignIn(ctx, sess, expired, "2580"))
 	if err := f.svc.Renew(ctx, sess, expired); !errors.Is(err, domain.ErrCertificateExpired) {
 		t.Fatalf("expired: %v", err)
 	}
@@ -513,9 +576,41 @@ func TestConcurrentKiosksCountEveryAttempt(t *testing.T) {
 		}
 	}
 	// A kiosk that found the lock-out before checking its answers counts
-	// nothing; every other wrong set counts once.
-	if !reg.LockedOut() || reg.FailedAttempts > n || reg.FailedAttempts < selfservice.MaxFailedAttempts {
-		t.Fatalf("after racing kiosks: %d attempts, locked %v (%v)", reg.FailedAttempts, reg.LockedOut(), errs)
+	// nothing, and the count stops at the limit.
+	if !reg.LockedOut() || n < selfservice.MaxFailedAttempts || reg.FailedAttempts != selfservice.MaxFailedAttempts {
+		t.Fatalf("after racing kiosks: %d attempts (%d answered), locked %v (%v)", reg.FailedAttempts, n, reg.LockedOut(), errs)
+	}
+}
+
+// TestRefusedAttemptPastTheLimit: a kiosk whose holder answers wrong after
+// another kiosk locked them out is refused; it counts no fourth failure
+// and is audited as refused for the lock-out. (When the two race, the
+// store's conditional count refuses it: see the store suite.)
+func TestRefusedAttemptPastTheLimit(t *testing.T) {
+	f := newFixture(t)
+	card := f.enrol(t, sstest.Holder{Blocked: true, Answers: answers})
+	first, second := f.identify(t, card), f.identify(t, card)
+	for _, sess := range []*selfservice.Session{first, second} {
+		_, err := f.svc.StartUnlock(t.Context(), sess)
+		noErr(t, err)
+	}
+	var err error
+	for range selfservice.MaxFailedAttempts {
+		_, err = f.svc.AnswerQuestions(t.Context(), first, answerAll(first, false))
+	}
+	if !errors.Is(err, domain.ErrLockedOut) {
+		t.Fatalf("last wrong answers on the first kiosk: %v, want ErrLockedOut", err)
+	}
+	_, err = f.svc.AnswerQuestions(t.Context(), second, answerAll(second, false))
+	if !errors.Is(err, domain.ErrLockedOut) {
+		t.Fatalf("wrong answers past the limit: %v, want ErrLockedOut", err)
+	}
+	if reg := f.registration(t, "555001799894"); reg.FailedAttempts != selfservice.MaxFailedAttempts {
+		t.Fatalf("%d failed attempts recorded, want %d", reg.FailedAttempts, selfservice.MaxFailedAttempts)
+	}
+	ev := f.auditLog(t)
+	if ev[0].Action != domain.AuditQuestionsAnswered || ev[0].Outcome != domain.OutcomeFailure || !strings.Contains(ev[0].Detail, "locked out") {
+		t.Fatalf("newest audit row %+v, want answers refused for the lock-out", ev[0])
 	}
 }
 
@@ -545,7 +640,7 @@ func TestQuestionsStandAcrossVisits(t *testing.T) {
 			t.Fatalf("a new visit drew other questions: %v then %v", first, again)
 		}
 	}
-	reg, _ := f.store.GetRegistration(ctx, "555001799894")
+	reg := f.registration(t, "555001799894")
 	if reg.FailedAttempts != 0 {
 		t.Fatalf("visits cost %d attempts", reg.FailedAttempts)
 	}
@@ -555,21 +650,23 @@ func TestRightAnswersDoNotUndoALockOut(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
 	card := f.enrol(t, sstest.Holder{Blocked: true, Answers: answers})
-	sess, _ := f.svc.Identify(ctx, card)
+	sess := f.identify(t, card)
 	if _, err := f.svc.StartUnlock(ctx, sess); err != nil {
 		t.Fatal(err)
 	}
 	// Another kiosk locks the user out meanwhile.
 	for range selfservice.MaxFailedAttempts {
-		f.store.RecordFailedAttempt(ctx, "555001799894", selfservice.MaxFailedAttempts, f.clock.Now())
+		if _, err := f.store.RecordFailedAttempt(ctx, "555001799894", selfservice.MaxFailedAttempts, f.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := f.svc.AnswerQuestions(ctx, sess, answerAll(sess, true)); !errors.Is(err, domain.ErrLockedOut) {
 		t.Fatalf("right answers after a lock-out: %v", err)
 	}
-	if reg, _ := f.store.GetRegistration(ctx, "555001799894"); !reg.LockedOut() {
+	if reg := f.registration(t, "555001799894"); !reg.LockedOut() {
 		t.Fatal("lock-out undone")
 	}
-	if mails, _ := f.store.ListMail(ctx, 10); len(mails) != 0 {
+	if mails := f.mails(t, 10); len(mails) != 0 {
 		t.Fatal("a code was sent to a locked-out user")
 	}
 }
@@ -578,7 +675,7 @@ func TestIncompleteRegistrationAsksNoFewerQuestions(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
 	card := f.enrol(t, sstest.Holder{Blocked: true, Answers: map[domain.QuestionID]string{1: "Smith"}})
-	sess, _ := f.svc.Identify(ctx, card)
+	sess := f.identify(t, card)
 	if _, err := f.svc.StartUnlock(ctx, sess); !errors.Is(err, domain.ErrQuestions) {
 		t.Fatalf("registration with one answer: %v", err)
 	}
@@ -588,7 +685,7 @@ func TestRegistrationCodeProvesItsAddress(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
 	card := f.enrol(t, sstest.Holder{})
-	sess, _ := f.svc.Identify(ctx, card)
+	sess := f.identify(t, card)
 	if err := f.svc.SignIn(ctx, sess, card, "2580"); err != nil {
 		t.Fatal(err)
 	}
@@ -596,13 +693,12 @@ func TestRegistrationCodeProvesItsAddress(t *testing.T) {
 	if _, err := f.svc.StartRegistration(ctx, sess, qas, "mine@nhs.net"); err != nil {
 		t.Fatal(err)
 	}
-	code := f.lastCode(t, "Smartcard Unlock Service Registration Code")
 	for range selfservice.MaxCodeSends - 1 {
 		if _, err := f.svc.ResendCode(ctx, sess); err != nil {
 			t.Fatal(err)
 		}
 	}
-	code = f.lastCode(t, "Smartcard Unlock Service Registration Code")
+	code := f.lastCode(t, "Smartcard Unlock Service Registration Code")
 	// No more codes: switching the address must not keep the last code valid for it.
 	if _, err := f.svc.StartRegistration(ctx, sess, qas, "someone.else@nhs.net"); !errors.Is(err, selfservice.ErrTooManyCodes) {
 		t.Fatalf("fourth code: %v", err)
@@ -620,18 +716,18 @@ func TestRenewNeverRevivesACancelledCard(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
 	card := f.enrol(t, sstest.Holder{CertExpiry: time.Now().AddDate(0, 0, 40)})
-	sess, _ := f.svc.Identify(ctx, card)
+	sess := f.identify(t, card)
 	if err := f.svc.SignIn(ctx, sess, card, "2580"); err != nil {
 		t.Fatal(err)
 	}
 	// An operator cancels the card while the holder is at the kiosk.
-	rec, _ := f.store.GetSmartcard(ctx, card.Serial)
+	rec := f.smartcard(t, card.Serial)
 	rec.CancelledAt, rec.CancelReason = time.Now(), "Stolen"
-	f.store.PutSmartcard(ctx, rec)
+	noErr(t, f.store.PutSmartcard(ctx, rec))
 	if err := f.svc.Renew(ctx, sess, card); !errors.Is(err, domain.ErrCardCancelled) {
 		t.Fatalf("renewal of a card cancelled meanwhile: %v", err)
 	}
-	if got, _ := f.store.GetSmartcard(ctx, card.Serial); got.Active() || card.Personals != 0 {
+	if got := f.smartcard(t, card.Serial); got.Active() || card.Personals != 0 {
 		t.Fatalf("card revived or personalised: active %v, personalised %d", got.Active(), card.Personals)
 	}
 }
@@ -653,16 +749,15 @@ func TestUnlockIsRecordedEvenIfTheVisitEnds(t *testing.T) {
 	f := newFixture(t)
 	card := f.enrol(t, sstest.Holder{Blocked: true, Answers: answers})
 	ctx, cancel := context.WithCancel(t.Context())
-	sess, _ := f.svc.Identify(ctx, card)
-	f.svc.StartUnlock(ctx, sess)
-	f.svc.AnswerQuestions(ctx, sess, answerAll(sess, true))
+	sess := f.identify(t, card)
+	f.answerRight(t, sess)
 	if err := f.svc.EnterUnlockCode(ctx, sess, f.lastCode(t, "Smartcard Unlock Code")); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.svc.CompleteUnlock(ctx, sess, cancelAfter{card, cancel}, "Kx9!a", "Kx9!a"); err != nil {
 		t.Fatal(err)
 	}
-	ev, _ := f.store.ListAudit(t.Context(), domain.AuditFilter{})
+	ev := f.auditLog(t)
 	recorded := false
 	for _, e := range ev {
 		recorded = recorded || (e.Action == domain.AuditSelfUnlock && e.Outcome == domain.OutcomeSuccess)
@@ -679,18 +774,66 @@ func TestRejectedPUKEndsTheVisit(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
 	card := f.enrol(t, sstest.Holder{Blocked: true, Answers: answers})
-	card.PUK = "not-the-stored-one"
-	sess, _ := f.svc.Identify(ctx, card)
-	f.svc.StartUnlock(ctx, sess)
-	f.svc.AnswerQuestions(ctx, sess, answerAll(sess, true))
-	f.svc.EnterUnlockCode(ctx, sess, f.lastCode(t, "Smartcard Unlock Code"))
+	card.PUK = "11223344" // not the one the service holds
+	sess := f.identify(t, card)
+	f.answerRight(t, sess)
+	noErr(t, f.svc.EnterUnlockCode(ctx, sess, f.lastCode(t, "Smartcard Unlock Code")))
 	if err := f.svc.CompleteUnlock(ctx, sess, card, "Kx9!a", "Kx9!a"); !errors.Is(err, domain.ErrCardSecretRejected) {
 		t.Fatalf("rejected PUK: %v", err)
 	}
 	if err := f.svc.CompleteUnlock(ctx, sess, card, "Kx9!a", "Kx9!a"); !errors.Is(err, selfservice.ErrOutOfTurn) {
 		t.Fatalf("second try: %v", err)
 	}
-	if card.PUKTries != 2 {
-		t.Fatalf("PUK tries left %d, want 2: only one was spent", card.PUKTries)
+	if card.PUKTries != domain.PUKTries-1 {
+		t.Fatalf("PUK tries left %d, want %d: only one was spent", card.PUKTries, domain.PUKTries-1)
+	}
+}
+
+// fiveTries is a card whose passcode allows five tries, unlike the cards
+// the service issues.
+type fiveTries struct{ *sstest.Card }
+
+func (c fiveTries) Status(ctx context.Context) (domain.CardStatus, error) {
+	st, err := c.Card.Status(ctx)
+	if err == nil && !st.Blocked {
+		st.PasscodeTriesLeft += 5 - domain.PasscodeTries
+	}
+	return st, err
+}
+
+// pullAfterUnlock is a card pulled the moment it has unlocked.
+type pullAfterUnlock struct{ *sstest.Card }
+
+func (c pullAfterUnlock) Unlock(ctx context.Context, puk []byte, pin string) error {
+	err := c.Card.Unlock(ctx, puk, pin)
+	c.SetRemoved(true)
+	return err
+}
+
+// After an unlock the kiosk shows what the card says of its passcode; a
+// card that can no longer say has just accepted the new passcode, so it is
+// not blocked and has all its tries.
+func TestUnlockReadsTheCardBack(t *testing.T) {
+	tests := []struct {
+		name  string
+		card  func(*sstest.Card) domain.Card
+		tries int
+	}{
+		{"the card's own count", func(c *sstest.Card) domain.Card { return fiveTries{c} }, 5},
+		{"pulled right after", func(c *sstest.Card) domain.Card { return pullAfterUnlock{c} }, domain.PasscodeTries},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			ctx := t.Context()
+			card := tt.card(f.enrol(t, sstest.Holder{Blocked: true, Answers: answers}))
+			sess := f.identify(t, card)
+			f.answerRight(t, sess)
+			noErr(t, f.svc.EnterUnlockCode(ctx, sess, f.lastCode(t, "Smartcard Unlock Code")))
+			noErr(t, f.svc.CompleteUnlock(ctx, sess, card, "Kx9!a", "Kx9!a"))
+			if h := f.svc.Holder(sess); h.Blocked || h.TriesLeft != tt.tries {
+				t.Fatalf("holder after the unlock: blocked %v, %d tries left; want %d", h.Blocked, h.TriesLeft, tt.tries)
+			}
+		})
 	}
 }

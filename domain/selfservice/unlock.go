@@ -143,7 +143,7 @@ func (s *Service) AnswerQuestions(ctx context.Context, sess *Session, answers []
 		right := false
 		for _, a := range sess.reg.Answers {
 			if a.Question == q.ID {
-				m, err := secret.VerifyAnswer(a.Hash, answers[i])
+				m, err := secret.VerifyAnswer(s.cfg.Argon2, a.Hash, answers[i])
 				if err != nil {
 					return "", fmt.Errorf("check answer: %w", err)
 				}
@@ -157,6 +157,13 @@ func (s *Service) AnswerQuestions(ctx context.Context, sess *Session, answers []
 		rctx, cancel := s.recordCtx(ctx)
 		defer cancel()
 		reg, err := s.cfg.Store.RecordFailedAttempt(rctx, sess.user.ID, MaxFailedAttempts, s.now())
+		if errors.Is(err, domain.ErrLockedOut) {
+			// Another kiosk reached the limit first: this try is refused,
+			// not counted as one more failure.
+			sess.reg, sess.questions, sess.step = &reg, nil, StepEnded
+			s.audit(rctx, nil, sess, domain.AuditQuestionsAnswered, err, "refused: already locked out of self-service")
+			return "", domain.ErrLockedOut
+		}
 		if err != nil {
 			return "", fmt.Errorf("record failed attempt: %w", err)
 		}
@@ -287,6 +294,11 @@ func (s *Service) checkCode(ctx context.Context, sess *Session, purpose domain.C
 		rctx, cancel := s.recordCtx(ctx)
 		defer cancel()
 		c, err := s.cfg.Store.RecordCodeFailure(rctx, c.ID)
+		if errors.Is(err, domain.ErrCodeTriesExhausted) {
+			// Its last try went on another kiosk meanwhile: refused, not
+			// counted (the caller's audit row says so).
+			return c, fmt.Errorf("refused past the limit: %w", err)
+		}
 		if err != nil {
 			return c, fmt.Errorf("record wrong code: %w", err)
 		}
@@ -367,7 +379,7 @@ func (s *Service) CompleteUnlock(ctx context.Context, sess *Session, card domain
 	}
 	sess.step = StepUnlocked
 	sess.grantExpiry = time.Time{}
-	sess.status.Blocked, sess.status.PasscodeTriesLeft = false, 3
+	s.readStatus(ctx, sess, card)
 	// The card has changed: record it even if the holder pulls the card
 	// or the screen gives up waiting.
 	rctx, cancel := s.recordCtx(ctx)

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -74,6 +75,13 @@ func testCardSecrets(t *testing.T, s domain.Store) {
 	noErr(t, "get card secrets", err)
 	equal(t, "replaced card secrets", got, sec2)
 
+	fps, err := s.KEKFingerprints(ctx)
+	noErr(t, "key fingerprints", err)
+	// The replaced secrets' key is gone; the list is sorted, each once.
+	if !slices.Contains(fps, "sha256:cd34") || slices.Contains(fps, "sha256:ab12") || !slices.IsSorted(fps) ||
+		len(slices.Compact(slices.Clone(fps))) != len(fps) {
+		t.Fatalf("key fingerprints %q, want sha256:cd34 and not sha256:ab12, sorted, each once", fps)
+	}
 	_, err = s.GetCardSecrets(ctx, newSerial())
 	isErr(t, "unknown card secrets", err, domain.ErrNotFound, "get card secrets")
 	sec2.Serial = newSerial()

@@ -57,6 +57,16 @@ type Common struct {
 	Width int
 }
 
+// CodeValidity is how long an emailed code lasts, as the service is
+// configured; with no service (a kiosk that can only say it is not
+// available) no code is ever sent, and it is the domain's default.
+func (c *Common) CodeValidity() time.Duration {
+	if c.Service == nil {
+		return domain.DefaultCodePolicy.Validity
+	}
+	return c.Service.CodeValidity()
+}
+
 // ContentWidth is the width screens wrap text to: the body width, but no
 // wider than reads comfortably.
 func (c *Common) ContentWidth() int {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/domain/selfservice"
@@ -26,10 +27,14 @@ type Explanation struct {
 // LockedOutText is seed 004's lock-out rule, word for word.
 const LockedOutText = "After 3 failed attempts you cannot continue here. Please visit the IT booth to reset your Smartcard passcode."
 
-// Explain turns a domain outcome into words. Errors it does not know are
-// treated as the service being unavailable (the database or the mail
+// Explain turns a domain outcome into words, quoting the service's
+// settings (how long a code lasts) as configured. Errors it does not know
+// are treated as the service being unavailable (the database or the mail
 // outbox), which is what they are; the caller logs the detail.
-func Explain(err error) Explanation {
+func (c *Common) Explain(err error) Explanation { return explain(err, c.CodeValidity()) }
+
+// explain is Explain with codes lasting codeValidity.
+func explain(err error, codeValidity time.Duration) Explanation {
 	var pe *domain.PasscodeError
 	var ae *selfservice.AnswerError
 	var ce *selfservice.CodeError
@@ -123,10 +128,11 @@ func Explain(err error) Explanation {
 			Next:  fmt.Sprintf("Check the code in the email and type it again. %s", triesLeft(ce.TriesLeft, "try", "tries")),
 		}
 	case errors.Is(err, domain.ErrCodeExpired):
+		valid := Period(codeValidity)
 		return Explanation{
 			Title: "Code expired",
-			What:  "The code has expired: codes are valid for 15 minutes.",
-			Next:  "Ask for a new code and use it within 15 minutes.",
+			What:  "The code has expired: codes are valid for " + valid + ".",
+			Next:  "Ask for a new code and use it within " + valid + ".",
 		}
 	case errors.Is(err, domain.ErrCodeTriesExhausted):
 		return Explanation{
@@ -149,7 +155,7 @@ func Explain(err error) Explanation {
 	case errors.Is(err, domain.ErrCardBlocked):
 		return Explanation{
 			Title: "Smartcard locked",
-			What:  "Your Smartcard is locked because a wrong passcode was entered 3 times.",
+			What:  fmt.Sprintf("Your Smartcard is locked because a wrong passcode was entered %d times.", domain.PasscodeTries),
 			Next:  "Use Smartcard Unlock to set a new passcode. If you have not registered for it, please visit the IT booth.",
 		}
 	case errors.As(err, &pe):
@@ -178,7 +184,11 @@ func Explain(err error) Explanation {
 	case errors.Is(err, domain.ErrInvalidEmail):
 		return Explanation{Title: "Email address not valid", What: "That is not a valid email address.", Next: "Enter an address such as jane.smith@nhs.net."}
 	case errors.Is(err, domain.ErrQuestions):
-		return Explanation{Title: "Security questions not complete", What: "Choose 4 different questions and give an answer of at least 2 characters to each.", Next: "Please check your questions and answers."}
+		return Explanation{
+			Title: "Security questions not complete",
+			What:  fmt.Sprintf("Choose %d different questions and give an answer of at least 2 characters to each.", domain.QuestionsPerUser),
+			Next:  "Please check your questions and answers.",
+		}
 	case errors.Is(err, domain.ErrRenewalTooEarly):
 		next := "Please come back when your certificates are due for renewal."
 		var te *domain.TooEarlyError
@@ -232,8 +242,8 @@ var sessionEnded = Explanation{
 // holder can do nothing more in this visit, so the outcome is fatal and
 // any advice to go back or start again in place (which would only meet
 // "please start again" for ever) gives way to removing the card.
-func Ended(err error) Explanation {
-	ex := Explain(err)
+func (c *Common) Ended(err error) Explanation {
+	ex := c.Explain(err)
 	switch {
 	case ex.Fatal:
 		return ex
@@ -250,7 +260,7 @@ func Ended(err error) Explanation {
 // IsServiceFault reports whether Explain treats err as the service
 // failing rather than a rule saying no.
 func IsServiceFault(err error) bool {
-	return err != nil && Explain(err).Fault
+	return err != nil && explain(err, 0).Fault // no settings decide a fault
 }
 
 func attemptsLeft(n int) string {
@@ -258,8 +268,30 @@ func attemptsLeft(n int) string {
 }
 
 func triesLeft(n int, one, many string) string {
+	return "You have " + count(n, one, many) + " left"
+}
+
+// count words n things: "1 try", "2 tries".
+func count(n int, one, many string) string {
 	if n == 1 {
-		return fmt.Sprintf("You have 1 %s left", one)
+		return "1 " + one
 	}
-	return fmt.Sprintf("You have %d %s left", n, many)
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// Period words a setting's duration for the screen, to the minute:
+// "15 minutes", "1 hour", "1 hour 30 minutes"; under a minute, in seconds.
+func Period(d time.Duration) string {
+	if d < time.Minute {
+		return count(int(d.Round(time.Second)/time.Second), "second", "seconds")
+	}
+	mins := int(d.Round(time.Minute) / time.Minute)
+	h, m := mins/60, mins%60
+	switch {
+	case h == 0:
+		return count(m, "minute", "minutes")
+	case m == 0:
+		return count(h, "hour", "hours")
+	}
+	return count(h, "hour", "hours") + " " + count(m, "minute", "minutes")
 }

@@ -11,6 +11,9 @@ import (
 	"github.com/smartcard-service-centre/kiosk/domain/selfservice"
 )
 
+// noService explains with the default settings.
+var noService = &Common{}
+
 // Every outcome the domain names gets its own words; only unknown errors
 // read as the service failing.
 func TestExplainCoversEveryOutcome(t *testing.T) {
@@ -28,12 +31,12 @@ func TestExplainCoversEveryOutcome(t *testing.T) {
 	}
 	for _, err := range outcomes {
 		wrapped := fmt.Errorf("some step: %w", err)
-		ex := Explain(wrapped)
+		ex := noService.Explain(wrapped)
 		if ex.Fault || ex.Title == "" || ex.What == "" {
 			t.Errorf("Explain(%v) = %+v: want its own words", err, ex)
 		}
 	}
-	if ex := Explain(errors.New("sql: database is closed")); !ex.Fault || ex.Title != "Service not available" {
+	if ex := noService.Explain(errors.New("sql: database is closed")); !ex.Fault || ex.Title != "Service not available" {
 		t.Errorf("unknown error explained as %+v", ex)
 	}
 }
@@ -53,7 +56,7 @@ func TestExplainDetails(t *testing.T) {
 		{domain.ErrRenewalTooEarly, "Please come back when your certificates are due for renewal."},
 		{domain.ErrLockedOut, LockedOutText},
 	} {
-		ex := Explain(tc.err)
+		ex := noService.Explain(tc.err)
 		if got := ex.What + " " + ex.Next; !strings.Contains(got, tc.want) || strings.ContainsRune(got, 0x1b) {
 			t.Errorf("Explain(%q) = %q, want it to contain %q", tc.err, got, tc.want)
 		}
@@ -68,12 +71,12 @@ func TestExplainNeedsRepairFirst(t *testing.T) {
 		fmt.Errorf("renew certificates: %w (%w)", domain.ErrNeedsOperator, domain.ErrCardNeedsRepair),
 		fmt.Errorf("the card was renewed but the service could not record it: %w (%w)", errors.New("sql: database is closed"), domain.ErrCardNeedsRepair),
 	} {
-		ex := Explain(err)
+		ex := noService.Explain(err)
 		if ex.Title != "Smartcard needs repair" || !ex.Fatal || strings.Contains(strings.ToLower(ex.What+ex.Next), "try again") {
 			t.Errorf("Explain(%v) = %+v", err, ex)
 		}
 	}
-	if ex := Explain(fmt.Errorf("unlock smartcard: wrong PUK: %w", domain.ErrCardSecretRejected)); !ex.Fatal ||
+	if ex := noService.Explain(fmt.Errorf("unlock smartcard: wrong PUK: %w", domain.ErrCardSecretRejected)); !ex.Fatal ||
 		!strings.Contains(ex.Next, "remove your card and visit the IT booth") {
 		t.Errorf("a refused PUK explained as %+v", ex)
 	}
@@ -82,12 +85,44 @@ func TestExplainNeedsRepairFirst(t *testing.T) {
 // Once the session has ended, nothing sends the holder back into it.
 func TestEndedIsFatal(t *testing.T) {
 	for _, err := range []error{selfservice.ErrOutOfTurn, domain.ErrNotRegistered, errors.New("sql: database is closed"), nil} {
-		ex := Ended(err)
+		ex := noService.Ended(err)
 		if !ex.Fatal || strings.Contains(ex.Next, "menu") || strings.Contains(ex.What, "not available now") {
 			t.Errorf("Ended(%v) = %+v", err, ex)
 		}
 	}
-	if ex := Ended(domain.ErrLockedOut); ex.What != LockedOutText {
+	if ex := noService.Ended(domain.ErrLockedOut); ex.What != LockedOutText {
 		t.Errorf("Ended kept no words of its own for a lock-out: %+v", ex)
+	}
+}
+
+// Words that quote a setting follow it: a code's lifetime is configured.
+func TestExplainQuotesTheCodeValidity(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		domain.DefaultCodePolicy.Validity: "codes are valid for 15 minutes. Ask for a new code and use it within 15 minutes.",
+		time.Hour:                         "codes are valid for 1 hour. Ask for a new code and use it within 1 hour.",
+	} {
+		ex := explain(fmt.Errorf("use code: %w", domain.ErrCodeExpired), d)
+		if got := ex.What + " " + ex.Next; !strings.HasSuffix(got, want) {
+			t.Errorf("code valid for %s explained as %q, want it to end %q", d, got, want)
+		}
+	}
+}
+
+func TestPeriod(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		15 * time.Minute:                "15 minutes",
+		time.Minute:                     "1 minute",
+		time.Hour:                       "1 hour",
+		90 * time.Minute:                "1 hour 30 minutes",
+		2*time.Hour + time.Minute:       "2 hours 1 minute",
+		24 * time.Hour:                  "24 hours",
+		45 * time.Second:                "45 seconds",
+		time.Second:                     "1 second",
+		10*time.Minute + 29*time.Second: "10 minutes",
+		10*time.Minute + 30*time.Second: "11 minutes",
+	} {
+		if got := Period(d); got != want {
+			t.Errorf("Period(%s) = %q, want %q", d, got, want)
+		}
 	}
 }

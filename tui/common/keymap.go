@@ -17,10 +17,11 @@ type KeyMap struct {
 	Start  key.Binding // start again after a timeout (card still in)
 	Reveal key.Binding // show or hide the security answer being typed
 
-	// Global.
-	Quit   key.Binding // only with AllowExit (development)
-	Tray   key.Binding // demo: insert or remove a demo card
-	Panels key.Binding // demo: show or hide the demo panels
+	// Global: the root serves these before any screen sees them.
+	Quit key.Binding // quits only with AllowExit (development)
+	// Suspend is the keys a terminal turns into stop signals (Ctrl+Z
+	// suspends, Ctrl+\ quits): the kiosk takes them so that nothing stops.
+	Suspend key.Binding
 }
 
 // DefaultKeyMap is the kiosk's key map.
@@ -39,27 +40,9 @@ func DefaultKeyMap() KeyMap {
 		// A toggle: terminals do not report a key being held.
 		Reveal: key.NewBinding(key.WithKeys("ctrl+t"), key.WithHelp("ctrl+t", "show/hide answer")),
 
-		Quit:   key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit (development)")),
-		Tray:   key.NewBinding(key.WithKeys(trayKeys()...), key.WithHelp("f1–f12", "demo card in/out")),
-		Panels: key.NewBinding(key.WithKeys("f10", "alt+m"), key.WithHelp("f10", "demo panels")),
+		Quit:    key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit (development)")),
+		Suspend: key.NewBinding(key.WithKeys("ctrl+z", "ctrl+\\")),
 	}
-}
-
-// TrayKeys are the demo tray's keys, card by card: a function key, and an
-// Alt+key for terminals that keep the function keys to themselves. F10 is
-// the panels' key, so the eleventh card is on F11.
-var TrayKeys = [][2]string{
-	{"f1", "alt+1"}, {"f2", "alt+2"}, {"f3", "alt+3"}, {"f4", "alt+4"}, {"f5", "alt+5"},
-	{"f6", "alt+6"}, {"f7", "alt+7"}, {"f8", "alt+8"}, {"f9", "alt+9"},
-	{"f11", "alt+0"}, {"f12", "alt+-"},
-}
-
-func trayKeys() []string {
-	var out []string
-	for _, k := range TrayKeys {
-		out = append(out, k[0], k[1])
-	}
-	return out
 }
 
 // WithHelp returns a copy of b with other help text, for a screen where

@@ -1,6 +1,6 @@
 // Package components holds the pieces screens are built from: labelled
 // fields (plain and masked), the code field, the question form, the new
-// passcode pair, menus, buttons, and the bars and panels around screens.
+// passcode pair, menus, buttons, and the bars around screens.
 package components
 
 import (

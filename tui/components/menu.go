@@ -38,9 +38,9 @@ func (m Menu) Update(msg tea.Msg) (Menu, int) {
 		return m, -1
 	}
 	switch {
-	case key.Matches(k, m.keys.Up), k.String() == "shift+tab":
+	case key.Matches(k, m.keys.Up, m.keys.Prev):
 		m.Cursor = (m.Cursor + len(m.Items) - 1) % len(m.Items)
-	case key.Matches(k, m.keys.Down), k.String() == "tab":
+	case key.Matches(k, m.keys.Down, m.keys.Next):
 		m.Cursor = (m.Cursor + 1) % len(m.Items)
 	case key.Matches(k, m.keys.Enter):
 		return m, m.Cursor

@@ -17,17 +17,18 @@ type PasscodeFields struct {
 	current bool // fields[0] is the current passcode
 	focus   int
 	policy  domain.PasscodePolicy
-	keys    common.KeyMap
+	c       *common.Common
 }
 
 // passcodeLimit lets people type past the maximum so they are told the
 // rule, rather than have keys silently ignored.
 const passcodeLimit = 16
 
-// NewPasscodeFields returns the fields, the first focused. With current,
-// the first field asks for the passcode the card has now.
-func NewPasscodeFields(keys common.KeyMap, policy domain.PasscodePolicy, current bool) (PasscodeFields, tea.Cmd) {
-	p := PasscodeFields{policy: policy, keys: keys, current: current}
+// NewPasscodeFields returns the fields, the first focused, checked against
+// the service's passcode policy. With current, the first field asks for
+// the passcode the card has now.
+func NewPasscodeFields(c *common.Common, current bool) (PasscodeFields, tea.Cmd) {
+	p := PasscodeFields{policy: c.Service.PasscodePolicy(), c: c, current: current}
 	if current {
 		p.fields = append(p.fields, NewField("Current Passcode", true, passcodeLimit))
 	}
@@ -107,14 +108,14 @@ func (p *PasscodeFields) setFocus(i int) tea.Cmd {
 func (p PasscodeFields) Update(msg tea.Msg) (PasscodeFields, tea.Cmd, bool) {
 	if k, ok := msg.(tea.KeyPressMsg); ok {
 		switch {
-		case key.Matches(k, p.keys.Enter):
+		case key.Matches(k, p.c.Keys.Enter):
 			if p.focus == len(p.fields)-1 {
 				return p, nil, true
 			}
 			return p, p.setFocus(p.focus + 1), false
-		case key.Matches(k, p.keys.Next):
+		case key.Matches(k, p.c.Keys.Next):
 			return p, p.setFocus(p.focus + 1), false
-		case key.Matches(k, p.keys.Prev):
+		case key.Matches(k, p.c.Keys.Prev):
 			return p, p.setFocus(p.focus - 1), false
 		}
 	}
@@ -138,7 +139,7 @@ func (p *PasscodeFields) check() {
 	case n.Value() == "":
 		n.Feedback, n.Bad = "", false
 	case err != nil:
-		n.Feedback, n.Bad = common.Explain(err).What, true
+		n.Feedback, n.Bad = p.c.Explain(err).What, true
 	default:
 		n.Feedback, n.Bad = "Meets the passcode rules", false
 	}

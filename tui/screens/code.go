@@ -3,6 +3,7 @@ package screens
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -70,7 +71,7 @@ func (s *Code) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 		s.busy = false
 		if msg.err != nil {
 			logFault(s.c, "resend code", msg.err)
-			ex := common.Explain(msg.err)
+			ex := s.c.Explain(msg.err)
 			s.problem, s.info = ex.What+" "+ex.Next, ""
 			return s, nil
 		}
@@ -98,7 +99,7 @@ func (s *Code) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 			})
 		case key.Matches(msg, s.c.Keys.Enter):
 			if !s.field.Complete() {
-				s.field.Feedback, s.field.Bad = "Type all 6 digits of the code from the email.", true
+				s.field.Feedback, s.field.Bad = fmt.Sprintf("Type all %d digits of the code from the email.", domain.CodeDigits), true
 				return s, nil
 			}
 			return s, s.submit()
@@ -140,12 +141,12 @@ func (s *Code) checked(msg codeCheckedMsg) (common.Screen, tea.Cmd) {
 		return NewProfile(s.c, s.v, "Registration complete: you can now unlock your own Smartcard at this kiosk with Smartcard Unlock.")
 	case errors.As(msg.err, &ce):
 		s.field.Reset()
-		ex := common.Explain(msg.err)
+		ex := s.c.Explain(msg.err)
 		s.field.Feedback, s.field.Bad = ex.What+" "+ex.Next+".", true
 		return s, nil
 	case errors.Is(msg.err, domain.ErrCodeExpired), errors.Is(msg.err, domain.ErrCodeTriesExhausted), errors.Is(msg.err, domain.ErrCodeUsed):
 		s.field.Reset()
-		ex := common.Explain(msg.err)
+		ex := s.c.Explain(msg.err)
 		if s.purpose == PurposeRegistration {
 			// The domain has closed this registration attempt.
 			return NewMessage(s.c, common.Explanation{
@@ -153,7 +154,7 @@ func (s *Code) checked(msg codeCheckedMsg) (common.Screen, tea.Cmd) {
 				Next: "Please start the registration again from My Profile.",
 			}, s.backTo(), s.back()), nil
 		}
-		s.problem = ex.What + " Press ctrl+r to send a new code."
+		s.problem = ex.What + " Press " + keyName(s.c.Keys.Resend) + " to send a new code."
 		return s, nil
 	}
 	logFault(s.c, "check code", msg.err)

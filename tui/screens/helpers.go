@@ -4,7 +4,10 @@ import (
 	"context"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
@@ -34,6 +37,18 @@ func steps(st lipgloss.Style, width int, items ...string) string {
 		out[i] = strings.Join(lines, "\n")
 	}
 	return strings.Join(out, "\n")
+}
+
+// keyName names b's key in copy as the help bar does ("ctrl+r"), so the
+// words follow the key map.
+func keyName(b key.Binding) string { return b.Help().Key }
+
+// keyCap is keyName capitalised, for a key named by its keycap in a
+// sentence ("press Enter").
+func keyCap(b key.Binding) string {
+	name := keyName(b)
+	r, size := utf8.DecodeRuneInString(name)
+	return string(unicode.ToUpper(r)) + name[size:]
 }
 
 // date formats a date the way the seeds write them: 2 January 2006.
@@ -84,7 +99,7 @@ func notice(c *common.Common, err error, action string, next Next) Next {
 // fatal outcome): the outcome in words, and no way on but removing the
 // card, since every step of this session would now be refused.
 func ended(c *common.Common, err error) *Notice {
-	return NewMessage(c, common.Ended(err), "", nil)
+	return NewMessage(c, c.Ended(err), "", nil)
 }
 
 // interrupted is the screen after a change to the card (unlock, change

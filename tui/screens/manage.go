@@ -25,7 +25,7 @@ type ChangePasscode struct {
 
 // NewChangePasscode returns the change passcode screen.
 func NewChangePasscode(c *common.Common, v *common.Visit) (common.Screen, tea.Cmd) {
-	f, cmd := components.NewPasscodeFields(c.Keys, c.Service.PasscodePolicy(), true)
+	f, cmd := components.NewPasscodeFields(c, true)
 	return &ChangePasscode{c: c, v: v, fields: f}, cmd
 }
 
@@ -45,10 +45,10 @@ func (s *ChangePasscode) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 				return NewUnlockIntro(s.c, s.v)
 			}), nil
 		case errors.As(msg.err, &pe):
-			ex := common.Explain(msg.err)
+			ex := s.c.Explain(msg.err)
 			return s, s.fields.ResetCurrent(ex.What + " " + ex.Next)
 		case errors.Is(msg.err, domain.ErrPasscodePolicy), errors.Is(msg.err, selfservice.ErrSamePasscode):
-			return s, s.fields.ResetNew(common.Explain(msg.err).What)
+			return s, s.fields.ResetNew(s.c.Explain(msg.err).What)
 		}
 		logFault(s.c, "change passcode", msg.err)
 		switch {
@@ -169,7 +169,7 @@ func (s *Renew) failed(err error) (common.Screen, tea.Cmd) {
 		// New keys may be on the card without their record: trying again
 		// cannot help, and the words must outlive the card's removal.
 		s.c.Log.Error("renew", "err", err)
-		ex := common.Explain(err)
+		ex := s.c.Explain(err)
 		s.v.RemovedNote = ex.What + " " + ex.Next
 		return NewMessage(s.c, ex, "", nil), nil
 	case errors.Is(err, domain.ErrCardRemoved):

@@ -29,7 +29,7 @@ type Notice struct {
 // NewNotice explains err. action names where Enter goes ("back to the
 // menu"); next nil means nowhere.
 func NewNotice(c *common.Common, err error, action string, next Next) *Notice {
-	ex := common.Explain(err)
+	ex := c.Explain(err)
 	if ex.Fatal {
 		next = nil
 	}

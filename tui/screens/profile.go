@@ -52,7 +52,7 @@ func (s *SignIn) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 			}), nil
 		case errors.As(msg.err, &pe):
 			s.field.Reset()
-			ex := common.Explain(msg.err)
+			ex := s.c.Explain(msg.err)
 			s.field.Feedback, s.field.Bad = ex.What+" "+ex.Next, true
 			return s, s.field.Focus()
 		}

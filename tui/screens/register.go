@@ -52,7 +52,7 @@ func (s *RegisterIntro) View() common.Frame {
 	d.Add(para(th.Text, w, "You must have an email address from a provider that is approved for use with the Spine, e.g. "+domainsList(s.c)+"."))
 	d.Gap()
 	d.Add(steps(th.Text, w,
-		"Choose 4 security questions from a list of 20, and answer them.",
+		fmt.Sprintf("Choose %d security questions from a list of %d, and answer them.", domain.QuestionsPerUser, len(domain.SecurityQuestions)-1),
 		"Confirm your email address.",
 		"Enter the Registration Code we email you. It is only valid for "+codeValidity(s.c)+".",
 	))
@@ -118,9 +118,9 @@ func (s *ChooseQuestions) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 	switch {
 	case key.Matches(k, s.c.Keys.Back):
 		return s.back, nil
-	case key.Matches(k, s.c.Keys.Up), k.String() == "shift+tab":
+	case key.Matches(k, s.c.Keys.Up, s.c.Keys.Prev):
 		s.cursor = (s.cursor + n - 1) % n
-	case key.Matches(k, s.c.Keys.Down), k.String() == "tab":
+	case key.Matches(k, s.c.Keys.Down, s.c.Keys.Next):
 		s.cursor = (s.cursor + 1) % n
 	case key.Matches(k, s.c.Keys.Toggle):
 		id := domain.QuestionID(s.cursor + 1)
@@ -135,7 +135,7 @@ func (s *ChooseQuestions) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 		}
 	case key.Matches(k, s.c.Keys.Enter):
 		if len(s.chosen) != domain.QuestionsPerUser {
-			s.problem = fmt.Sprintf("Choose %d different questions (you have chosen %d) with space.", domain.QuestionsPerUser, len(s.chosen))
+			s.problem = fmt.Sprintf("Choose %d different questions (you have chosen %d) with %s.", domain.QuestionsPerUser, len(s.chosen), keyName(s.c.Keys.Toggle))
 			return s, nil
 		}
 		return NewRegisterAnswers(s.c, s.v, s, append([]domain.QuestionID(nil), s.chosen...))
@@ -146,7 +146,8 @@ func (s *ChooseQuestions) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 func (s *ChooseQuestions) View() common.Frame {
 	th, w := s.c.Theme, s.c.ContentWidth()
 	var d common.Doc
-	d.Add(para(th.Text, w, fmt.Sprintf("Choose %d different questions whose answers only you know and will remember. Press space to choose or unchoose a question, then Enter to continue.", domain.QuestionsPerUser)))
+	d.Add(para(th.Text, w, fmt.Sprintf("Choose %d different questions whose answers only you know and will remember. Press %s to choose or unchoose a question, then %s to continue.",
+		domain.QuestionsPerUser, keyName(s.c.Keys.Toggle), keyCap(s.c.Keys.Enter))))
 	d.Add(para(th.Strong, w, fmt.Sprintf("Chosen: %d of %d", len(s.chosen), domain.QuestionsPerUser)))
 	if s.problem != "" {
 		d.Add(para(th.Error, w, s.problem))

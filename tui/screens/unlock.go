@@ -3,7 +3,6 @@ package screens
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -155,7 +154,7 @@ func (s *Questions) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 		case msg.err == nil:
 			return NewCode(s.c, s.v, PurposeUnlock, clean(msg.masked), true, "")
 		case errors.As(msg.err, &ae):
-			ex := common.Explain(msg.err)
+			ex := s.c.Explain(msg.err)
 			s.problem = ex.What + " " + ex.Next
 			return s, s.form.Reset()
 		case s.v.Ended:
@@ -171,7 +170,7 @@ func (s *Questions) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 			// The answers were right but the email could not be queued:
 			// the holder may ask for the code again from the next screen.
 			logFault(s.c, "send unlock code", msg.err)
-			return NewCode(s.c, s.v, PurposeUnlock, "", false, "We could not send the email just now. Press ctrl+r to send the code again.")
+			return NewCode(s.c, s.v, PurposeUnlock, "", false, "We could not send the email just now. Press "+keyName(s.c.Keys.Resend)+" to send the code again.")
 		}
 		logFault(s.c, "answer questions", msg.err)
 		s.busy = true
@@ -240,7 +239,7 @@ type NewPasscode struct {
 
 // NewNewPasscode returns the "Reset Smartcard Passcode" screen.
 func NewNewPasscode(c *common.Common, v *common.Visit) (common.Screen, tea.Cmd) {
-	f, cmd := components.NewPasscodeFields(c.Keys, c.Service.PasscodePolicy(), false)
+	f, cmd := components.NewPasscodeFields(c, false)
 	return &NewPasscode{c: c, v: v, fields: f}, cmd
 }
 
@@ -257,20 +256,20 @@ func (s *NewPasscode) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 			s.v.Holder.Blocked = false
 			return NewUnlocked(s.c, s.v), nil
 		case errors.Is(m.err, domain.ErrPasscodePolicy):
-			return s, s.fields.ResetNew(common.Explain(m.err).What)
+			return s, s.fields.ResetNew(s.c.Explain(m.err).What)
 		}
 		logFault(s.c, "complete unlock", m.err)
 		switch {
 		case errors.Is(m.err, domain.ErrCodeExpired):
 			return NewMessage(s.c, common.Explanation{
 				Title: "Time ran out",
-				What:  "The new passcode was not set within 15 minutes of entering the code, so the unlock has stopped.",
+				What:  "The new passcode was not set within " + codeValidity(s.c) + " of entering the code, so the unlock has stopped.",
 				Next:  "Please remove your Smartcard, reinsert it and start Smartcard Unlock again.",
 				Fatal: true,
 			}, "", nil), nil
 		case errors.Is(m.err, domain.ErrCardRemoved):
 			return interrupted(s.c, s.v), nil
-		case s.v.Ended, common.Explain(m.err).Fatal:
+		case s.v.Ended, s.c.Explain(m.err).Fatal:
 			// E.g. the card refused the stored PUK: trying again would
 			// only spend the PUK's own tries.
 			return ended(s.c, m.err), nil
@@ -344,7 +343,6 @@ func (s *Unlocked) Help() []key.Binding {
 	return []key.Binding{common.Hint("remove card", "finish")}
 }
 
-// codeValidity words the codes' lifetime: "15 minutes".
-func codeValidity(c *common.Common) string {
-	return fmt.Sprintf("%d minutes", int(c.Service.CodeValidity().Minutes()))
-}
+// codeValidity words the codes' lifetime, as configured: "15 minutes". A
+// code also bounds the time to set the new passcode once it is entered.
+func codeValidity(c *common.Common) string { return common.Period(c.CodeValidity()) }

@@ -54,7 +54,7 @@ func (w *Welcome) View() common.Frame {
 	case w.ReaderDown:
 		d.Focus(th.Error.Width(cw).Render("The Smartcard reader is not available at the moment. Please try again shortly, or visit the IT booth."))
 	case w.CardLeft:
-		d.Focus(th.Strong.Width(cw).Render("Remove your Smartcard to finish, or press Enter to start again."))
+		d.Focus(th.Strong.Width(cw).Render("Remove your Smartcard to finish, or press " + keyCap(w.c.Keys.Start) + " to start again."))
 	default:
 		d.Focus(th.Title.Width(cw).Render("Insert your Smartcard into the reader to begin."))
 	}

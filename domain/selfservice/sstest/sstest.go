@@ -1,48 +1,63 @@
-// Package sstest provides plain-Go fakes of the card ports and a ready
-// Service over a real embedded store, for tests of the self-service
-// workflows and of the screens that drive them.
+// Package sstest provides test doubles for the self-service workflows and
+// the screens that drive them: a card (held to the real adapter's
+// behaviour by the domain/cardtest suite), a reader, a clock, the
+// service's real certificate authority on a temporary directory, and
+// Enrol to put a card holder in a store.
 package sstest
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
-	"math/big"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
+	"github.com/smartcard-service-centre/kiosk/cardio/ca"
+	"github.com/smartcard-service-centre/kiosk/cardio/piv"
 	"github.com/smartcard-service-centre/kiosk/domain"
 )
 
-// Card is an in-memory PIV card: passcode and PUK retry counters, a Card
-// Authentication key, and a Removed switch that makes every operation fail
-// as a pulled card does.
+// Card is an in-memory PIV card that behaves as cardio/pivcard over a
+// real card does (domain/cardtest checks that): passcode and PUK retry
+// counters, a verified passcode that lasts until the next operation, a
+// reset or the card leaving the reader, PIV Authentication (9A) and Card
+// Authentication (9E) keys, and a management key that guards Personalise.
 type Card struct {
-	mu        sync.Mutex
-	Serial    domain.CardSerial
-	PIN, PUK  string
-	PINTries  int // left; 0 = blocked
-	PUKTries  int
-	Key       *ecdsa.PrivateKey // 9E
-	Removed   bool
-	Personals int // Personalise calls
+	mu       sync.Mutex
+	Serial   domain.CardSerial
+	PIN, PUK string
+	PINTries int // left; 0 = blocked
+	PUKTries int
+	// Personals counts Personalise calls that completed.
+	Personals int
 
-	// Hook, if set, is called (without the card's lock) as Unlock,
-	// ChangePasscode and Personalise begin, with the operation's name: a
-	// test may hold the card there, as a card slow to answer. Set it
-	// before the card is inserted.
+	mgmtAlg           string
+	mgmtKey           []byte
+	pivAuth, cardAuth *ecdsa.PrivateKey // 9A, 9E
+	verified          bool
+	removed           bool
+
+	// Hook, if set, is called (without the card's lock) as each operation
+	// begins, with the operation's name ("Status", "Unlock", …): a test
+	// may hold the card there, as a card slow to answer, or pull it. Set
+	// it before the card is inserted.
 	Hook func(op string)
 	// BreakPersonalise, if set, makes Personalise fail with it once the
-	// new keys are on the card and certified, as a card pulled part-way.
+	// new keys are on the card and certified, before the serial and the
+	// secrets change, as a card failing part-way; if it is (or wraps)
+	// domain.ErrCardRemoved, the card has been pulled part-way and is out.
 	BreakPersonalise error
 }
+
+var _ domain.Card = (*Card)(nil)
 
 func (c *Card) hook(op string) {
 	if c.Hook != nil {
@@ -50,142 +65,313 @@ func (c *Card) hook(op string) {
 	}
 }
 
-// NewCard returns a card with a fresh 9E key and 3 tries on each counter.
+// NewCard returns a card with fresh 9A and 9E keys, a random AES-256
+// management key and full retry counters; its keys are not certified.
 func NewCard(serial domain.CardSerial, pin, puk string) *Card {
+	mk := make([]byte, 32)
+	rand.Read(mk) // crypto/rand.Read never fails on supported platforms
+	return &Card{
+		Serial: serial, PIN: pin, PUK: puk, PINTries: domain.PasscodeTries, PUKTries: domain.PUKTries,
+		mgmtAlg: "AES256", mgmtKey: mk, pivAuth: newKey(), cardAuth: newKey(),
+	}
+}
+
+// Issue returns a card as the service issues it: the passcode, PUK and
+// management key given, and its 9A and 9E keys certified through certify
+// (as domain.PersonaliseRequest.Certify).
+func Issue(serial domain.CardSerial, pin string, keys domain.CardKeys, certify func(domain.KeySlot, crypto.PublicKey) ([]byte, error)) (*Card, error) {
+	// A card holds only what its format allows.
+	if err := checkMgmtKey(keys.MgmtAlg, keys.MgmtKey); err != nil {
+		return nil, err
+	}
+	for _, v := range []string{pin, string(keys.PUK)} {
+		if err := piv.CheckPIN(v); err != nil {
+			return nil, err
+		}
+	}
+	c := NewCard(serial, pin, string(keys.PUK))
+	c.mgmtAlg, c.mgmtKey = keys.MgmtAlg, bytes.Clone(keys.MgmtKey)
+	for _, k := range []struct {
+		slot domain.KeySlot
+		key  *ecdsa.PrivateKey
+	}{{domain.KeyPIVAuth, c.pivAuth}, {domain.KeyCardAuth, c.cardAuth}} {
+		der, err := certify(k.slot, k.key.Public())
+		if err != nil {
+			return nil, fmt.Errorf("certify the %s key: %w", k.slot, err)
+		}
+		if err := certifies(der, k.key.Public()); err != nil {
+			return nil, fmt.Errorf("certificate for %s: %w", k.slot, err)
+		}
+	}
+	return c, nil
+}
+
+func newKey() *ecdsa.PrivateKey {
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		panic(err) // crypto/rand failing is not an input error
 	}
-	return &Card{Serial: serial, PIN: pin, PUK: puk, PINTries: 3, PUKTries: 3, Key: k}
+	return k
 }
 
-func (c *Card) check() error {
-	if c.Removed {
-		return domain.ErrCardRemoved
+// checkMgmtKey checks a management key against its algorithm, as the
+// adapter does before it talks to the card.
+func checkMgmtKey(alg string, key []byte) error {
+	n, ok := map[string]int{"AES256": 32, "AES192": 24, "AES128": 16, "3DES": 24}[alg]
+	switch {
+	case !ok:
+		return fmt.Errorf("unknown management key algorithm %q", alg)
+	case len(key) != n:
+		return fmt.Errorf("%s management key of %d bytes", alg, len(key))
 	}
 	return nil
 }
 
+// certifies checks that der is a certificate for pub, as the adapter does
+// before a certificate goes on the card.
+func certifies(der []byte, pub crypto.PublicKey) error {
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return err
+	}
+	k, ok := cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
+	if !ok || !k.Equal(pub) {
+		return errors.New("it does not certify the key the card generated")
+	}
+	return nil
+}
+
+// begin starts an operation as the adapter does, by selecting the card's
+// application, which ends a passcode an earlier operation verified. The
+// caller holds mu.
+func (c *Card) begin() error {
+	if c.removed {
+		return domain.ErrCardRemoved
+	}
+	c.verified = false
+	return nil
+}
+
 func (c *Card) Status(ctx context.Context) (domain.CardStatus, error) {
+	c.hook("Status")
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.check(); err != nil {
+	if err := c.begin(); err != nil {
 		return domain.CardStatus{}, err
 	}
 	return domain.CardStatus{Serial: c.Serial, PasscodeTriesLeft: c.PINTries, Blocked: c.PINTries == 0}, nil
 }
 
 func (c *Card) Sign(ctx context.Context, digest []byte) ([]byte, error) {
+	c.hook("Sign")
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.check(); err != nil {
+	if err := c.begin(); err != nil {
 		return nil, err
 	}
-	return ecdsa.SignASN1(rand.Reader, c.Key, digest)
+	return ecdsa.SignASN1(rand.Reader, c.cardAuth, digest)
 }
 
+// verify checks a passcode as the card and adapter do: a blocked card
+// checks nothing; one the card's format refuses costs no try; the try that
+// blocks the card is both ErrCardBlocked and *PasscodeError{0}.
 func (c *Card) verify(pin string) error {
 	if c.PINTries == 0 {
 		return domain.ErrCardBlocked
 	}
-	if pin != c.PIN {
-		c.PINTries--
+	if piv.CheckPIN(pin) != nil {
 		return &domain.PasscodeError{TriesLeft: c.PINTries}
 	}
-	c.PINTries = 3
+	if pin != c.PIN {
+		c.PINTries--
+		if c.PINTries == 0 {
+			return fmt.Errorf("%w: %w", domain.ErrCardBlocked, &domain.PasscodeError{TriesLeft: 0})
+		}
+		return &domain.PasscodeError{TriesLeft: c.PINTries}
+	}
+	c.PINTries = domain.PasscodeTries
+	c.verified = true
 	return nil
 }
 
 func (c *Card) SignWithPasscode(ctx context.Context, passcode string, digest []byte) ([]byte, error) {
+	c.hook("SignWithPasscode")
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.check(); err != nil {
+	if err := c.begin(); err != nil {
 		return nil, err
 	}
 	if err := c.verify(passcode); err != nil {
 		return nil, err
 	}
-	return ecdsa.SignASN1(rand.Reader, c.Key, digest)
+	return ecdsa.SignASN1(rand.Reader, c.pivAuth, digest)
 }
 
 func (c *Card) VerifyPasscode(ctx context.Context, passcode string) error {
+	c.hook("VerifyPasscode")
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.check(); err != nil {
+	if err := c.begin(); err != nil {
 		return err
 	}
 	return c.verify(passcode)
 }
 
+// checkNew refuses a new passcode the card's format does not allow before
+// anything reaches the card.
+func checkNew(pin string) error {
+	if err := piv.CheckPIN(pin); err != nil {
+		return fmt.Errorf("%w: %w", domain.ErrPasscodePolicy, err)
+	}
+	return nil
+}
+
 func (c *Card) ChangePasscode(ctx context.Context, old, newPIN string) error {
+	if err := checkNew(newPIN); err != nil {
+		return err
+	}
 	c.hook("ChangePasscode")
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.check(); err != nil {
+	if err := c.begin(); err != nil {
 		return err
 	}
 	if err := c.verify(old); err != nil {
 		return err
 	}
-	c.PIN = newPIN
+	// CHANGE REFERENCE DATA checks the old passcode without verifying it.
+	c.PIN, c.verified = newPIN, false
+	return nil
+}
+
+// checkPUK checks the PUK against its own counter; a wrong one is the
+// service's record disagreeing with the card.
+func (c *Card) checkPUK(puk []byte) error {
+	if c.PUKTries == 0 {
+		return fmt.Errorf("%w: the PUK is blocked", domain.ErrCardSecretRejected)
+	}
+	if string(puk) != c.PUK {
+		c.PUKTries--
+		return fmt.Errorf("%w: wrong PUK (%d tries left)", domain.ErrCardSecretRejected, c.PUKTries)
+	}
+	c.PUKTries = domain.PUKTries
 	return nil
 }
 
 func (c *Card) Unlock(ctx context.Context, puk []byte, newPIN string) error {
+	if err := checkNew(newPIN); err != nil {
+		return err
+	}
+	if piv.CheckPIN(string(puk)) != nil {
+		return fmt.Errorf("%w: the recorded PUK is malformed", domain.ErrCardSecretRejected)
+	}
 	c.hook("Unlock")
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.check(); err != nil {
+	if err := c.begin(); err != nil {
 		return err
 	}
-	if c.PUKTries == 0 {
-		return fmt.Errorf("PUK blocked: %w", domain.ErrCardSecretRejected)
+	if err := c.checkPUK(puk); err != nil {
+		return err
 	}
-	if string(puk) != c.PUK {
-		c.PUKTries--
-		return fmt.Errorf("wrong PUK: %w", domain.ErrCardSecretRejected)
-	}
-	c.PIN, c.PINTries = newPIN, 3
+	c.PIN, c.PINTries = newPIN, domain.PasscodeTries
 	return c.verify(newPIN)
 }
 
+// Personalise authenticates with the current management key, replaces the
+// 9A and 9E keys with certified new ones, writes the serial, then changes
+// the PUK and the management key, in the adapter's order.
 func (c *Card) Personalise(ctx context.Context, req domain.PersonaliseRequest) error {
+	if err := checkMgmtKey(req.Current.MgmtAlg, req.Current.MgmtKey); err != nil {
+		return fmt.Errorf("personalise: current keys: %w", err)
+	}
+	if err := checkMgmtKey(req.New.MgmtAlg, req.New.MgmtKey); err != nil {
+		return fmt.Errorf("personalise: new keys: %w", err)
+	}
+	for _, puk := range [][]byte{req.Current.PUK, req.New.PUK} {
+		if err := piv.CheckPIN(string(puk)); err != nil {
+			return fmt.Errorf("personalise: PUK: %w", err)
+		}
+	}
+	if _, err := domain.ParseCardSerial(string(req.Serial)); err != nil {
+		return fmt.Errorf("personalise: %w", err)
+	}
+	if req.Certify == nil {
+		return errors.New("personalise: no Certify function")
+	}
 	c.hook("Personalise")
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.check(); err != nil {
+	if err := c.begin(); err != nil {
 		return err
 	}
-	if string(req.Current.PUK) != c.PUK {
-		return errors.New("security status not satisfied")
+	if req.Current.MgmtAlg != c.mgmtAlg || !bytes.Equal(req.Current.MgmtKey, c.mgmtKey) {
+		return fmt.Errorf("personalise: %w: wrong management key", domain.ErrCardSecretRejected)
 	}
 	for _, slot := range []domain.KeySlot{domain.KeyPIVAuth, domain.KeyCardAuth} {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		k := newKey()
+		if slot == domain.KeyPIVAuth {
+			c.pivAuth = k
+		} else {
+			c.cardAuth = k
+		}
+		der, err := req.Certify(slot, k.Public())
 		if err != nil {
-			return err
+			return fmt.Errorf("personalise: certify the %s key: %w", slot, err)
 		}
-		if _, err := req.Certify(slot, k.Public()); err != nil {
-			return err
-		}
-		if slot == domain.KeyCardAuth {
-			c.Key = k
+		if err := certifies(der, k.Public()); err != nil {
+			return fmt.Errorf("personalise: certificate for %s: %w", slot, err)
 		}
 	}
-	if c.BreakPersonalise != nil {
-		return c.BreakPersonalise
+	if err := c.BreakPersonalise; err != nil {
+		if errors.Is(err, domain.ErrCardRemoved) {
+			c.removed, c.verified = true, false
+		}
+		return err
 	}
-	c.PUK = string(req.New.PUK)
+	c.Serial = req.Serial
+	if string(req.Current.PUK) != string(req.New.PUK) {
+		if err := c.checkPUK(req.Current.PUK); err != nil {
+			return fmt.Errorf("personalise: %w", err)
+		}
+		c.PUK = string(req.New.PUK)
+	}
+	c.mgmtAlg, c.mgmtKey = req.New.MgmtAlg, bytes.Clone(req.New.MgmtKey)
 	c.Personals++
 	return nil
 }
 
-func (c *Card) Close() error { return nil }
+// Close ends the session: like a disconnect that resets the card, the
+// verified passcode does not outlive it.
+func (c *Card) Close() error {
+	c.Reset()
+	return nil
+}
 
-// SetRemoved pulls the card out (true) or puts it back.
+// Reset resets the card, as a power glitch or another application does:
+// the verified passcode is gone.
+func (c *Card) Reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.verified = false
+}
+
+// PasscodeVerified reports whether the card holds its passcode as verified.
+func (c *Card) PasscodeVerified() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.verified
+}
+
+// SetRemoved pulls the card out (true) or puts it back; leaving the reader
+// cuts the card's power, so the verified passcode is gone.
 func (c *Card) SetRemoved(v bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.Removed = v
+	c.removed = v
+	if v {
+		c.verified = false
+	}
 }
 
 // PINIs reports whether pin is the card's passcode now.
@@ -218,60 +404,16 @@ func (c *Clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// CA is a real, in-memory certificate authority: Verify checks its
-// signature and the subject, so a card with another key is not genuine.
-type CA struct {
-	key  *ecdsa.PrivateKey
-	cert *x509.Certificate
-}
-
-// NewCA makes a self-signed CA.
-func NewCA() *CA {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+// NewCA returns the service's real certificate authority (cardio/ca) in a
+// temporary directory of t. Its certificates start five years back, so
+// that tests on a clock set in the past can issue and verify.
+func NewCA(t testing.TB) domain.CertificateAuthority {
+	t.Helper()
+	a, err := ca.Generate(t.TempDir(), time.Now().AddDate(-5, 0, 0))
 	if err != nil {
-		panic(err)
+		t.Fatalf("generate CA: %v", err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(10, 0, 0),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.Public(), k)
-	if err != nil {
-		panic(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &CA{key: k, cert: cert}
-}
-
-func subject(user domain.UserID, serial domain.CardSerial, slot domain.KeySlot) string {
-	return fmt.Sprintf("%s/%s/%s", user, serial, slot)
-}
-
-func (ca *CA) Issue(pub crypto.PublicKey, user domain.UserID, serial domain.CardSerial, slot domain.KeySlot, notBefore, notAfter time.Time) ([]byte, error) {
-	n, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-	if err != nil {
-		return nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: n, Subject: pkix.Name{CommonName: subject(user, serial, slot)},
-		NotBefore: notBefore, NotAfter: notAfter,
-	}
-	return x509.CreateCertificate(rand.Reader, tmpl, ca.cert, pub, ca.key)
-}
-
-func (ca *CA) Verify(der []byte, user domain.UserID, serial domain.CardSerial, slot domain.KeySlot) (*x509.Certificate, error) {
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.CheckSignatureFrom(ca.cert); err != nil {
-		return nil, err
-	}
-	if c.Subject.CommonName != subject(user, serial, slot) {
-		return nil, errors.New("certificate is for another card")
-	}
-	return c, nil
+	return ca.ForDomain(a)
 }
 
 // Readers is one holder reader holding at most one fake card.
@@ -398,13 +540,9 @@ type Holder struct {
 	Seal func(serial domain.CardSerial, puk, mgmtKey []byte) (domain.CardSecrets, error)
 }
 
-// Enrol stores the holder, their card (certified by ca) and, if Answers
-// is set, their registration; it returns the matching fake card.
-func Enrol(ctx context.Context, s domain.Store, ca *CA, h Holder) (*Card, error) {
-	card := NewCard(h.Serial, h.PIN, h.PUK)
-	if h.Blocked {
-		card.PINTries = 0
-	}
+// Enrol stores the holder, their card (its keys certified by authority)
+// and, if Answers is set, their registration; it returns the card.
+func Enrol(ctx context.Context, s domain.Store, authority domain.CertificateAuthority, h Holder) (*Card, error) {
 	now := h.Now.UTC()
 	if h.Now.IsZero() {
 		now = time.Now().UTC()
@@ -418,9 +556,23 @@ func Enrol(ctx context.Context, s domain.Store, ca *CA, h Holder) (*Card, error)
 	if h.CertExpiry.IsZero() {
 		h.CertExpiry = now.AddDate(1, 0, 0)
 	}
-	cert, err := ca.Issue(card.Key.Public(), h.ID, h.Serial, domain.KeyCardAuth, now.Add(-time.Hour), h.CertExpiry)
+	mgmtKey := make([]byte, 32)
+	rand.Read(mgmtKey) // crypto/rand.Read never fails on supported platforms
+	var cert []byte
+	// The service's certificates last two years.
+	card, err := Issue(h.Serial, h.PIN, domain.CardKeys{MgmtAlg: "AES256", MgmtKey: mgmtKey, PUK: []byte(h.PUK)},
+		func(slot domain.KeySlot, pub crypto.PublicKey) ([]byte, error) {
+			der, err := authority.Issue(pub, h.ID, h.Serial, slot, h.CertExpiry.AddDate(-2, 0, 0), h.CertExpiry)
+			if slot == domain.KeyCardAuth {
+				cert = der
+			}
+			return der, err
+		})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("enrol %s: %w", h.ID, err)
+	}
+	if h.Blocked {
+		card.PINTries = 0
 	}
 	err = s.InTx(ctx, func(q domain.Queries) error {
 		if err := q.PutUser(ctx, domain.User{ID: h.ID, Title: h.Title, GivenName: h.Given, FamilyName: h.Family, Email: h.Email, CreatedAt: now}); err != nil {
@@ -433,7 +585,7 @@ func Enrol(ctx context.Context, s domain.Store, ca *CA, h Holder) (*Card, error)
 		if err := q.PutSmartcard(ctx, rec); err != nil {
 			return err
 		}
-		sealed, err := h.Seal(h.Serial, []byte(h.PUK), make([]byte, 32))
+		sealed, err := h.Seal(h.Serial, []byte(h.PUK), mgmtKey)
 		if err != nil {
 			return err
 		}

@@ -117,3 +117,17 @@ func (q *Queries) RecordRenewal(ctx context.Context, serial domain.CardSerial, e
 	}
 	return fmt.Errorf("record renewal: %w", domain.ErrCardCancelled)
 }
+
+func (q *Queries) KEKFingerprints(ctx context.Context) ([]string, error) {
+	var out []string
+	err := each(ctx, q.r, func(rows Rows) error {
+		var fp string
+		err := rows.Scan(&fp)
+		out = append(out, fp)
+		return err
+	}, `SELECT DISTINCT kek_fingerprint FROM card_secrets ORDER BY kek_fingerprint`)
+	if err != nil {
+		return nil, q.fail("list key fingerprints", err)
+	}
+	return out, nil
+}

@@ -1,4 +1,4 @@
-package components
+package demo
 
 import (
 	"fmt"
@@ -11,15 +11,15 @@ import (
 	"github.com/smartcard-service-centre/kiosk/tui/theme"
 )
 
-// TrayEntry is one demo card in the tray panel.
-type TrayEntry struct {
+// trayEntry is one demo card in the tray panel.
+type trayEntry struct {
 	Key      string // the key that inserts or removes it, e.g. "F2"
 	Label    string
 	Inserted bool
 }
 
-// TrayPanel draws the demo card tray, width wide (frame included).
-func TrayPanel(th *theme.Theme, entries []TrayEntry, note string, width int) string {
+// trayPanel draws the demo card tray, width wide (frame included).
+func trayPanel(th *theme.Theme, entries []trayEntry, note string, width int) string {
 	inner := max(10, width-th.Panel.GetHorizontalFrameSize())
 	lines := []string{th.PanelHead.Render("Demo card tray"), th.Muted.Width(inner).Render("Press a key to insert or remove a card.")}
 	for _, e := range entries {
@@ -41,11 +41,11 @@ func TrayPanel(th *theme.Theme, entries []TrayEntry, note string, width int) str
 	return th.Panel.Width(width).Render(strings.Join(lines, "\n"))
 }
 
-// MailboxPanel draws the demo mailbox: the newest email in full, older
+// mailboxPanel draws the demo mailbox: the newest email in full, older
 // ones by subject, height lines tall at most (frame included). It stands
 // for the card holder's own email inbox, so it is the one place a code
 // appears; addresses stay masked even here.
-func MailboxPanel(th *theme.Theme, mails []domain.Mail, width, height int) string {
+func mailboxPanel(th *theme.Theme, mails []domain.Mail, width, height int) string {
 	inner := max(10, width-th.Panel.GetHorizontalFrameSize())
 	lines := []string{th.PanelHead.Render("Demo: the card holder's email inbox")}
 	lines = append(lines, strings.Split(th.Muted.Width(inner).Render("Not part of the kiosk: this is what arrives in the person's mailbox."), "\n")...)
