@@ -1,7 +1,6 @@
 package domain
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -137,9 +136,6 @@ func (p PasscodePolicy) CheckConfirm(pin, confirm string) error {
 	}
 	return nil
 }
-
-// IsPolicyError reports whether err is a passcode policy failure.
-func IsPolicyError(err error) bool { return errors.Is(err, ErrPasscodePolicy) }
 
 func isSameChar(s string) bool {
 	return strings.Count(s, s[:1]) == len(s)

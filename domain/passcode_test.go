@@ -63,7 +63,7 @@ func TestPasscodeConfirm(t *testing.T) {
 	if err := p.CheckConfirm("2580", "2580"); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.CheckConfirm("2580", "2581"); !IsPolicyError(err) {
+	if err := p.CheckConfirm("2580", "2581"); !errors.Is(err, ErrPasscodePolicy) {
 		t.Fatalf("mismatch: got %v", err)
 	}
 }

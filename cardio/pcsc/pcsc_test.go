@@ -187,10 +187,27 @@ func TestWatchDetectsSwap(t *testing.T) {
 	a, b := newTestCard('A'), newTestCard('B')
 	b.atr = a.atr // same ATR: only the counter tells the cards apart
 
+	sending := make(chan cardio.Event, 8)
+	hook := func(e cardio.Event) {
+		select {
+		case sending <- e:
+		default: // later events: the test has what it needs
+		}
+	}
+	emitting.Store(&hook)
+	t.Cleanup(func() { emitting.Store(nil) })
 	ev := startWatch(t, r)
 	plugA := d.InsertWait(t, reader, a)
-	// Do not read yet: the watch loop is now blocked sending CardInserted.
-	time.Sleep(100 * time.Millisecond)
+	// Do not read: once the loop starts to send CardInserted it waits
+	// for us, and the card is swapped meanwhile.
+	select {
+	case e := <-sending:
+		if e.Kind != cardio.CardInserted {
+			t.Fatalf("the loop sends %v first, want CardInserted", e)
+		}
+	case <-time.After(eventWithin):
+		t.Fatal("the watch loop did not report card A")
+	}
 	if err := plugA.Unplug(); err != nil {
 		t.Fatal(err)
 	}

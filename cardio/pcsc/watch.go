@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/ebfe/scard"
@@ -118,7 +119,14 @@ func (w *watch) detach() {
 	w.hctx = nil
 }
 
+// emitting, if set (by tests), is called as a watch loop starts to send
+// an event, so a test can act while the loop waits for its reader.
+var emitting atomic.Pointer[func(cardio.Event)]
+
 func (w *watch) emit(e cardio.Event) bool {
+	if f := emitting.Load(); f != nil {
+		(*f)(e)
+	}
 	select {
 	case w.out <- e:
 		return true

@@ -104,15 +104,6 @@ func (c *CHUID) Serial() (string, error) {
 	return strings.ToUpper(hex.EncodeToString(c.GUID[:8])), nil
 }
 
-// SerialFromCHUID returns the card serial from the encoded CHUID contents.
-func SerialFromCHUID(b []byte) (string, error) {
-	c, err := ParseCHUID(b)
-	if err != nil {
-		return "", err
-	}
-	return c.Serial()
-}
-
 // ParseSerial checks a card serial (16 hex digits, any case) and returns its
 // 8 bytes.
 func ParseSerial(serial string) ([8]byte, error) {

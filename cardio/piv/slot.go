@@ -17,14 +17,4 @@ var (
 	SlotCardAuthentication = Slot{Key: 0x9E, Object: ObjectCardAuthCert}
 )
 
-// SlotFor returns the standard slot with the given key reference.
-func SlotFor(key byte) (Slot, error) {
-	for _, s := range []Slot{SlotAuthentication, SlotSignature, SlotKeyManagement, SlotCardAuthentication} {
-		if s.Key == key {
-			return s, nil
-		}
-	}
-	return Slot{}, fmt.Errorf("piv: no slot with key reference %02X", key)
-}
-
 func (s Slot) String() string { return fmt.Sprintf("%02X", s.Key) }

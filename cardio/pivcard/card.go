@@ -46,25 +46,8 @@ type Card struct {
 
 var _ domain.Card = (*Card)(nil)
 
-// Option configures a Card or Readers.
-type Option func(*options)
-
-type options struct{ rand io.Reader }
-
-// WithRand sets the randomness for management-key challenges (tests).
-func WithRand(r io.Reader) Option { return func(o *options) { o.rand = r } }
-
 // New returns the card behind conn; it sends nothing yet.
-func New(conn cardio.Conn, opts ...Option) *Card {
-	o := options{rand: rand.Reader}
-	for _, f := range opts {
-		f(&o)
-	}
-	if o.rand == nil {
-		o.rand = rand.Reader
-	}
-	return &Card{conn: conn, rand: o.rand}
-}
+func New(conn cardio.Conn) *Card { return &Card{conn: conn, rand: rand.Reader} }
 
 // Close ends the connection.
 func (c *Card) Close() error { return mapErr(c.conn.Close()) }

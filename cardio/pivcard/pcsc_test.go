@@ -292,9 +292,13 @@ func TestCardStopsAnswering(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer card.Close()
+	// The card does not answer VERIFY until released.
+	release := make(chan struct{})
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
 	hc.setHook(func(cmd []byte) {
 		if cmd[1] == 0x20 {
-			time.Sleep(1500 * time.Millisecond)
+			<-release
 		}
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
@@ -311,7 +315,7 @@ func TestCardStopsAnswering(t *testing.T) {
 	}
 	// A new connection works once the card answers again.
 	hc.setHook(nil)
-	time.Sleep(1500 * time.Millisecond)
+	once.Do(func() { close(release) })
 	card2, err := r.Open(context.Background(), domain.ReaderHolder)
 	if err != nil {
 		t.Fatal(err)

@@ -62,17 +62,16 @@ func (a Assignment) Resolve(names []string) (readers map[domain.ReaderRole]strin
 
 // Readers implements domain.CardReaders on cardio.Readers.
 type Readers struct {
-	r    cardio.Readers
-	a    Assignment
-	opts []Option
+	r cardio.Readers
+	a Assignment
 }
 
 var _ domain.CardReaders = (*Readers)(nil)
 
 // NewReaders returns the readers r with roles assigned by a. Cards opened
 // through it get opts.
-func NewReaders(r cardio.Readers, a Assignment, opts ...Option) *Readers {
-	return &Readers{r: r, a: a, opts: opts}
+func NewReaders(r cardio.Readers, a Assignment) *Readers {
+	return &Readers{r: r, a: a}
 }
 
 // Reader returns the name of the reader that serves role now.
@@ -102,7 +101,7 @@ func (r *Readers) Open(ctx context.Context, role domain.ReaderRole) (domain.Card
 	if err != nil {
 		return nil, fmt.Errorf("connect to the card in %q: %w", name, mapErr(err))
 	}
-	return New(conn, r.opts...), nil
+	return New(conn), nil
 }
 
 // Events implements domain.CardReaders: it follows the reader watch (which
