@@ -12,7 +12,10 @@ type Mail struct {
 	ID      int64
 	To      string
 	Subject string
-	Body    string // plain text
+	Body    string // plain text, or sealed when BodySealed
+	// BodySealed: the body carries a code and is sealed with a key the
+	// database does not hold (MailSealer); only a sender opens it.
+	BodySealed bool
 	// CreatedAt is when the workflow enqueued it.
 	CreatedAt time.Time
 	// NotAfter, if set, is when the mail stops being worth sending (the
@@ -53,4 +56,17 @@ type Outbox interface {
 	MarkMailFailed(ctx context.Context, id int64, reason string, next time.Time) error
 	// ListMail returns up to limit mails, newest first (for operators and tests).
 	ListMail(ctx context.Context, limit int) ([]Mail, error)
+}
+
+// MailSealer seals the body of a mail that carries a code before it is
+// stored, and opens it again right before delivery, so that a stolen
+// database does not reveal codes.
+type MailSealer interface {
+	SealMail(m Mail) (Mail, error)
+	MailOpener
+}
+
+// MailOpener opens a sealed mail's body (senders need only this).
+type MailOpener interface {
+	OpenMail(m Mail) (Mail, error)
 }

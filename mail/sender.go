@@ -43,6 +43,10 @@ type SenderConfig struct {
 	Outbox domain.Outbox
 	// Transport delivers a mail.
 	Transport Transport
+	// Opener opens the sealed bodies of mails that carry codes, right
+	// before delivery (the key-encryption key's keys). A sealed mail this
+	// sender cannot open is given up, never sent sealed.
+	Opener domain.MailOpener
 	// Logger receives one record per delivery, failure and give-up; mail
 	// bodies (which carry codes) and full addresses are never logged.
 	// Nil discards.
@@ -219,6 +223,18 @@ func (s *Sender) deliver(ctx context.Context, m domain.Mail) (bool, error) {
 	if m.Expired(now) {
 		log.Warn("mail expired before delivery; not sent", "not_after", m.NotAfter)
 		return false, s.giveUp(storeCtx, m, "expired before delivery")
+	}
+	if m.BodySealed {
+		if s.cfg.Opener == nil {
+			log.Error("sealed mail and no key to open it; giving up")
+			return false, s.giveUp(storeCtx, m, "sealed, and this sender has no key to open it")
+		}
+		opened, err := s.cfg.Opener.OpenMail(m)
+		if err != nil {
+			log.Error("sealed mail cannot be opened with this kiosk's key; giving up", "error", err)
+			return false, s.giveUp(storeCtx, m, "sealed with another key")
+		}
+		m = opened
 	}
 	timeout := s.cfg.Timeout
 	if !m.NotAfter.IsZero() {

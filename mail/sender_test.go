@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
+	"github.com/smartcard-service-centre/kiosk/domain/secret"
 	"github.com/smartcard-service-centre/kiosk/mail/smtptest"
 )
 
@@ -612,6 +613,56 @@ func TestTwoSendersDeliverOnce(t *testing.T) {
 				if !m.Sent() || m.Attempts != 0 {
 					t.Errorf("mail %d: sent %v after %d failures", m.ID, m.SentAt, m.Attempts)
 				}
+			}
+		})
+	}
+}
+
+// TestSealedMail: a code mail waits in the outbox sealed; the sender opens
+// it right before delivery, and gives it up, never sending it sealed,
+// when it has no key or another key.
+func TestSealedMail(t *testing.T) {
+	keys, err := secret.NewKeys([]byte("mail test key-encryption key 32B"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := secret.NewKeys([]byte("another key-encryption key, 32B."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := codeMail("jane.bloggs@nhs.net", t0)
+	sealed, err := keys.SealMail(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		opener domain.MailOpener
+		sent   bool
+		reason string
+	}{
+		{"opened with the key", keys, true, ""},
+		{"no key", nil, false, "no key"},
+		{"another key", other, false, "another key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := openSQLite(t)
+			box := newMailbox(t)
+			s := newSender(t, SenderConfig{Outbox: store, Transport: box, Opener: tc.opener, Clock: newFakeClock(t0)})
+			m := enqueue(t, store, sealed)
+			if _, err := s.SendDue(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			got := getMail(t, store, m.ID)
+			if tc.sent {
+				msgs := box.Messages()
+				if len(msgs) != 1 || msgs[0].Body != plain.Body || !got.Sent() {
+					t.Fatalf("delivered %+v, stored %+v; want the opened body, sent", msgs, got)
+				}
+				return
+			}
+			if len(box.Messages()) != 0 || !got.GaveUp() || !strings.Contains(got.LastError, tc.reason) {
+				t.Fatalf("delivered %d, stored %+v; want given up (%s)", len(box.Messages()), got, tc.reason)
 			}
 		})
 	}

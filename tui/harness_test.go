@@ -137,7 +137,7 @@ func (fx *fixture) add(h sstest.Holder) *sstest.Card {
 // outbox, as the card holder would from their inbox.
 func (fx *fixture) latestCode(subject string) string {
 	fx.t.Helper()
-	mails, err := fx.store.ListMail(fx.t.Context(), 20)
+	mails, err := fx.openMail(fx.t.Context(), 20)
 	if err != nil {
 		fx.t.Fatal(err)
 	}
@@ -156,7 +156,22 @@ func (fx *fixture) latestCode(subject string) string {
 type testMailbox struct{ fx *fixture }
 
 func (m testMailbox) Recent(ctx context.Context) ([]domain.Mail, error) {
-	return m.fx.store.ListMail(ctx, 5)
+	return m.fx.openMail(ctx, 5)
+}
+
+// openMail lists the newest n mails in the outbox, their sealed bodies
+// opened as the sender opens them before delivery.
+func (fx *fixture) openMail(ctx context.Context, n int) ([]domain.Mail, error) {
+	mails, err := fx.store.ListMail(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	for i, m := range mails {
+		if mails[i], err = fx.keys.OpenMail(m); err != nil {
+			return nil, err
+		}
+	}
+	return mails, nil
 }
 
 func (m testMailbox) Updates() <-chan struct{} { return m.fx.notify }

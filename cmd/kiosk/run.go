@@ -89,7 +89,7 @@ func cmdRun(ctx context.Context, e *runEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	sender, err := mail.NewSender(mail.SenderConfig{Outbox: store, Transport: transport, Logger: log.With("part", "mail")})
+	sender, err := mail.NewSender(mail.SenderConfig{Outbox: store, Transport: transport, Opener: keys, Logger: log.With("part", "mail")})
 	if err != nil {
 		return err
 	}

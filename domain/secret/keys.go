@@ -7,6 +7,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -237,4 +238,42 @@ func (k *Keys) AuditMAC(prev []byte, e domain.AuditEvent) []byte {
 	m.Write(prev)
 	m.Write(e.ChainBytes())
 	return m.Sum(nil)
+}
+
+var _ domain.MailSealer = (*Keys)(nil)
+
+// mailAAD binds a sealed body to its recipient and subject, so it cannot
+// be moved to another row's address.
+func mailAAD(m domain.Mail) []byte { return []byte("mail/" + m.To + "/" + m.Subject) }
+
+// SealMail seals m's body (AES-256-GCM under the sealing key, bound to the
+// recipient and subject); a sealed mail is returned as it is.
+func (k *Keys) SealMail(m domain.Mail) (domain.Mail, error) {
+	if m.BodySealed {
+		return m, nil
+	}
+	sealed, err := k.Seal([]byte(m.Body), mailAAD(m))
+	if err != nil {
+		return domain.Mail{}, fmt.Errorf("seal mail: %w", err)
+	}
+	m.Body, m.BodySealed = base64.StdEncoding.EncodeToString(sealed), true
+	return m, nil
+}
+
+// OpenMail recovers the body SealMail sealed; a mail not sealed is
+// returned as it is.
+func (k *Keys) OpenMail(m domain.Mail) (domain.Mail, error) {
+	if !m.BodySealed {
+		return m, nil
+	}
+	sealed, err := base64.StdEncoding.DecodeString(m.Body)
+	if err != nil {
+		return domain.Mail{}, fmt.Errorf("open mail %d: %w", m.ID, ErrOpenSeal)
+	}
+	body, err := k.Open(sealed, mailAAD(m))
+	if err != nil {
+		return domain.Mail{}, fmt.Errorf("open mail %d: %w", m.ID, err)
+	}
+	m.Body, m.BodySealed = string(body), false
+	return m, nil
 }

@@ -80,11 +80,7 @@ var sixDigits = regexp.MustCompile(`\b\d{6}\b`)
 // lastCode reads the newest code mailed to the holder from the outbox.
 func (f *fixture) lastCode(t *testing.T, subject string) string {
 	t.Helper()
-	mails, err := f.store.ListMail(t.Context(), 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range mails {
+	for _, m := range f.mails(t, 10) {
 		if m.Subject == subject {
 			return sixDigits.FindString(m.Body)
 		}
@@ -120,11 +116,17 @@ func (f *fixture) answerRight(t *testing.T, sess *selfservice.Session) {
 	noErr(t, err)
 }
 
+// mails lists the newest n mails in the outbox, their sealed bodies
+// opened as the sender opens them.
 func (f *fixture) mails(t *testing.T, n int) []domain.Mail {
 	t.Helper()
-	m, err := f.store.ListMail(t.Context(), n)
+	mails, err := f.store.ListMail(t.Context(), n)
 	noErr(t, err)
-	return m
+	for i, m := range mails {
+		mails[i], err = f.keys.OpenMail(m)
+		noErr(t, err)
+	}
+	return mails
 }
 
 func (f *fixture) auditLog(t *testing.T) []domain.AuditEvent {
@@ -835,5 +837,27 @@ func TestUnlockReadsTheCardBack(t *testing.T) {
 				t.Fatalf("holder after the unlock: blocked %v, %d tries left; want %d", h.Blocked, h.TriesLeft, tt.tries)
 			}
 		})
+	}
+}
+
+// TestCodesAreSealedInTheOutbox: the stored body of a code mail never
+// shows the code; only the kiosk's key opens it.
+func TestCodesAreSealedInTheOutbox(t *testing.T) {
+	f := newFixture(t)
+	card := f.enrol(t, sstest.Holder{Blocked: true, Answers: answers})
+	f.answerRight(t, f.identify(t, card))
+	stored, err := f.store.ListMail(t.Context(), 1)
+	noErr(t, err)
+	if len(stored) != 1 || !stored[0].BodySealed || sixDigits.MatchString(stored[0].Body) || strings.Contains(stored[0].Body, "Unlock Code") {
+		t.Fatalf("stored code mail %+v: want a sealed body that shows nothing", stored)
+	}
+	code := f.lastCode(t, stored[0].Subject)
+	if len(code) != 6 {
+		t.Fatalf("opened body has no code: %q", code)
+	}
+	other, err := secret.NewKeys([]byte("another key-encryption key, 32B."))
+	noErr(t, err)
+	if _, err := other.OpenMail(stored[0]); !errors.Is(err, secret.ErrOpenSeal) {
+		t.Fatalf("opened with another key: %v, want ErrOpenSeal", err)
 	}
 }

@@ -250,6 +250,11 @@ func (s *Service) sendCode(ctx context.Context, sess *Session, purpose domain.Co
 		m = registrationCodeMail(to, code, s.cfg.Codes.Validity)
 	}
 	m.CreatedAt, m.NotAfter = now, expires
+	// The code leaves the kiosk only sealed: a stolen database, or a
+	// reader of the outbox, does not learn it.
+	if m, err = s.cfg.Keys.SealMail(m); err != nil {
+		return err
+	}
 	err = s.cfg.Store.InTx(ctx, func(q domain.Queries) error {
 		if first != nil {
 			if err := first(q); err != nil {

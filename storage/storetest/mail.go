@@ -103,14 +103,21 @@ func testMailEnqueueList(t *testing.T, s domain.Store) {
 	m4in := newMail(at.Add(2*time.Second), time.Time{})
 	m4in.Body = "Grüße\r\n\r\n  indented\n"
 	m4 := enqueue(t, s, m4in)
-
-	list, err := s.ListMail(ctx, 3)
+	// A sealed body is kept as given, with its flag.
+	m5in := newMail(at.Add(3*time.Second), at.Add(15*time.Minute))
+	m5in.Body, m5in.BodySealed = "c2VhbGVkIGJvZHk=", true
+	m5 := enqueue(t, s, m5in)
+	list, err := s.ListMail(ctx, 1)
 	noErr(t, "list mail", err)
-	equal(t, "newest first", list, []domain.Mail{m4, m3, m2})
+	equal(t, "sealed mail", list, []domain.Mail{m5})
+
+	list, err = s.ListMail(ctx, 4)
+	noErr(t, "list mail", err)
+	equal(t, "newest first", list[1:], []domain.Mail{m4, m3, m2})
 	list, err = s.ListMail(ctx, 0)
 	noErr(t, "list mail without limit", err)
-	if len(list) < 4 || !slices.Equal(list[:4], []domain.Mail{m4, m3, m2, m1}) {
-		t.Fatalf("default limit lists %d mails, want the 4 newest first", len(list))
+	if len(list) < 5 || !slices.Equal(list[:5], []domain.Mail{m5, m4, m3, m2, m1}) {
+		t.Fatalf("default limit lists %d mails, want the 5 newest first", len(list))
 	}
 
 	_, err = s.EnqueueMail(ctx, domain.Mail{To: "a@nhs.net", Subject: "s"})

@@ -11,11 +11,11 @@ import (
 // DefaultMailListLimit caps ListMail when the caller gives no limit.
 const DefaultMailListLimit = 50
 
-const mailCols = `id, to_addr, subject, body, created_at, not_after, attempts, next_attempt_at, last_error, sent_at`
+const mailCols = `id, to_addr, subject, body, body_sealed, created_at, not_after, attempts, next_attempt_at, last_error, sent_at`
 
 func scanMail(row Row) (domain.Mail, error) {
 	var m domain.Mail
-	err := row.Scan(&m.ID, &m.To, &m.Subject, &m.Body, timeDest{&m.CreatedAt}, timeDest{&m.NotAfter},
+	err := row.Scan(&m.ID, &m.To, &m.Subject, &m.Body, &m.BodySealed, timeDest{&m.CreatedAt}, timeDest{&m.NotAfter},
 		&m.Attempts, timeDest{&m.NextAttemptAt}, &m.LastError, timeDest{&m.SentAt})
 	return m, err
 }
@@ -32,9 +32,9 @@ func (q *Queries) EnqueueMail(ctx context.Context, m domain.Mail) (domain.Mail, 
 	}
 	m.Attempts, m.LastError, m.SentAt = 0, "", time.Time{}
 	err := q.w.QueryRow(ctx, `
-		INSERT INTO mail_outbox (to_addr, subject, body, created_at, not_after, attempts, next_attempt_at, last_error)
-		VALUES ($1, $2, $3, $4, $5, 0, $6, '') RETURNING id`,
-		m.To, m.Subject, m.Body, q.timeArg(m.CreatedAt), q.timeArg(m.NotAfter), q.timeArg(m.NextAttemptAt)).Scan(&m.ID)
+		INSERT INTO mail_outbox (to_addr, subject, body, body_sealed, created_at, not_after, attempts, next_attempt_at, last_error)
+		VALUES ($1, $2, $3, $4, $5, $6, 0, $7, '') RETURNING id`,
+		m.To, m.Subject, m.Body, m.BodySealed, q.timeArg(m.CreatedAt), q.timeArg(m.NotAfter), q.timeArg(m.NextAttemptAt)).Scan(&m.ID)
 	if err != nil {
 		return domain.Mail{}, q.fail("enqueue mail", err)
 	}
@@ -56,7 +56,7 @@ func (q *Queries) ClaimMail(ctx context.Context, now time.Time, lease time.Durat
 	}
 	// Expired mail is never sent: give it up and wipe the code it carries.
 	if _, err := q.w.Exec(ctx, `UPDATE mail_outbox
-		SET body = '', next_attempt_at = NULL, last_error = 'expired before delivery'
+		SET body = '', body_sealed = false, next_attempt_at = NULL, last_error = 'expired before delivery'
 		WHERE sent_at IS NULL AND next_attempt_at IS NOT NULL AND not_after IS NOT NULL AND not_after <= $1`,
 		q.timeArg(now)); err != nil {
 		return domain.Mail{}, q.fail("claim mail", err)
@@ -77,7 +77,8 @@ func (q *Queries) ClaimMail(ctx context.Context, now time.Time, lease time.Durat
 
 // wipeCode empties the body of a mail that carries a code (one with a
 // NotAfter) once it no longer needs sending: codes are kept only as hashes.
-const wipeCode = `body = CASE WHEN not_after IS NULL THEN body ELSE '' END`
+const wipeCode = `body = CASE WHEN not_after IS NULL THEN body ELSE '' END,
+	body_sealed = CASE WHEN not_after IS NULL THEN body_sealed ELSE false END`
 
 // MarkMailSent records delivery; a second call keeps the first time, so a
 // sender whose lease ran out while delivering cannot rewrite history.
