@@ -151,3 +151,18 @@ func ProveGenuine(ctx context.Context, card Card, rec Smartcard, ca CertificateA
 	}
 	return nil
 }
+
+// Certifies checks that der is a certificate for pub: a card adapter calls
+// it before a certificate goes on the card, so a CA mix-up can never put
+// someone else's certificate there.
+func Certifies(der []byte, pub crypto.PublicKey) error {
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return err
+	}
+	k, ok := cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
+	if !ok || !k.Equal(pub) {
+		return errors.New("it does not certify the key the card generated")
+	}
+	return nil
+}

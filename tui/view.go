@@ -52,7 +52,7 @@ func (m *Model) render() string {
 	bottom = append(bottom,
 		components.StatusBar(th, m.cardState(), m.width-2*margin),
 		components.HelpBar(th, m.helpKeys(), m.width-2*margin))
-	bottomBlock := indent(strings.Join(bottom, "\n"), margin)
+	bottomBlock := common.Indent(strings.Join(bottom, "\n"), margin)
 
 	// header, gap, title, gap … gap, bottom
 	bodyH := max(1, m.height-lipgloss.Height(header)-4-lipgloss.Height(bottomBlock))
@@ -60,7 +60,7 @@ func (m *Model) render() string {
 	title := th.Title.Render(ansi.Truncate(f.Title, m.c.Width, "…"))
 	main := title + "\n\n" + crop(th, f, m.c.Width, bodyH)
 	main = lipgloss.NewStyle().Width(m.c.Width).Height(bodyH + 2).MaxHeight(bodyH + 2).Render(main)
-	return header + "\n\n" + indent(main, margin) + "\n\n" + bottomBlock
+	return header + "\n\n" + common.Indent(main, margin) + "\n\n" + bottomBlock
 }
 
 func (m *Model) header() string {
@@ -122,14 +122,4 @@ func crop(th *theme.Theme, f common.Frame, width, height int) string {
 		out = append(out, th.Muted.Render(ansi.Truncate("↓ more below", width, "")))
 	}
 	return strings.Join(out, "\n")
-}
-
-// indent shifts every line right by n spaces.
-func indent(s string, n int) string {
-	pad := strings.Repeat(" ", n)
-	lines := strings.Split(s, "\n")
-	for i, l := range lines {
-		lines[i] = pad + l
-	}
-	return strings.Join(lines, "\n")
 }

@@ -8,7 +8,6 @@ package pivcard
 
 import (
 	"context"
-	"crypto"
 	"crypto/rand"
 	"crypto/x509"
 	"errors"
@@ -224,7 +223,7 @@ func (c *Card) Personalise(ctx context.Context, req domain.PersonaliseRequest) e
 			if err != nil {
 				return fmt.Errorf("certify the %s key: %w", s.key, err)
 			}
-			if err := certifies(der, pub); err != nil {
+			if err := domain.Certifies(der, pub); err != nil {
 				return fmt.Errorf("certificate for %s: %w", s.key, err)
 			}
 			if err := cl.PutData(ctx, s.slot.Object, piv.EncodeCertificate(der)); err != nil {
@@ -246,20 +245,6 @@ func (c *Card) Personalise(ctx context.Context, req domain.PersonaliseRequest) e
 		}
 		return nil
 	})
-}
-
-// certifies checks that der is a certificate for pub, so a CA mix-up can
-// never put someone else's certificate on the card.
-func certifies(der []byte, pub crypto.PublicKey) error {
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return err
-	}
-	k, ok := cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
-	if !ok || !k.Equal(pub) {
-		return errors.New("it does not certify the key the card generated")
-	}
-	return nil
 }
 
 // managementKey converts the domain's key description.

@@ -1,8 +1,10 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -146,5 +148,40 @@ func (st *suite) testConcurrentAuditChain(t *testing.T, s domain.Store) {
 	rep, err := domain.VerifyAudit(ctx, s, Chain)
 	if err != nil {
 		t.Fatalf("chain after concurrent appends: %v (breaks %+v)", err, rep.Breaks)
+	}
+}
+
+// TamperAudit is for a store's own tests, on a database of its own: it
+// appends five events, then as someone who can lift the append-only guard
+// (exec runs unguard, then the changes, then guard) changes the second
+// and deletes the fourth, and checks that VerifyAudit names exactly the
+// changed row and the row after the deleted one.
+func TamperAudit(t *testing.T, s domain.Store, exec func(ctx context.Context, s domain.Store, query string) error, unguard, guard []string) {
+	t.Helper()
+	ctx := t.Context()
+	var ids []int64
+	for i := range 5 {
+		e, err := s.AppendAudit(ctx, domain.AuditEvent{Action: domain.AuditSelfUnlock, Outcome: domain.OutcomeFailure,
+			SubjectID: "555000000011", Detail: fmt.Sprint("attempt ", i+1)})
+		noErr(t, "append audit", err)
+		ids = append(ids, e.ID)
+	}
+	queries := slices.Concat(unguard, []string{
+		fmt.Sprintf("UPDATE audit_events SET outcome = 'success' WHERE id = %d", ids[1]),
+		fmt.Sprintf("DELETE FROM audit_events WHERE id = %d", ids[3]),
+	}, guard)
+	for _, q := range queries {
+		noErr(t, q, exec(ctx, s, q))
+	}
+	rep, err := domain.VerifyAudit(ctx, s, Chain)
+	if !errors.Is(err, domain.ErrAuditChainBroken) {
+		t.Fatalf("verify after tampering: %v, want ErrAuditChainBroken", err)
+	}
+	var broken []int64
+	for _, b := range rep.Breaks {
+		broken = append(broken, b.Event.ID)
+	}
+	if want := []int64{ids[1], ids[4]}; !slices.Equal(broken, want) {
+		t.Fatalf("breaks at rows %v, want %v (the changed row, and the row after the deleted one)", broken, want)
 	}
 }

@@ -6,6 +6,7 @@ package common
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -307,4 +308,14 @@ func (v *Visit) End() tea.Cmd {
 			_ = card.Close()
 		}
 	})
+}
+
+// Indent shifts every line of s right by n spaces.
+func Indent(s string, n int) string {
+	pad := strings.Repeat(" ", n)
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = pad + l
+	}
+	return strings.Join(lines, "\n")
 }

@@ -8,6 +8,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/smartcard-service-centre/kiosk/tui"
+	"github.com/smartcard-service-centre/kiosk/tui/common"
 	"github.com/smartcard-service-centre/kiosk/tui/components"
 )
 
@@ -70,12 +71,12 @@ func (m *Model) View() tea.View {
 		panels := strings.Repeat("\n", panelTop) + m.panelColumn(m.panelWidth(), h-panelTop)
 		top = lipgloss.JoinHorizontal(lipgloss.Top, fit(v.Content, h), panels)
 	case instead:
-		top = strings.Repeat("\n", panelTop) + indent(m.panelColumn(m.width-2*margin, h-panelTop), margin)
+		top = strings.Repeat("\n", panelTop) + common.Indent(m.panelColumn(m.width-2*margin, h-panelTop), margin)
 	default:
 		top = v.Content
 	}
 	bar := components.HelpBar(m.th, m.help(), m.width-2*margin)
-	v.Content = fit(top, h) + "\n" + indent(bar, margin)
+	v.Content = fit(top, h) + "\n" + common.Indent(bar, margin)
 	return v
 }
 
@@ -118,16 +119,6 @@ func fit(s string, h int) string {
 	}
 	for len(lines) < h {
 		lines = append(lines, "")
-	}
-	return strings.Join(lines, "\n")
-}
-
-// indent shifts every line right by n spaces.
-func indent(s string, n int) string {
-	pad := strings.Repeat(" ", n)
-	lines := strings.Split(s, "\n")
-	for i, l := range lines {
-		lines[i] = pad + l
 	}
 	return strings.Join(lines, "\n")
 }

@@ -12,7 +12,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"sync"
@@ -99,7 +98,7 @@ func Issue(serial domain.CardSerial, pin string, keys domain.CardKeys, certify f
 		if err != nil {
 			return nil, fmt.Errorf("certify the %s key: %w", k.slot, err)
 		}
-		if err := certifies(der, k.key.Public()); err != nil {
+		if err := domain.Certifies(der, k.key.Public()); err != nil {
 			return nil, fmt.Errorf("certificate for %s: %w", k.slot, err)
 		}
 	}
@@ -123,20 +122,6 @@ func checkMgmtKey(alg string, key []byte) error {
 		return fmt.Errorf("unknown management key algorithm %q", alg)
 	case len(key) != n:
 		return fmt.Errorf("%s management key of %d bytes", alg, len(key))
-	}
-	return nil
-}
-
-// certifies checks that der is a certificate for pub, as the adapter does
-// before a certificate goes on the card.
-func certifies(der []byte, pub crypto.PublicKey) error {
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return err
-	}
-	k, ok := cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
-	if !ok || !k.Equal(pub) {
-		return errors.New("it does not certify the key the card generated")
 	}
 	return nil
 }
@@ -319,7 +304,7 @@ func (c *Card) Personalise(ctx context.Context, req domain.PersonaliseRequest) e
 		if err != nil {
 			return fmt.Errorf("personalise: certify the %s key: %w", slot, err)
 		}
-		if err := certifies(der, k.Public()); err != nil {
+		if err := domain.Certifies(der, k.Public()); err != nil {
 			return fmt.Errorf("personalise: certificate for %s: %w", slot, err)
 		}
 	}
