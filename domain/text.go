@@ -1,7 +1,9 @@
 package domain
 
 import (
+	"strconv"
 	"strings"
+	"time"
 	"unicode"
 )
 
@@ -83,3 +85,29 @@ func skipString(rs []rune, j int) int {
 // bidirectional overrides and marks, zero-width characters, soft hyphens,
 // byte-order marks and the like, none of which a name needs.
 func isInvisibleFormat(r rune) bool { return unicode.Is(unicode.Cf, r) }
+
+// Period words a duration for people, to the minute: "15 minutes",
+// "1 hour", "1 hour 30 minutes"; under a minute, in seconds. Screens and
+// emails use it alike, so both say what the setting is.
+func Period(d time.Duration) string {
+	if d < time.Minute {
+		return count(int(d.Round(time.Second)/time.Second), "second", "seconds")
+	}
+	mins := int(d.Round(time.Minute) / time.Minute)
+	h, m := mins/60, mins%60
+	switch {
+	case h == 0:
+		return count(m, "minute", "minutes")
+	case m == 0:
+		return count(h, "hour", "hours")
+	}
+	return count(h, "hour", "hours") + " " + count(m, "minute", "minutes")
+}
+
+// count words n things: "1 hour", "2 hours".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}

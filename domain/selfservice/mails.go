@@ -18,10 +18,6 @@ Regards,
 Smartcard Service Centre
 `
 
-func minutes(d time.Duration) string {
-	return fmt.Sprintf("%d minutes", int(d.Round(time.Minute)/time.Minute))
-}
-
 // letter is an email from the service: greeting, paragraphs, and the
 // footer saying whom to tell if the holder did not ask for it.
 func letter(to, subject, notAsked string, paragraphs ...string) domain.Mail {
@@ -40,13 +36,13 @@ func when(at time.Time) string { return at.UTC().Format("2 January 2006 at 15:04
 func unlockCodeMail(to, code string, valid time.Duration) domain.Mail {
 	return letter(to, "Smartcard Unlock Code", "a Smartcard Unlock Code",
 		"We have received a request for a Smartcard Unlock Code. Please enter the code below to unlock your Smartcard and set a new passcode.",
-		code, "This code is valid for "+minutes(valid)+".")
+		code, "This code is valid for "+domain.Period(valid)+".")
 }
 
 func registrationCodeMail(to, code string, valid time.Duration) domain.Mail {
 	return letter(to, "Smartcard Unlock Service Registration Code", "this registration",
 		"We have received a request to register for the Smartcard Unlock Service. Please enter the code below to complete your registration.",
-		code, "This code is valid for "+minutes(valid)+".")
+		code, "This code is valid for "+domain.Period(valid)+".")
 }
 
 func unlockedMail(to string, at time.Time) domain.Mail {

@@ -128,7 +128,7 @@ func explain(err error, codeValidity time.Duration) Explanation {
 			Next:  fmt.Sprintf("Check the code in the email and type it again. %s", triesLeft(ce.TriesLeft, "try", "tries")),
 		}
 	case errors.Is(err, domain.ErrCodeExpired):
-		valid := Period(codeValidity)
+		valid := domain.Period(codeValidity)
 		return Explanation{
 			Title: "Code expired",
 			What:  "The code has expired: codes are valid for " + valid + ".",
@@ -277,21 +277,4 @@ func count(n int, one, many string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
-}
-
-// Period words a setting's duration for the screen, to the minute:
-// "15 minutes", "1 hour", "1 hour 30 minutes"; under a minute, in seconds.
-func Period(d time.Duration) string {
-	if d < time.Minute {
-		return count(int(d.Round(time.Second)/time.Second), "second", "seconds")
-	}
-	mins := int(d.Round(time.Minute) / time.Minute)
-	h, m := mins/60, mins%60
-	switch {
-	case h == 0:
-		return count(m, "minute", "minutes")
-	case m == 0:
-		return count(h, "hour", "hours")
-	}
-	return count(h, "hour", "hours") + " " + count(m, "minute", "minutes")
 }

@@ -107,22 +107,3 @@ func TestExplainQuotesTheCodeValidity(t *testing.T) {
 		}
 	}
 }
-
-func TestPeriod(t *testing.T) {
-	for d, want := range map[time.Duration]string{
-		15 * time.Minute:                "15 minutes",
-		time.Minute:                     "1 minute",
-		time.Hour:                       "1 hour",
-		90 * time.Minute:                "1 hour 30 minutes",
-		2*time.Hour + time.Minute:       "2 hours 1 minute",
-		24 * time.Hour:                  "24 hours",
-		45 * time.Second:                "45 seconds",
-		time.Second:                     "1 second",
-		10*time.Minute + 29*time.Second: "10 minutes",
-		10*time.Minute + 30*time.Second: "11 minutes",
-	} {
-		if got := Period(d); got != want {
-			t.Errorf("Period(%s) = %q, want %q", d, got, want)
-		}
-	}
-}

@@ -345,4 +345,4 @@ func (s *Unlocked) Help() []key.Binding {
 
 // codeValidity words the codes' lifetime, as configured: "15 minutes". A
 // code also bounds the time to set the new passcode once it is entered.
-func codeValidity(c *common.Common) string { return common.Period(c.CodeValidity()) }
+func codeValidity(c *common.Common) string { return domain.Period(c.CodeValidity()) }
