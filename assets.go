@@ -7,6 +7,12 @@ import (
 	"io/fs"
 )
 
+// The demo portraits are drawn by a program, not photographed: `go
+// generate` redraws testdata/demo/photos after testdata/demo/genphotos.go
+// or the personas change.
+//
+//go:generate go run testdata/demo/genphotos.go -dir testdata/demo
+
 //go:embed testdata/demo/personas.json testdata/demo/photos/*.png
 var demoFiles embed.FS
 

@@ -25,6 +25,13 @@ const (
 	// ReaderRemoved: a reader disappeared (its card, if any, is reported
 	// removed first).
 	ReaderRemoved
+	// ServiceLost: the card service (pcscd) went away. It comes before the
+	// removals of every card and reader that follow, so that they are not
+	// taken for cards pulled out: the cards may still be in the readers.
+	ServiceLost
+	// ServiceBack: the card service is reachable again; its readers and
+	// cards follow as added and inserted.
+	ServiceBack
 )
 
 func (k EventKind) String() string {
@@ -37,6 +44,10 @@ func (k EventKind) String() string {
 		return "reader added"
 	case ReaderRemoved:
 		return "reader removed"
+	case ServiceLost:
+		return "service lost"
+	case ServiceBack:
+		return "service back"
 	}
 	return fmt.Sprintf("EventKind(%d)", int(k))
 }

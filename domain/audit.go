@@ -24,6 +24,9 @@ const (
 	AuditCardChecked       AuditAction = "card_checked"
 	AuditSignIn            AuditAction = "sign_in"
 	AuditUnlockStarted     AuditAction = "unlock_started"
+	// AuditMailDelivery: the mail sender delivered an email (success) or
+	// gave it up (failure: undeliverable, or its code expired first).
+	AuditMailDelivery AuditAction = "mail_delivery"
 )
 
 // AuditOutcome is "success" or "failure".

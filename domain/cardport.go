@@ -30,10 +30,16 @@ const (
 	ReaderOperator ReaderRole = "operator"
 )
 
-// CardEvent reports a card arriving in or leaving a reader.
+// CardEvent reports a card arriving in or leaving a reader, or the card
+// service (pcscd) going away and coming back.
 type CardEvent struct {
 	Role    ReaderRole
 	Present bool
+	// Unavailable: the card service was lost, so no card can be seen or
+	// used in this reader (Present is false, though a card may still sit
+	// in it) until an event without it says the service is back. A card
+	// left in the reader is then reported present again.
+	Unavailable bool
 }
 
 // CardStatus is what a card says about itself without a passcode.

@@ -38,6 +38,36 @@ func (m Mail) Sent() bool { return !m.SentAt.IsZero() }
 // Expired reports whether the mail may no longer be sent at now.
 func (m Mail) Expired(now time.Time) bool { return !m.NotAfter.IsZero() && !now.Before(m.NotAfter) }
 
+// Delivery is how far a mail has got, as the person waiting for it needs
+// to know.
+type Delivery int
+
+const (
+	// DeliveryQueued: waiting for its first attempt.
+	DeliveryQueued Delivery = iota + 1
+	// DeliveryDelayed: attempts have failed; it is still being tried.
+	DeliveryDelayed
+	// DeliverySent: the mail relay took it.
+	DeliverySent
+	// DeliveryFailed: given up (refused, too many failures, or its code
+	// expired first): it will not arrive.
+	DeliveryFailed
+)
+
+// Delivery says how far the mail has got at now. A mail whose code has
+// expired unsent counts as failed even before a sender gives it up.
+func (m Mail) Delivery(now time.Time) Delivery {
+	switch {
+	case m.Sent():
+		return DeliverySent
+	case m.GaveUp(), m.Expired(now):
+		return DeliveryFailed
+	case m.Attempts > 0:
+		return DeliveryDelayed
+	}
+	return DeliveryQueued
+}
+
 // Outbox is the store's side of mail delivery (part of Queries). A mail
 // with a NotAfter carries a code, which is kept in clear only while it may
 // still be sent: its body is wiped once it is sent, given up, or expired.
@@ -54,6 +84,12 @@ type Outbox interface {
 	// MarkMailFailed records a failed attempt and when to try next; a zero
 	// next means give up: the mail is never claimed again.
 	MarkMailFailed(ctx context.Context, id int64, reason string, next time.Time) error
+	// ExpireMail gives up every unsent mail whose NotAfter has passed at
+	// now, wiping the code it carries, and returns them (bodies empty), each
+	// once however many senders ask, so that a sender can report them.
+	ExpireMail(ctx context.Context, now time.Time) ([]Mail, error)
+	// GetMail returns one mail (ErrNotFound if there is none with id).
+	GetMail(ctx context.Context, id int64) (Mail, error)
 	// ListMail returns up to limit mails, newest first (for operators and tests).
 	ListMail(ctx context.Context, limit int) ([]Mail, error)
 }

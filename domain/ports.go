@@ -35,6 +35,7 @@ type Queries interface {
 	CodeStore
 	Outbox
 	AuditLog
+	CardWriteLog
 }
 
 // UserStore holds users and their positions (roles in organisations).

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"regexp"
 	"slices"
 	"sync"
 	"time"
@@ -72,6 +73,12 @@ type SenderConfig struct {
 	PollInterval time.Duration
 	// Rand returns a number in [0, 1) for the jitter; nil uses math/rand.
 	Rand func() float64
+	// Audit, if set, records each mail delivered or given up (an expired
+	// code among them) in the audit trail, naming the mail, its subject
+	// and the masked address: never the body or the full address.
+	Audit domain.AuditLog
+	// Terminal names this kiosk in the audit trail.
+	Terminal string
 }
 
 // Sender delivers the outbox's mail. Run it in one goroutine; several
@@ -191,7 +198,13 @@ func (s *Sender) SendDue(ctx context.Context) (int, error) {
 	s.retries = slices.DeleteFunc(s.retries, func(t time.Time) bool { return !t.After(start) })
 	sent := 0
 	for ctx.Err() == nil {
-		m, err := s.cfg.Outbox.ClaimMail(ctx, s.cfg.Clock.Now(), s.cfg.Lease)
+		// Expired mail is reported before the claim (at the same time)
+		// would give it up unseen.
+		now := s.cfg.Clock.Now()
+		if err := s.expire(ctx, now); err != nil {
+			return sent, err
+		}
+		m, err := s.cfg.Outbox.ClaimMail(ctx, now, s.cfg.Lease)
 		if errors.Is(err, domain.ErrNotFound) {
 			return sent, nil
 		}
@@ -207,6 +220,55 @@ func (s *Sender) SendDue(ctx context.Context) (int, error) {
 		}
 	}
 	return sent, ctx.Err()
+}
+
+// expire gives up the mail whose code expired before anyone could
+// deliver it (senders down, outbox unreachable), each with a warning and
+// an audit row: the holder waited for a code that never came.
+func (s *Sender) expire(ctx context.Context, now time.Time) error {
+	gone, err := s.cfg.Outbox.ExpireMail(ctx, now)
+	if err != nil {
+		return fmt.Errorf("expire mail: %w", err)
+	}
+	for _, m := range gone {
+		s.log.Warn("mail expired before delivery; not sent", "mail_id", m.ID, "to", domain.MaskEmail(m.To),
+			"attempts", m.Attempts, "not_after", m.NotAfter)
+		s.audit(ctx, m, m.LastError)
+	}
+	return nil
+}
+
+// audit records what became of m: delivered when reason is "", else
+// given up for reason. A failure to record is logged, never returned: the
+// delivery itself stands.
+func (s *Sender) audit(ctx context.Context, m domain.Mail, reason string) {
+	if s.cfg.Audit == nil {
+		return
+	}
+	e := domain.AuditEvent{
+		At: s.cfg.Clock.Now(), Action: domain.AuditMailDelivery, Outcome: domain.OutcomeSuccess,
+		Terminal: s.cfg.Terminal,
+		Detail:   fmt.Sprintf("mail %d %q to %s", m.ID, domain.CleanText(m.Subject), domain.MaskEmail(m.To)),
+	}
+	if reason != "" {
+		e.Outcome, e.Detail = domain.OutcomeFailure, e.Detail+": "+reason
+	}
+	// Written even while the sender shuts down, but not for long.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancel()
+	if _, err := s.cfg.Audit.AppendAudit(actx, e); err != nil {
+		s.log.Error("audit mail delivery", "mail_id", m.ID, "error", err)
+	}
+}
+
+// redact replaces the recipient's address in a relay's error text with
+// its masked form: the text goes to the log, the audit trail and the
+// outbox, and relays quote addresses ("550 <jane@nhs.net>: no such user").
+func redact(text, addr string) string {
+	if addr == "" {
+		return text
+	}
+	return regexp.MustCompile(`(?i)`+regexp.QuoteMeta(addr)).ReplaceAllLiteralString(text, domain.MaskEmail(addr))
 }
 
 // deliver sends one claimed mail and records the outcome; the error is
@@ -250,29 +312,30 @@ func (s *Sender) deliver(ctx context.Context, m domain.Mail) (bool, error) {
 			return true, fmt.Errorf("mark mail %d sent: %w", m.ID, err)
 		}
 		log.Info("mail delivered")
+		s.audit(storeCtx, m, "")
 		return true, nil
 	}
 
-	reason := truncate(err.Error(), maxReason)
+	reason := truncate(redact(err.Error(), m.To), maxReason)
 	attempts := m.Attempts + 1
 	switch {
 	case ctx.Err() != nil:
 		// Shutting down: make it due again at once for the next sender.
-		log.Warn("mail delivery interrupted", "error", err)
+		log.Warn("mail delivery interrupted", "error", reason)
 		return false, s.markFailed(storeCtx, m, "interrupted: "+reason, now)
 	case IsPermanent(err):
-		log.Error("mail rejected; giving up", "error", err)
+		log.Error("mail rejected; giving up", "error", reason)
 		return false, s.giveUp(storeCtx, m, "permanent failure: "+reason)
 	case attempts >= s.cfg.MaxAttempts:
-		log.Error("mail delivery failed; giving up", "error", err, "attempts", attempts)
+		log.Error("mail delivery failed; giving up", "error", reason, "attempts", attempts)
 		return false, s.giveUp(storeCtx, m, fmt.Sprintf("gave up after %d attempts: %s", attempts, reason))
 	}
 	next := now.Add(s.Backoff(attempts))
 	if !m.NotAfter.IsZero() && !next.Before(m.NotAfter) {
-		log.Error("mail delivery failed and the mail expires before the next attempt; giving up", "error", err)
+		log.Error("mail delivery failed and the mail expires before the next attempt; giving up", "error", reason)
 		return false, s.giveUp(storeCtx, m, "expires before the next attempt: "+reason)
 	}
-	log.Warn("mail delivery failed; will retry", "error", err, "next_attempt", next)
+	log.Warn("mail delivery failed; will retry", "error", reason, "next_attempt", next)
 	if err := s.markFailed(storeCtx, m, reason, next); err != nil {
 		return false, err
 	}
@@ -281,9 +344,13 @@ func (s *Sender) deliver(ctx context.Context, m domain.Mail) (bool, error) {
 }
 
 // giveUp records the last failure with no next attempt: the outbox never
-// offers the mail again.
+// offers the mail again. It is audited once the outbox has it.
 func (s *Sender) giveUp(ctx context.Context, m domain.Mail, reason string) error {
-	return s.markFailed(ctx, m, reason, time.Time{})
+	if err := s.markFailed(ctx, m, reason, time.Time{}); err != nil {
+		return err
+	}
+	s.audit(ctx, m, reason)
+	return nil
 }
 
 func (s *Sender) markFailed(ctx context.Context, m domain.Mail, reason string, next time.Time) error {

@@ -43,7 +43,7 @@ func TestDemoPanels(t *testing.T) {
 	k.waitFor("Hello, Mr Test Person", "▶ F1")
 	k.pressStart()
 	k.answer(p.Answers, false)
-	k.waitFor("We have sent a Smartcard Unlock Code")
+	k.waitFor("a Smartcard Unlock Code to your registered email address")
 	code := fx.latestCode("Smartcard Unlock Code")
 	s := k.waitFor("Smartcard Unlock Code", "To t•••@nhs.net", code)
 	// The code shows only in the mailbox panel, to the right.

@@ -9,3 +9,9 @@ func WithTimings(callTimeout, readerRetry time.Duration) func(*Options) {
 		o.callTimeout, o.readerRetry = callTimeout, readerRetry
 	}
 }
+
+// WithDeliveryPoll makes the code screen ask how far the code's email has
+// got every d.
+func WithDeliveryPoll(d time.Duration) func(*Options) {
+	return func(o *Options) { o.deliveryPoll = d }
+}

@@ -131,7 +131,7 @@ func TestCardProblems(t *testing.T) {
 			fx.readers.FailOpen(domain.ErrReaderUnavailable)
 			return fx.add(p)
 		}, []string{
-			"Card reader not available", "try again in a minute"}},
+			"Card reader not available", "The card reader service is not available at the moment", "Staff have been told."}},
 		{"database unavailable", func(fx *fixture, p sstest.Holder) *sstest.Card {
 			card := fx.add(p)
 			fx.store.Close() // the database goes away
@@ -192,7 +192,7 @@ func TestReaderEventsUnavailable(t *testing.T) {
 	fx := newFixture(t)
 	fx.readers.FailEvents(fmt.Errorf("establish context: %w", domain.ErrReaderUnavailable))
 	k := fx.start(100, 32)
-	k.waitFor("The Smartcard reader is not available at the moment.", "Card reader not available")
+	k.waitFor("The card reader service is not available at the moment", "Staff have been told.", "Card reader not available")
 }
 
 // Golden screens at a fixed size and clock; run with -update to rewrite.

@@ -120,7 +120,7 @@ func TestReaderFailureLoggedOnce(t *testing.T) {
 	fx := newFixture(t)
 	fx.readers.FailEvents(fmt.Errorf("establish context: %w", domain.ErrReaderUnavailable))
 	k := fx.start(100, 32, tui.WithTimings(0, 10*time.Millisecond))
-	k.waitFor("The Smartcard reader is not available at the moment.")
+	k.waitFor("The card reader service is not available at the moment")
 	eventually(t, "several retries", func() bool { return fx.readers.Subscriptions() >= 5 })
 	if n := strings.Count(k.logText(), `msg="card reader"`); n != 1 {
 		t.Fatalf("reader failure logged %d times:\n%s", n, k.logText())

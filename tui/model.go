@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -22,6 +23,9 @@ const (
 	countdownFrom = 30 * time.Second // the idle warning shows this long before the timeout
 	reasonFor     = 20 * time.Second // how long "your card was removed" stays up
 	readerRetry   = 3 * time.Second
+	// deliveryPoll is how often the code screen asks how far the code's
+	// email has got: a mail relay answers in seconds.
+	deliveryPoll = 2 * time.Second
 	// shutdownWait bounds how long Run waits for domain calls still
 	// running (a call's own bookkeeping is bounded at 10 s).
 	shutdownWait = 12 * time.Second
@@ -90,6 +94,8 @@ func New(o Options) *Model {
 		Keys:    common.DefaultKeyMap(),
 		Log:     o.Log,
 		Calls:   common.NewCalls(o.callTimeout),
+
+		DeliveryPoll: o.deliveryPoll,
 	}
 	m := &Model{opts: o, c: c, spinner: spinner.New(spinner.WithSpinner(spinner.Dot))}
 	m.welcome = screens.NewWelcome(c)
@@ -132,12 +138,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case subscribeMsg:
 		return m, m.subscribe()
 	case eventsReadyMsg:
-		if m.readerLogged {
-			m.c.Log.Info("card reader available again")
-			m.readerLogged = false
-		}
-		m.events, m.readerDown = msg.ch, false
-		m.welcome.ReaderDown = false
+		m.readerBack()
+		m.events = msg.ch
 		return m, waitEvent(msg.ch)
 	case eventsFailMsg:
 		return m, m.readerLost(msg.err)
@@ -265,6 +267,10 @@ func (m *Model) cardEvent(ev domain.CardEvent) tea.Cmd {
 	if ev.Role != domain.ReaderHolder {
 		return nil
 	}
+	if ev.Unavailable {
+		return m.readerServiceLost()
+	}
+	m.readerBack() // any other event: the reader works
 	m.active()
 	if !ev.Present {
 		m.cardPresent = false
@@ -357,7 +363,14 @@ func (m *Model) visitResult(msg common.VisitMsg) tea.Cmd {
 	}
 	v := m.visit
 	v.Done(msg)
-	m.active()
+	if msg.Background() && msg.TimedOut {
+		// A look nobody waited for: the screen keeps what it knew.
+		m.c.Log.Warn("background domain call did not return in time", "limit", m.c.Calls.Timeout())
+		return nil
+	}
+	if !msg.Background() {
+		m.active()
+	}
 	if msg.TimedOut {
 		// The call ignored its deadline and may never return: end the
 		// visit rather than stay busy (idle timeout held off, typed text
@@ -409,18 +422,50 @@ func (m *Model) identified(id identifiedMsg) tea.Cmd {
 // readerLost marks the reader unavailable, ends any visit (its card can
 // no longer be used) and tries again shortly.
 func (m *Model) readerLost(err error) tea.Cmd {
+	cmd := m.readerDownNow(err)
+	m.events = nil
+	return tea.Batch(cmd, tea.Tick(m.opts.readerRetry, func(time.Time) tea.Msg { return subscribeMsg{} }))
+}
+
+// readerServiceLost follows the reader reporting its card service gone
+// (pcscd stopped): the events go on, and the one saying the service is
+// back ends it.
+func (m *Model) readerServiceLost() tea.Cmd {
+	return m.readerDownNow(fmt.Errorf("%w: the card service was lost", domain.ErrReaderUnavailable))
+}
+
+// readerDownNow says the reader cannot be used: the start screen says so
+// and that staff have been told, which the error in the log does. Any
+// visit ends, since its card can no longer be used; the card is not
+// "removed", and one being changed may or may not have been.
+func (m *Model) readerDownNow(err error) tea.Cmd {
 	// Once, not every retry: with no reader it would fill the log.
 	if !m.readerLogged {
 		m.c.Log.Error("card reader", "err", err)
 		m.readerLogged = true
 	}
-	m.readerDown, m.events, m.cardPresent = true, nil, false
-	m.welcome.ReaderDown = true
-	var cmd tea.Cmd
-	if m.visit != nil {
-		cmd = m.endVisit("")
+	m.readerDown, m.cardPresent = true, false
+	m.welcome.ReaderDown, m.welcome.CardLeft = true, false
+	v := m.visit
+	if v == nil {
+		return nil
 	}
-	return tea.Batch(cmd, tea.Tick(m.opts.readerRetry, func(time.Time) tea.Msg { return subscribeMsg{} }))
+	reason := ""
+	if v.ChangingCard() {
+		ex := common.ReaderLostWhileChanging
+		reason = ex.What + " " + ex.Next
+	}
+	return m.endVisit(reason)
+}
+
+// readerBack notes the reader working again after readerDownNow.
+func (m *Model) readerBack() {
+	if m.readerLogged {
+		m.c.Log.Info("card reader available again")
+		m.readerLogged = false
+	}
+	m.readerDown = false
+	m.welcome.ReaderDown = false
 }
 
 func (m *Model) subscribe() tea.Cmd {

@@ -130,7 +130,7 @@ func TestRegistration(t *testing.T) {
 	k.waitFor("Approved email provider")
 	k.press("enter")
 
-	s = k.waitFor("Registration Code", "We have sent a Registration Code to t•••@nhs.net.", "only valid for 15 minutes")
+	s = k.waitFor("Registration Code", "We are sending a Registration Code to t•••@nhs.net.", "only valid for 15 minutes")
 	code := fx.latestCode("Smartcard Unlock Service Registration Code")
 	if strings.Contains(s, code) || strings.Contains(s, "test.person@nhs.net") {
 		t.Fatalf("code or full address on screen:\n%s", s)
@@ -167,7 +167,7 @@ func (k *kiosk) toRegistrationCode(email string) {
 	k.waitFor("Confirm your email address")
 	k.typeText(email)
 	k.press("enter")
-	k.waitFor("We have sent a Registration Code")
+	k.waitFor("a Registration Code to")
 }
 
 func TestRegistrationCodeExpired(t *testing.T) {
@@ -180,7 +180,7 @@ func TestRegistrationCodeExpired(t *testing.T) {
 	k.press("enter")
 	k.waitFor("You are already registered.")
 	k.toRegistrationCode("t.person@nhs.uk")
-	k.waitFor("We have sent a Registration Code to t•••@nhs.uk.")
+	k.waitFor("We are sending a Registration Code to t•••@nhs.uk.")
 	fx.clock.Advance(16 * time.Minute)
 	k.typeText(fx.latestCode("Smartcard Unlock Service Registration Code"))
 	k.press("enter")
@@ -202,7 +202,7 @@ func TestBackFromRegistrationCode(t *testing.T) {
 	k.press("enter")
 	k.waitFor("You are already registered.")
 	k.toRegistrationCode("t.person@nhs.uk")
-	k.waitFor("We have sent a Registration Code to t•••@nhs.uk.", "esc back to My Profile")
+	k.waitFor("We are sending a Registration Code to t•••@nhs.uk.", "esc back to My Profile")
 	k.press("esc")
 	k.waitFor("Smartcard Unlock Registered (t•••@nhs.net)")
 

@@ -51,8 +51,9 @@ type Options struct {
 	Context context.Context
 
 	// Shorter timings for tests (see export_test.go); 0: the defaults.
-	callTimeout time.Duration // common.CallTimeout
-	readerRetry time.Duration // readerRetry
+	callTimeout  time.Duration // common.CallTimeout
+	readerRetry  time.Duration // readerRetry
+	deliveryPoll time.Duration // deliveryPoll
 }
 
 // Validate reports options the kiosk cannot run without.
@@ -88,6 +89,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.readerRetry <= 0 {
 		o.readerRetry = readerRetry
+	}
+	if o.deliveryPoll <= 0 {
+		o.deliveryPoll = deliveryPoll
 	}
 	return o
 }

@@ -42,7 +42,7 @@ func TestFullUnlock(t *testing.T) {
 		"after 3 failed attempts at answering your security questions")
 	k.answer(p.Answers, false)
 
-	s := k.waitFor("We have sent a Smartcard Unlock Code to your registered email address (t•••@nhs.net).")
+	s := k.waitFor("We are sending a Smartcard Unlock Code to your registered email address (t•••@nhs.net).")
 	code := fx.latestCode("Smartcard Unlock Code")
 	if strings.Contains(s, code) {
 		t.Fatalf("the kiosk shows the unlock code:\n%s", s)
@@ -126,7 +126,7 @@ func (k *kiosk) toCode(answers map[domain.QuestionID]string) {
 	k.t.Helper()
 	k.pressStart()
 	k.answer(answers, false)
-	k.waitFor("We have sent a Smartcard Unlock Code")
+	k.waitFor("a Smartcard Unlock Code to your registered email address")
 }
 
 // toNewPasscode goes on through the emailed code to the new passcode.
@@ -162,7 +162,7 @@ func TestWrongAndExpiredCode(t *testing.T) {
 	k.waitFor("The code has expired", "Press ctrl+r to send a new code.")
 
 	k.press("ctrl+r")
-	k.waitFor("We have sent a new code to t•••@nhs.net")
+	k.waitFor("You asked for a new code, so any earlier code no longer works.")
 	fresh := fx.latestCode("Smartcard Unlock Code")
 	k.typeText(fresh)
 	k.press("enter")
@@ -186,7 +186,7 @@ func TestCodeValidityIsTheSetting(t *testing.T) {
 	k.waitFor("The code has expired: codes are valid for 1 hour.", "Press ctrl+r to send a new code.")
 
 	k.press("ctrl+r")
-	k.waitFor("We have sent a new code")
+	k.waitFor("You asked for a new code")
 	k.typeText(fx.latestCode("Smartcard Unlock Code"))
 	k.press("enter")
 	k.waitFor("Reset Smartcard Passcode")
@@ -284,11 +284,11 @@ func TestCodeTriesExhaustedAndResendLimit(t *testing.T) {
 	k.waitFor("A wrong code was entered too many times, so that code no longer works. Press ctrl+r to send a new code.")
 
 	k.press("ctrl+r")
-	k.waitFor("We have sent a new code to t•••@nhs.net")
+	k.waitFor("You asked for a new code, so any earlier code no longer works.")
 	k.typeText("1")
-	k.waitGone("We have sent a new code")
+	k.waitGone("You asked for a new code")
 	k.press("ctrl+r")
-	k.waitFor("We have sent a new code to t•••@nhs.net")
+	k.waitFor("You asked for a new code, so any earlier code no longer works.")
 	k.press("ctrl+r") // the fourth code of the visit
 	k.waitFor("Several codes have already been sent during this visit.")
 }

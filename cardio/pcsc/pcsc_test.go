@@ -347,7 +347,8 @@ func TestCardPulledDuringTransact(t *testing.T) {
 }
 
 // A pcscd that dies gives ErrNoService at once on every call, the watch
-// reports everything gone and recovers when the service comes back.
+// says the service is lost, reports everything gone, and recovers when the
+// service comes back.
 func TestServiceKilled(t *testing.T) {
 	d := pcsctest.Shared(t)
 	t.Cleanup(func() {
@@ -394,6 +395,7 @@ func TestServiceKilled(t *testing.T) {
 	if el := time.Since(start); el > 2*time.Second {
 		t.Fatalf("errors took %v", el)
 	}
+	expectEvent(t, ev, "", cardio.ServiceLost)
 	expectEvent(t, ev, reader, cardio.CardRemoved)
 	expectEvent(t, ev, d.Readers[0].Name, cardio.ReaderRemoved)
 	expectEvent(t, ev, d.Readers[1].Name, cardio.ReaderRemoved)
@@ -405,6 +407,9 @@ func TestServiceKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The watch retries with backoff (at most 5 s apart).
+	if e := nextEvent(t, ev, 8*time.Second); e.Kind != cardio.ServiceBack {
+		t.Fatalf("after restart got %v, want the service back", e)
+	}
 	for _, n := range d.ReaderNames() {
 		e := nextEvent(t, ev, 8*time.Second)
 		if e.Kind != cardio.ReaderAdded || e.Reader != n {

@@ -46,8 +46,10 @@ type watch struct {
 
 // Watch implements cardio.Readers. It blocks in SCardGetStatusChange with no
 // timeout, on every reader plus the PnP pseudo-reader, and is woken by
-// SCardCancel when ctx ends. If pcscd stops, present cards and readers are
-// reported removed and the watch reconnects with backoff until ctx ends.
+// SCardCancel when ctx ends. If pcscd stops, that is reported
+// (ServiceLost), then present cards and readers are reported removed, and
+// the watch reconnects with backoff until ctx ends (ServiceBack, then the
+// readers and cards as added and inserted).
 // It fails at once with cardio.ErrNoService if pcscd is not running.
 func (r *Readers) Watch(ctx context.Context) (<-chan cardio.Event, error) {
 	if err := r.checkOpen(); err != nil {
@@ -165,6 +167,9 @@ func (w *watch) run() {
 			}
 			w.log.Info("pcsc: service is back")
 			w.attach(hctx)
+			if !w.emit(cardio.Event{Kind: cardio.ServiceBack}) {
+				return
+			}
 			relist = true
 		}
 		if relist {
@@ -232,7 +237,9 @@ func (w *watch) failed(err error) bool {
 	if serviceLost(err) {
 		w.log.Warn("pcsc: service lost; waiting for it to come back", "err", err)
 		w.detach()
-		if !w.sync(nil) {
+		// Said first, so the removals below read as the service gone,
+		// not as cards pulled out.
+		if !w.emit(cardio.Event{Kind: cardio.ServiceLost}) || !w.sync(nil) {
 			return false
 		}
 		w.listed = true // readers found later are changes, not initial state

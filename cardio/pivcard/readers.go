@@ -162,6 +162,26 @@ type tracker struct {
 
 func (t *tracker) apply(e cardio.Event) []domain.CardEvent {
 	switch e.Kind {
+	case cardio.ServiceLost:
+		// Every role loses its reader, whatever it held: said as such, so
+		// that a card still in a reader is not taken for one pulled out.
+		// The removals that follow then change nothing.
+		clear(t.cardIn)
+		t.names = nil
+		out := make([]domain.CardEvent, 0, len(Roles))
+		for _, role := range Roles {
+			t.holds[role] = ""
+			out = append(out, domain.CardEvent{Role: role, Unavailable: true})
+		}
+		return out
+	case cardio.ServiceBack:
+		// Usable again, no card seen yet: the readers and their cards
+		// follow as added and inserted.
+		out := make([]domain.CardEvent, 0, len(Roles))
+		for _, role := range Roles {
+			out = append(out, domain.CardEvent{Role: role})
+		}
+		return out
 	case cardio.CardInserted:
 		t.cardIn[e.Reader] = true
 		if !slices.Contains(t.names, e.Reader) {

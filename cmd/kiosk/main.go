@@ -65,6 +65,8 @@ var commands = []command{
 		"data-dir", "database-url", "db", "holder-reader", "operator-reader"), cmdCards},
 	{"audit", "verify", "check that no row of the audit trail was changed, inserted or deleted", use(
 		"data-dir", "database-url", "db", "kek-file"), cmdAudit},
+	{"recover", "", "write the card changes this kiosk kept while the database was away, and list those still open (the kiosk also does this at start-up)", use(
+		"data-dir", "database-url", "db", "kek-file", "log-file", "terminal"), cmdRecover},
 	{"version", "", "print the version", nil, cmdVersion},
 }
 

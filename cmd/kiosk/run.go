@@ -89,14 +89,25 @@ func cmdRun(ctx context.Context, e *runEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	sender, err := mail.NewSender(mail.SenderConfig{Outbox: store, Transport: transport, Opener: keys, Logger: log.With("part", "mail")})
+	sender, err := mail.NewSender(mail.SenderConfig{Outbox: store, Transport: transport, Opener: keys, Logger: log.With("part", "mail"),
+		Audit: store, Terminal: e.cfg.Terminal})
 	if err != nil {
 		return err
 	}
+	// Card writes are recorded write-ahead, with a spool for when the
+	// store is away; what the last run left is recovered before the first
+	// visit.
+	journal, _, err := e.journal(store, log.With("part", "cardwrite"), sender.Notify)
+	if err != nil {
+		return err
+	}
+	rec, err := recoverWrites(ctx, journal)
+	logRecovery(log, rec, err)
 	svc := selfservice.New(selfservice.Config{
 		Store: store, Keys: keys, CA: ca.ForDomain(authority), Notify: sender.Notify,
 		Log: log.With("part", "selfservice"), Passcodes: passcodes,
 		Emails: domain.EmailPolicy{Domains: e.cfg.EmailDomains}, Terminal: e.cfg.Terminal,
+		Journal: journal,
 	})
 	opts := tui.Options{
 		Service: svc, Readers: cardReaders,
@@ -115,6 +126,10 @@ func cmdRun(ctx context.Context, e *runEnv, args []string) error {
 	defer cancel()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return sender.Run(gctx) })
+	g.Go(func() error {
+		journal.Watch(gctx, spoolReplayEvery)
+		return nil
+	})
 	g.Go(func() error {
 		// The UI ending (Ctrl+C with --allow-exit) ends the sender too.
 		defer cancel()

@@ -3,10 +3,12 @@
 package demo
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image/png"
 	"io"
 	"io/fs"
 	"path"
@@ -86,6 +88,11 @@ func Load(fsys fs.FS) ([]Persona, error) {
 		if p.Photo != "" {
 			if p.photo, err = fs.ReadFile(fsys, path.Join("photos", p.Photo)); err != nil {
 				return nil, fmt.Errorf("persona %s photo: %w", p.ID, err)
+			}
+			// Operators check the card holder against this picture: a
+			// file that is not a PNG is a mistake in the data set.
+			if _, err := png.DecodeConfig(bytes.NewReader(p.photo)); err != nil {
+				return nil, fmt.Errorf("persona %s photo %s: %w", p.ID, p.Photo, err)
 			}
 		}
 	}

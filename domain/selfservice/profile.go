@@ -65,6 +65,7 @@ func (s *Service) StartRegistration(ctx context.Context, sess *Session, qas []Qu
 	}
 	// Checked before anything is hashed or stored.
 	if sess.codeSends >= MaxCodeSends {
+		s.audit(ctx, nil, sess, domain.AuditCodeIssued, ErrTooManyCodes, string(domain.PurposeRegistration)+" refused")
 		return "", ErrTooManyCodes
 	}
 	addr, err := s.cfg.Emails.Normalise(email)
@@ -127,7 +128,7 @@ func (s *Service) ConfirmRegistration(ctx context.Context, sess *Session, code s
 	c, err := s.checkCode(ctx, sess, domain.PurposeRegistration, p.Email, code)
 	if err != nil {
 		s.audit(ctx, nil, sess, domain.AuditCodeEntered, err, string(domain.PurposeRegistration))
-		if !isRetryable(err) {
+		if codeClosed(err) {
 			sess.step = StepSignedIn
 		}
 		return err
@@ -178,10 +179,13 @@ func (s *Service) ConfirmRegistration(ctx context.Context, sess *Session, code s
 	return nil
 }
 
-// isRetryable says whether the holder may type the code again.
-func isRetryable(err error) bool {
-	var ce *CodeError
-	return errors.As(err, &ce)
+// codeClosed says whether err means the code can no longer be used, so
+// the registration must be started again. A wrong code with tries left
+// closes nothing, nor does a fault (the store not answering): the holder
+// keeps the questions and address they gave, and the code they were sent.
+func codeClosed(err error) bool {
+	return errors.Is(err, domain.ErrCodeExpired) || errors.Is(err, domain.ErrCodeTriesExhausted) ||
+		errors.Is(err, domain.ErrCodeUsed) || errors.Is(err, ErrOutOfTurn)
 }
 
 // ChangePasscode changes the passcode of the signed-in holder's card: the
@@ -224,6 +228,13 @@ func (s *Service) CanRenew(sess *Session) error {
 // new keys, the service CA certifies them for two years, and the new Card
 // Authentication certificate is recorded. The PUK and management key are
 // kept, so a failure to record leaves a card the service can still manage.
+//
+// The renewal is written ahead (package cardwrite), like an unlock. If
+// the card was renewed but the store could not be reached, the new record
+// waits on this kiosk and the error is domain.ErrRecordDelayed: the
+// session has the new certificates all the same. If it cannot be kept at
+// all, or the store refuses it, the card holds keys the service has no
+// record of: domain.ErrCardNeedsRepair.
 func (s *Service) Renew(ctx context.Context, sess *Session, card domain.Card) error {
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
@@ -244,10 +255,17 @@ func (s *Service) Renew(ctx context.Context, sess *Session, card domain.Card) er
 	}
 	keys, err := s.cardKeys(ctx, sess.card.Serial)
 	if err != nil {
+		// The card was not touched, but the holder was turned away.
+		s.audit(ctx, nil, sess, domain.AuditSelfRenew, err, "")
 		return err
 	}
 	defer clear(keys.PUK)
 	defer clear(keys.MgmtKey)
+	w, err := s.beginWrite(ctx, sess, domain.CardWriteSelfRenew)
+	if err != nil {
+		// The card was not touched: the holder may try again.
+		return fmt.Errorf("renew certificates: %w", err)
+	}
 	expiry := s.cfg.Renewal.Expiry(now)
 	var cardAuth []byte
 	err = card.Personalise(ctx, domain.PersonaliseRequest{
@@ -261,31 +279,25 @@ func (s *Service) Renew(ctx context.Context, sess *Session, card domain.Card) er
 		},
 	})
 	if err != nil {
-		s.audit(ctx, nil, sess, domain.AuditSelfRenew, err, "")
-		if cardAuth != nil {
-			// New keys may be on the card without their record: the genuine
-			// check would now fail, so send the holder to the booth.
-			return fmt.Errorf("renew certificates: %w (%w)", err, domain.ErrCardNeedsRepair)
+		// Whether the new Card Authentication key was made tells how far
+		// it got, so the outcome is known even if the card was pulled.
+		if cardAuth == nil {
+			s.finishWrite(ctx, w, err, "", nil, nil)
+			return fmt.Errorf("renew certificates: %w", err)
 		}
-		return fmt.Errorf("renew certificates: %w", err)
+		// New keys may be on the card without their record: the genuine
+		// check would now fail, so send the holder to the booth.
+		s.finishWrite(ctx, w, err, "stopped part-way, so the card needs repair", nil, nil)
+		return fmt.Errorf("renew certificates: %w (%w)", err, domain.ErrCardNeedsRepair)
 	}
-	// The card holds new keys now: record them even if the holder pulls
-	// the card or the screen gives up waiting.
-	rctx, cancel := s.recordCtx(ctx)
-	defer cancel()
-	err = s.cfg.Store.InTx(rctx, func(q domain.Queries) error {
-		if err := q.RecordRenewal(rctx, rec.Serial, expiry, cardAuth); err != nil {
-			return fmt.Errorf("record renewal: %w", err)
-		}
-		return s.audit(rctx, q, sess, domain.AuditSelfRenew, nil, "certificates valid until "+expiry.Format("2 January 2006"))
-	})
-	if err != nil {
+	err = s.finishWrite(ctx, w, nil, "certificates valid until "+expiry.Format("2 January 2006"), nil,
+		&domain.RenewalRecord{CertExpiry: expiry, CardAuthCert: cardAuth})
+	if err != nil && !errors.Is(err, domain.ErrRecordDelayed) {
 		s.cfg.Log.Error("record renewal", "serial", rec.Serial, "err", err)
-		s.audit(rctx, nil, sess, domain.AuditSelfRenew, err, "card renewed but not recorded")
 		return fmt.Errorf("the card was renewed but the service could not record it: %w (%w)", err, domain.ErrCardNeedsRepair)
 	}
 	rec.CertExpiry, rec.CardAuthCert = expiry, cardAuth
 	rec.RenewalsSinceOperator++
 	sess.card = rec
-	return nil
+	return err // nil, or recorded once the store is back
 }

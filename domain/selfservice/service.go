@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
+	"github.com/smartcard-service-centre/kiosk/domain/cardwrite"
 	"github.com/smartcard-service-centre/kiosk/domain/secret"
 )
 
@@ -72,6 +73,10 @@ type Config struct {
 	Argon2    secret.Argon2Params
 	// Terminal names this kiosk in the audit log.
 	Terminal string
+	// Journal records card writes write-ahead; production gives it the
+	// kiosk's spool. nil: one over Store without a spool (an outcome the
+	// store cannot take is then lost, and said so: ErrNotRecorded).
+	Journal *cardwrite.Journal
 }
 
 // Service runs the workflows; it is safe for concurrent use (one kiosk
@@ -106,6 +111,10 @@ func New(cfg Config) *Service {
 	}
 	if cfg.Terminal == "" {
 		cfg.Terminal = "kiosk"
+	}
+	if cfg.Journal == nil {
+		cfg.Journal = cardwrite.New(cardwrite.Config{Store: cfg.Store, Clock: cfg.Clock, Rand: cfg.Rand,
+			Log: cfg.Log, Notify: cfg.Notify, Terminal: cfg.Terminal})
 	}
 	return &Service{cfg: cfg}
 }

@@ -60,9 +60,11 @@ type Session struct {
 	status domain.CardStatus
 	reg    *domain.Registration
 	step   Step
+	visit  string // names the visit in its card-write intents; set at the first write
 
 	questions   []Question
 	codeSends   int
+	codeMail    int64     // the outbox ID of the latest code's email
 	grantExpiry time.Time // the unlock code was accepted; new passcode until then
 	pending     string    // masked email of a registration awaiting its code
 }
@@ -102,6 +104,7 @@ func (s *Service) Abandon(sess *Session) {
 	sess.questions = nil
 	sess.grantExpiry = time.Time{}
 	sess.pending = ""
+	sess.codeMail = 0
 }
 
 // Questions returns the questions of the current unlock attempt.
@@ -150,6 +153,11 @@ func (sess *Session) at(steps ...Step) error {
 // known to the service, active, proved genuine by its Card Authentication
 // key, and belong to a known user.
 func (s *Service) Identify(ctx context.Context, card domain.Card) (*Session, error) {
+	// Card changes this kiosk could not record while the store was away
+	// are recorded before the next visit is served.
+	if err := s.replaySpool(ctx); err != nil {
+		return nil, err
+	}
 	st, err := card.Status(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read smartcard: %w", err)
@@ -161,7 +169,9 @@ func (s *Service) Identify(ctx context.Context, card domain.Card) (*Session, err
 		return nil, err
 	}
 	if err != nil {
-		return nil, fmt.Errorf("look up smartcard: %w", err)
+		err = fmt.Errorf("look up smartcard: %w", err)
+		s.audit(ctx, nil, &Session{card: domain.Smartcard{Serial: st.Serial}}, domain.AuditCardChecked, err, "")
+		return nil, err
 	}
 	sess := &Session{card: rec, status: st, user: domain.User{ID: rec.UserID}}
 	if !rec.Active() {
@@ -172,10 +182,22 @@ func (s *Service) Identify(ctx context.Context, card domain.Card) (*Session, err
 		return nil, err
 	}
 	if err := domain.ProveGenuine(ctx, card, rec, s.cfg.CA, s.cfg.Rand); err != nil {
+		// Also a check that could not finish (card pulled): the card was
+		// in the reader under this serial.
+		s.audit(ctx, nil, sess, domain.AuditCardChecked, err, "")
 		if errors.Is(err, domain.ErrCardNotGenuine) {
 			s.cfg.Log.Warn("card not genuine", "serial", st.Serial, "err", err)
-			s.audit(ctx, nil, sess, domain.AuditCardChecked, err, "")
+			// A renewal stopped part-way leaves a card like this.
+			if serr := s.settleLeftOver(ctx, sess, err); serr != nil {
+				return nil, serr
+			}
 		}
+		return nil, err
+	}
+	s.audit(ctx, nil, sess, domain.AuditCardChecked, nil, "genuine")
+	// What earlier visits left unfinished on this card is settled from
+	// the card's own state, now that it is proved genuine.
+	if err := s.settleLeftOver(ctx, sess, nil); err != nil {
 		return nil, err
 	}
 	u, err := s.cfg.Store.GetUser(ctx, rec.UserID)
@@ -185,7 +207,9 @@ func (s *Service) Identify(ctx context.Context, card domain.Card) (*Session, err
 		return nil, err
 	}
 	if err != nil {
-		return nil, fmt.Errorf("look up card holder: %w", err)
+		err = fmt.Errorf("look up card holder: %w", err)
+		s.audit(ctx, nil, sess, domain.AuditCardChecked, err, "")
+		return nil, err
 	}
 	sess.user = u
 	if err := s.refreshRegistration(ctx, sess); err != nil {

@@ -232,13 +232,32 @@ func codeContext(purpose domain.CodePurpose, id domain.UserID, serial domain.Car
 
 // sendCode stores a new code and its email in one transaction, after
 // first (if set) writing what the code will confirm; the caller holds mu.
+// Only a code stored with its email counts against the visit's codes: a
+// send that failed (the store did not answer) may be asked for again.
+// Refusals and failures are audited like the codes sent.
 func (s *Service) sendCode(ctx context.Context, sess *Session, purpose domain.CodePurpose, to string, first func(q domain.Queries) error) error {
 	if sess.codeSends >= MaxCodeSends {
+		s.audit(ctx, nil, sess, domain.AuditCodeIssued, ErrTooManyCodes, string(purpose)+" refused")
 		return ErrTooManyCodes
 	}
+	mailID, err := s.issueCode(ctx, sess, purpose, to, first)
+	if err != nil {
+		err = fmt.Errorf("send %s code: %w", purpose, err)
+		s.audit(ctx, nil, sess, domain.AuditCodeIssued, err, string(purpose))
+		return err
+	}
+	sess.codeSends++
+	sess.codeMail = mailID
+	s.notify()
+	return nil
+}
+
+// issueCode is sendCode's transaction; it returns the outbox ID of the
+// code's email.
+func (s *Service) issueCode(ctx context.Context, sess *Session, purpose domain.CodePurpose, to string, first func(q domain.Queries) error) (int64, error) {
 	code, err := domain.NewCode(s.cfg.Rand)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	now := s.now()
 	expires := now.Add(s.cfg.Codes.Validity)
@@ -253,7 +272,7 @@ func (s *Service) sendCode(ctx context.Context, sess *Session, purpose domain.Co
 	// The code leaves the kiosk only sealed: a stolen database, or a
 	// reader of the outbox, does not learn it.
 	if m, err = s.cfg.Keys.SealMail(m); err != nil {
-		return err
+		return 0, err
 	}
 	err = s.cfg.Store.InTx(ctx, func(q domain.Queries) error {
 		if first != nil {
@@ -268,17 +287,15 @@ func (s *Service) sendCode(ctx context.Context, sess *Session, purpose domain.Co
 		}); err != nil {
 			return fmt.Errorf("store code: %w", err)
 		}
-		if _, err := q.EnqueueMail(ctx, m); err != nil {
+		if m, err = q.EnqueueMail(ctx, m); err != nil {
 			return fmt.Errorf("queue email: %w", err)
 		}
 		return s.audit(ctx, q, sess, domain.AuditCodeIssued, nil, string(purpose))
 	})
 	if err != nil {
-		return fmt.Errorf("send %s code: %w", purpose, err)
+		return 0, err
 	}
-	sess.codeSends++
-	s.notify()
-	return nil
+	return m.ID, nil
 }
 
 // checkCode checks a typed code against the newest code of the purpose
@@ -354,6 +371,13 @@ func (s *Service) EnterUnlockCode(ctx context.Context, sess *Session, code strin
 // CompleteUnlock sets the new passcode on the card with the card's PUK
 // (which never leaves the kiosk's memory) and verifies it took; the holder
 // is then emailed a notification. A policy failure leaves the step open.
+//
+// The unlock is written ahead (package cardwrite): its intent is in the
+// store before the card is touched, and its outcome, audit row and
+// notification go in together once the card has answered. If the card
+// was unlocked but the store could not take the record, the session is
+// unlocked all the same and the error says so: domain.ErrRecordDelayed
+// (kept on this kiosk until the store is back) or domain.ErrNotRecorded.
 func (s *Service) CompleteUnlock(ctx context.Context, sess *Session, card domain.Card, newPasscode, confirm string) error {
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
@@ -370,36 +394,35 @@ func (s *Service) CompleteUnlock(ctx context.Context, sess *Session, card domain
 	}
 	keys, err := s.cardKeys(ctx, sess.card.Serial)
 	if err != nil {
+		// The card was not touched, but the holder was turned away.
+		s.audit(ctx, nil, sess, domain.AuditSelfUnlock, err, "")
 		return err
 	}
 	defer clear(keys.PUK)
 	clear(keys.MgmtKey) // not needed to unlock
+	w, err := s.beginWrite(ctx, sess, domain.CardWriteSelfUnlock)
+	if err != nil {
+		// The card was not touched: the holder may try again.
+		return fmt.Errorf("unlock smartcard: %w", err)
+	}
 	if err := card.Unlock(ctx, keys.PUK, newPasscode); err != nil {
 		if errors.Is(err, domain.ErrCardSecretRejected) {
 			// Trying again would spend the PUK's own tries: stop here.
 			sess.step = StepEnded
 		}
-		s.audit(ctx, nil, sess, domain.AuditSelfUnlock, err, "")
+		if outcomeUnknown(err) {
+			// The card may have taken the passcode before it went.
+			s.leaveWrite(ctx, sess, w, err)
+		} else {
+			s.finishWrite(ctx, w, err, "", nil, nil) // a failure the holder is told of either way
+		}
 		return fmt.Errorf("unlock smartcard: %w", err)
 	}
 	sess.step = StepUnlocked
 	sess.grantExpiry = time.Time{}
 	s.readStatus(ctx, sess, card)
-	// The card has changed: record it even if the holder pulls the card
-	// or the screen gives up waiting.
-	rctx, cancel := s.recordCtx(ctx)
-	defer cancel()
-	if err := s.audit(rctx, nil, sess, domain.AuditSelfUnlock, nil, ""); err != nil {
-		s.cfg.Log.Error("record unlock", "serial", sess.card.Serial, "err", err)
-	}
+	// The holder's notification is also the alarm if it was not them.
 	m := unlockedMail(sess.reg.Email, s.now())
 	m.CreatedAt = s.now()
-	if _, err := s.cfg.Store.EnqueueMail(rctx, m); err != nil {
-		// The card is unlocked; only the notification failed. Say so in
-		// the log rather than tell the holder it did not work.
-		s.cfg.Log.Error("queue unlock notification", "serial", sess.card.Serial, "err", err)
-		return nil
-	}
-	s.notify()
-	return nil
+	return s.finishWrite(ctx, w, nil, "", []domain.Mail{m}, nil)
 }

@@ -92,9 +92,15 @@ func Run(t *testing.T, open func(t *testing.T) domain.Store, opts ...Option) {
 		{"Mail/Sent", testMailSent},
 		{"Mail/Failed", testMailFailed},
 		{"Mail/InTx", testMailInTx},
+		{"Mail/Get", testGetMail},
+		{"Mail/ExpireReports", testMailExpireReports},
 		{"Audit", testAudit},
 		{"Audit/AppendOnly", st.testAuditAppendOnly},
 		{"Audit/Chain", testAuditChain},
+		{"CardWrites", testCardWrites},
+		{"CardWrites/Open", testOpenCardWrites},
+		{"CardWrites/SettleInTx", testCardWriteSettleInTx},
+		{"CardWrites/SettledOnce", st.testCardWriteSettledOnce},
 		{"InTx/Commit", testTxCommit},
 		{"InTx/Rollback", testTxRollback},
 		{"InTx/Panic", testTxPanic},
@@ -103,7 +109,9 @@ func Run(t *testing.T, open func(t *testing.T) domain.Store, opts ...Option) {
 		{"Concurrency/RecordCodeFailure", st.testConcurrentCodeFailures},
 		{"Concurrency/UseCode", testConcurrentUseCode},
 		{"Concurrency/ClaimMail", testConcurrentClaimMail},
+		{"Concurrency/ExpireMail", st.testConcurrentExpireMail},
 		{"Concurrency/AuditChain", st.testConcurrentAuditChain},
+		{"Concurrency/SettleCardWrite", st.testConcurrentSettle},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

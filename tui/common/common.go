@@ -56,6 +56,9 @@ type Common struct {
 	// Width is the width of a screen's body; the root fits the body's
 	// height, keeping the focused lines in view.
 	Width int
+	// DeliveryPoll is how often a code screen asks how far the code's
+	// email has got, until it is sent or given up.
+	DeliveryPoll time.Duration
 }
 
 // CodeValidity is how long an emailed code lasts, as the service is
@@ -226,24 +229,47 @@ type VisitMsg struct {
 	// Msg is nil and the call may still be running.
 	TimedOut bool
 
-	card bool // made with DoCard
+	card       bool // made with DoCard
+	background bool // made with Look
 }
+
+// Background reports a result of Look: not the holder's doing, so not a
+// sign of life, and a screen that waited for nothing.
+func (m VisitMsg) Background() bool { return m.background }
 
 // Do runs f off the UI goroutine and delivers its result as a VisitMsg.
 // Call it only from Update (it counts calls in flight, which pause the
 // idle timeout and show the busy indicator).
-func (v *Visit) Do(f func(ctx context.Context) tea.Msg) tea.Cmd { return v.do(f, false) }
+func (v *Visit) Do(f func(ctx context.Context) tea.Msg) tea.Cmd { return v.do(f, callPlain) }
 
 // DoCard is Do for a call that changes the card (unlock, change passcode,
 // renew): if the card is pulled meanwhile, the change may or may not have
 // been made, and the holder is told so.
-func (v *Visit) DoCard(f func(ctx context.Context) tea.Msg) tea.Cmd { return v.do(f, true) }
+func (v *Visit) DoCard(f func(ctx context.Context) tea.Msg) tea.Cmd { return v.do(f, callCard) }
 
-func (v *Visit) do(f func(ctx context.Context) tea.Msg, card bool) tea.Cmd {
-	v.inflight++
-	if card {
+// Look is Do for a read the holder did not ask for (how far an email has
+// got): it shows no busy indicator and does not hold off the idle
+// timeout, which a screen that keeps looking would otherwise do for ever.
+func (v *Visit) Look(f func(ctx context.Context) tea.Msg) tea.Cmd { return v.do(f, callLook) }
+
+// callKind is what a call is to the visit.
+type callKind int
+
+const (
+	callPlain callKind = iota
+	callCard           // changes the card
+	callLook           // a read in the background
+)
+
+func (v *Visit) do(f func(ctx context.Context) tea.Msg, kind callKind) tea.Cmd {
+	switch kind {
+	case callPlain:
+		v.inflight++
+	case callCard:
+		v.inflight++
 		v.cardInflight++
 	}
+	card, background := kind == callCard, kind == callLook
 	parent, id, calls, sess := v.ctx, v.ID, v.calls, v.Session
 	return func() tea.Msg {
 		if !calls.begin(false) {
@@ -256,7 +282,7 @@ func (v *Visit) do(f func(ctx context.Context) tea.Msg, card bool) tea.Cmd {
 			defer cancel()
 			res <- f(ctx)
 		}()
-		out := VisitMsg{ID: id, card: card}
+		out := VisitMsg{ID: id, card: card, background: background}
 		select {
 		case out.Msg = <-res:
 		case <-ctx.Done():
@@ -278,7 +304,7 @@ func (v *Visit) do(f func(ctx context.Context) tea.Msg, card bool) tea.Cmd {
 
 // Done records that a call made with Do came back.
 func (v *Visit) Done(msg VisitMsg) {
-	if v.inflight > 0 {
+	if v.inflight > 0 && !msg.background {
 		v.inflight--
 	}
 	if msg.card && v.cardInflight > 0 {

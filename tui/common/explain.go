@@ -48,6 +48,24 @@ func explain(err error, codeValidity time.Duration) Explanation {
 			Next:  "Please remove your Smartcard and take it to the IT booth or your Registration Authority, who can repair it.",
 			Fatal: true,
 		}
+	// Before the card being pulled: the change was made, whatever else
+	// went wrong.
+	case errors.Is(err, domain.ErrRecordDelayed):
+		return Explanation{
+			Title: "Done, but not yet recorded",
+			What:  "Your Smartcard was changed as you asked, but the Smartcard Service Centre could not record it just now, so the email confirming it has not been sent yet. This kiosk has kept the record and will pass it on, and the email will be sent, as soon as the service is back.",
+			Next:  "You do not need to do anything.",
+			Fatal: true,
+			Fault: true,
+		}
+	case errors.Is(err, domain.ErrNotRecorded):
+		return Explanation{
+			Title: "Done, but not recorded",
+			What:  "Your Smartcard was changed as you asked, but the Smartcard Service Centre could not record it, so no email confirming it has been sent.",
+			Next:  "Please tell the IT booth staff, so that it can be recorded.",
+			Fatal: true,
+			Fault: true,
+		}
 	case errors.Is(err, domain.ErrCardSecretRejected):
 		return Explanation{
 			Title: "Smartcard needs attention",
@@ -63,12 +81,7 @@ func explain(err error, codeValidity time.Duration) Explanation {
 			Fatal: true,
 		}
 	case errors.Is(err, domain.ErrReaderUnavailable):
-		return Explanation{
-			Title: "Card reader not available",
-			What:  "The Smartcard reader is not working at the moment.",
-			Next:  "Remove your Smartcard and try again in a minute. If it keeps happening, please visit the IT booth.",
-			Fatal: true,
-		}
+		return ReaderServiceDown
 	case errors.Is(err, domain.ErrCardNotFound):
 		return Explanation{
 			Title: "Smartcard not recognised",
@@ -227,6 +240,69 @@ var CardRemovedWhileChanging = Explanation{
 	What:  "Your Smartcard was removed while we were working on it, so what you asked for may or may not have been done.",
 	Next:  "Insert your Smartcard again to check.",
 	Fatal: true,
+}
+
+// ReaderServiceDown explains the card reader service being unavailable
+// (pcscd stopped, the reader gone) rather than a card pulled out. It is a
+// fault, which the kiosk logs as an error: that is how staff are told.
+var ReaderServiceDown = Explanation{
+	Title: "Card reader not available",
+	What:  "The card reader service is not available at the moment, so the kiosk cannot use your Smartcard. Staff have been told.",
+	Next:  "Please try again in a few minutes, or visit the IT booth if you need help now.",
+	Fatal: true,
+	Fault: true,
+}
+
+// ReaderLostWhileChanging explains the card reader service stopping while
+// the kiosk was changing the card: the change may have been made.
+var ReaderLostWhileChanging = Explanation{
+	Title: "Card reader not available",
+	What:  "The card reader service stopped while we were working on your Smartcard, so what you asked for may or may not have been done. Staff have been told.",
+	Next:  "When the reader is back, insert your Smartcard again to check.",
+	Fatal: true,
+	Fault: true,
+}
+
+// CodeSentText says what became of the email carrying a code, as the
+// outbox records it: what names the code ("a Smartcard Unlock Code"), to
+// where ("your registered email address (t•••@nhs.net)"). Only an email
+// the mail service took is "sent" (seed 004's words); until then it is
+// being sent.
+func CodeSentText(d domain.Delivery, what, to string) string {
+	switch d {
+	case domain.DeliverySent:
+		return "We have sent " + what + " to " + to + "."
+	case domain.DeliveryFailed:
+		return "We could not send " + what + " to " + to + "."
+	}
+	return "We are sending " + what + " to " + to + "."
+}
+
+// CodeDeliveryProblem says what to do about an email whose delivery has
+// failed for a while (failed attempts, or given up); "" while nothing is
+// wrong. resend names the key that sends a new code.
+func CodeDeliveryProblem(d domain.Delivery, resend string) string {
+	switch d {
+	case domain.DeliveryDelayed:
+		return "The email is taking longer than it should: the mail service has not accepted it yet, and we are still trying, so it may arrive late. " +
+			"If it has not arrived in a few minutes, press " + resend + " to send a new code. If that does not arrive either, please visit the IT booth."
+	case domain.DeliveryFailed:
+		return "The email could not be delivered, so this code will not arrive. Press " + resend +
+			" to send a new code. If this keeps happening, please visit the IT booth."
+	}
+	return ""
+}
+
+// NewCodeText is the news after the holder asked for a new code; the
+// screen says separately how far its email has got.
+const NewCodeText = "You asked for a new code, so any earlier code no longer works."
+
+// CodeNotChecked explains a code the service could not check just now
+// (the database did not answer): nothing is lost and the same code still
+// works. again names the key that tries again.
+func CodeNotChecked(again string) string {
+	return "We could not check your code just now, because the Smartcard Service Centre did not answer. Nothing is lost and your code still works: press " +
+		again + " to try again in a moment. If it keeps happening, please visit the IT booth."
 }
 
 // sessionEnded words a visit the domain has ended without a reason the

@@ -15,10 +15,10 @@ import (
 var noService = &Common{}
 
 // Every outcome the domain names gets its own words; only unknown errors
-// read as the service failing.
+// and the card reader service read as the service failing.
 func TestExplainCoversEveryOutcome(t *testing.T) {
 	outcomes := []error{
-		domain.ErrCardRemoved, domain.ErrNoCard, domain.ErrReaderUnavailable, domain.ErrCardNotFound,
+		domain.ErrCardRemoved, domain.ErrNoCard, domain.ErrCardNotFound,
 		domain.ErrCardCancelled, domain.ErrCardNotGenuine, domain.ErrUserNotFound, domain.ErrNotRegistered,
 		domain.ErrLockedOut, domain.ErrCodeExpired, domain.ErrCodeTriesExhausted, domain.ErrCodeUsed,
 		domain.ErrCardBlocked, domain.ErrPasscodePolicy, domain.ErrEmailNotApproved, domain.ErrInvalidEmail,
@@ -38,6 +38,10 @@ func TestExplainCoversEveryOutcome(t *testing.T) {
 	}
 	if ex := noService.Explain(errors.New("sql: database is closed")); !ex.Fault || ex.Title != "Service not available" {
 		t.Errorf("unknown error explained as %+v", ex)
+	}
+	// A fault with its own words: the reader service, not the card.
+	if ex := noService.Explain(fmt.Errorf("open card: %w", domain.ErrReaderUnavailable)); !ex.Fault || ex != ReaderServiceDown {
+		t.Errorf("reader unavailable explained as %+v", ex)
 	}
 }
 

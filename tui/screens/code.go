@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -31,6 +32,16 @@ type (
 		masked string
 		err    error
 	}
+	// deliveryMsg says how far the code's email has got; deliveryTickMsg
+	// asks again. Both name their screen: a screen left behind must not
+	// take another's answer nor keep a second round of asking going.
+	deliveryMsg struct {
+		s   *Code
+		gen int // the code it was asked for (see Code.gen)
+		d   domain.Delivery
+		err error
+	}
+	deliveryTickMsg struct{ s *Code }
 )
 
 // Code takes an emailed code: the Smartcard Unlock Code, or the
@@ -46,6 +57,14 @@ type Code struct {
 	info    string // news, e.g. "a new code was sent"
 	problem string
 	busy    bool
+	// delivery is how far the latest code's email has got, as last
+	// looked up (0 until then); asking is true while a look is in flight
+	// or due, so there is only ever one round of asking.
+	delivery domain.Delivery
+	asking   bool
+	// gen counts the codes sent from this screen, so that an answer about
+	// the email of an earlier code is not taken for the new one's.
+	gen int
 }
 
 // NewCode returns the code screen; masked is the address the code went
@@ -60,10 +79,62 @@ func NewCode(c *common.Common, v *common.Visit, p Purpose, masked string, sent b
 		field: components.NewCodeField(label, domain.CodeDigits)}, nil
 }
 
-func (s *Code) Init() tea.Cmd { return nil }
+// Init starts following the code's email, if one was sent on the way here.
+func (s *Code) Init() tea.Cmd { return s.follow() }
+
+// follow starts asking how far the code's email has got, unless asking
+// already; it stops once the email is sent or given up.
+func (s *Code) follow() tea.Cmd {
+	if !s.sent || s.asking {
+		return nil
+	}
+	s.asking = true
+	return s.look()
+}
+
+func (s *Code) look() tea.Cmd {
+	svc, sess, gen := s.c.Service, s.v.Session, s.gen
+	return s.v.Look(func(ctx context.Context) tea.Msg {
+		d, err := svc.CodeDelivery(ctx, sess)
+		return deliveryMsg{s: s, gen: gen, d: d, err: err}
+	})
+}
+
+// delivered takes how far the code's email has got and asks again later
+// while it may still change.
+func (s *Code) delivered(msg deliveryMsg) tea.Cmd {
+	switch {
+	case msg.gen != s.gen:
+		// About an earlier code's email: ask about the new one.
+	case errors.Is(msg.err, selfservice.ErrOutOfTurn):
+		s.asking = false // no longer at this step: nothing to follow
+		return nil
+	case msg.err != nil:
+		// Not known just now (the store did not answer): keep what the
+		// screen says and ask again.
+		s.c.Log.Debug("look up the code's email", "err", msg.err)
+	default:
+		s.delivery = msg.d
+	}
+	if s.delivery == domain.DeliverySent || s.delivery == domain.DeliveryFailed {
+		s.asking = false
+		return nil
+	}
+	return tea.Tick(s.c.DeliveryPoll, func(time.Time) tea.Msg { return deliveryTickMsg{s} })
+}
 
 func (s *Code) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 	switch msg := msg.(type) {
+	case deliveryMsg:
+		if msg.s != s {
+			return s, nil
+		}
+		return s, s.delivered(msg)
+	case deliveryTickMsg:
+		if msg.s != s {
+			return s, nil
+		}
+		return s, s.look()
 	case codeCheckedMsg:
 		s.busy = false
 		return s.checked(msg)
@@ -77,8 +148,10 @@ func (s *Code) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 		}
 		s.masked, s.sent = clean(msg.masked), true
 		s.problem = ""
-		s.info = "We have sent a new code to " + s.masked + ". Any earlier code no longer works."
-		return s, nil
+		// A new code is a new email, followed from the start.
+		s.info, s.delivery = common.NewCodeText, 0
+		s.gen++
+		return s, s.follow()
 	case abandonedMsg:
 		return msg.next()
 	case tea.KeyPressMsg:
@@ -161,6 +234,13 @@ func (s *Code) checked(msg codeCheckedMsg) (common.Screen, tea.Cmd) {
 	if s.v.Ended {
 		return ended(s.c, msg.err), nil
 	}
+	if common.IsServiceFault(msg.err) {
+		// The service did not answer: the session is still at this step
+		// (answers accepted, registration details kept) and the code still
+		// works, so the holder stays to try again, the code still typed.
+		s.problem = common.CodeNotChecked(keyCap(s.c.Keys.Enter))
+		return s, nil
+	}
 	s.busy = true
 	return s, abandon(s.c, s.v, notice(s.c, msg.err, s.backTo(), s.back()))
 }
@@ -197,7 +277,11 @@ func (s *Code) View() common.Frame {
 		d.Gap()
 		d.Add(para(th.Muted, w, "Codes are valid for "+codeValidity(s.c)+". A code is not your new passcode, it is only temporary."))
 	case s.purpose == PurposeUnlock:
-		d.Add(para(th.Text, w, "We have sent a Smartcard Unlock Code to "+to+". Once you receive the code, enter it below and press the Next button. This will take you to a screen where you will be able to set a new passcode for your Smartcard."))
+		text := common.CodeSentText(s.delivery, "a Smartcard Unlock Code", to)
+		if s.delivery != domain.DeliveryFailed {
+			text += " Once you receive the code, enter it below and press the Next button. This will take you to a screen where you will be able to set a new passcode for your Smartcard."
+		}
+		d.Add(para(th.Text, w, text))
 		d.Gap()
 		d.Add(para(th.Muted, w, "The code is valid for "+codeValidity(s.c)+". It is not your new passcode, it is only temporary. If it has not arrived, please check your Junk folder."))
 	default:
@@ -206,9 +290,17 @@ func (s *Code) View() common.Frame {
 		if s.masked != "" {
 			addr = s.masked
 		}
-		d.Add(para(th.Text, w, "We have sent a Registration Code to "+addr+". Enter it below and press the Next button to complete your registration."))
+		text := common.CodeSentText(s.delivery, "a Registration Code", addr)
+		if s.delivery != domain.DeliveryFailed {
+			text += " Enter it below and press the Next button to complete your registration."
+		}
+		d.Add(para(th.Text, w, text))
 		d.Gap()
 		d.Add(para(th.Muted, w, "The code is only valid for "+codeValidity(s.c)+". Please check your Junk folder in case the email is flagged as Junk."))
+	}
+	if p := common.CodeDeliveryProblem(s.delivery, keyName(s.c.Keys.Resend)); s.sent && p != "" {
+		d.Gap()
+		d.Add(th.Notice.Width(w).Render(th.Warning.Render(p)))
 	}
 	if s.info != "" {
 		d.Gap()

@@ -107,6 +107,10 @@ type (
 	}
 )
 
+// RenewalDelayedText follows the renewal's confirmation when the service
+// could not record it yet.
+const RenewalDelayedText = "The Smartcard Service Centre could not record this just now: this kiosk has kept the record and will pass it on as soon as the service is back. You do not need to do anything."
+
 // Renew re-issues the certificates when the domain allows it, and
 // otherwise says why not and where to go.
 type Renew struct {
@@ -136,11 +140,18 @@ func (s *Renew) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 		return s, nil
 	case renewedMsg:
 		s.busy = false
+		done := "Your certificates have been renewed. They are now valid until " + date(msg.holder.CertExpiry) + "."
+		if errors.Is(msg.err, domain.ErrRecordDelayed) {
+			// Renewed: say so, and that the record follows.
+			logFault(s.c, "record renewal", msg.err)
+			s.v.Holder = msg.holder
+			return NewProfile(s.c, s.v, done+" "+RenewalDelayedText)
+		}
 		if msg.err != nil {
 			return s.failed(msg.err)
 		}
 		s.v.Holder = msg.holder
-		return NewProfile(s.c, s.v, "Your certificates have been renewed. They are now valid until "+date(msg.holder.CertExpiry)+".")
+		return NewProfile(s.c, s.v, done)
 	case tea.KeyPressMsg:
 		if s.busy {
 			return s, nil
@@ -152,10 +163,11 @@ func (s *Renew) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 			s.busy = true
 			svc, sess, card := s.c.Service, s.v.Session, s.v.Card
 			return s, s.v.DoCard(func(ctx context.Context) tea.Msg {
-				if err := svc.Renew(ctx, sess, card); err != nil {
+				err := svc.Renew(ctx, sess, card)
+				if err != nil && !errors.Is(err, domain.ErrRecordDelayed) {
 					return renewedMsg{err: err}
 				}
-				return renewedMsg{holder: svc.Holder(sess)}
+				return renewedMsg{holder: svc.Holder(sess), err: err}
 			})
 		}
 	}

@@ -255,6 +255,14 @@ func (s *NewPasscode) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 		case m.err == nil:
 			s.v.Holder.Blocked = false
 			return NewUnlocked(s.c, s.v), nil
+		case errors.Is(m.err, domain.ErrRecordDelayed), errors.Is(m.err, domain.ErrNotRecorded):
+			// The card was unlocked: say so, and what became of its record.
+			logFault(s.c, "record unlock", m.err)
+			s.v.Holder.Blocked = false
+			u := NewUnlocked(s.c, s.v)
+			ex := s.c.Explain(m.err)
+			u.Note = ex.What + " " + ex.Next
+			return u, nil
 		case errors.Is(m.err, domain.ErrPasscodePolicy):
 			return s, s.fields.ResetNew(s.c.Explain(m.err).What)
 		}
@@ -318,6 +326,9 @@ func (s *NewPasscode) Help() []key.Binding {
 type Unlocked struct {
 	c *common.Common
 	v *common.Visit
+	// Note, if set, says the unlock is not yet recorded with the service
+	// (so its confirming email has not gone yet), and what happens next.
+	Note string
 }
 
 // NewUnlocked returns the "Smartcard Unlocked" screen.
@@ -331,6 +342,10 @@ func (s *Unlocked) View() common.Frame {
 	th, w := s.c.Theme, s.c.ContentWidth()
 	var d common.Doc
 	d.Add(para(th.Success, w, UnlockedText))
+	if s.Note != "" {
+		d.Gap()
+		d.Add(th.Notice.Width(w).Render(s.Note))
+	}
 	d.Gap()
 	d.Focus(para(th.Strong, w, ReinsertText))
 	return d.Frame("Smartcard Unlocked")

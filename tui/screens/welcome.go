@@ -52,7 +52,8 @@ func (w *Welcome) View() common.Frame {
 	d.Gap()
 	switch {
 	case w.ReaderDown:
-		d.Focus(th.Error.Width(cw).Render("The Smartcard reader is not available at the moment. Please try again shortly, or visit the IT booth."))
+		ex := common.ReaderServiceDown
+		d.Focus(th.Error.Width(cw).Render(ex.What + " " + ex.Next))
 	case w.CardLeft:
 		d.Focus(th.Strong.Width(cw).Render("Remove your Smartcard to finish, or press " + keyCap(w.c.Keys.Start) + " to start again."))
 	default:

@@ -408,6 +408,7 @@ type Readers struct {
 	events    chan domain.CardEvent
 	openErr   error
 	eventsErr error
+	down      bool // the card service is lost (LoseService)
 
 	subscribers atomic.Int32 // Events subscriptions whose context has not ended
 	subscribed  atomic.Int32 // Events calls, failed ones included
@@ -433,6 +434,29 @@ func (r *Readers) FailEvents(err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.eventsErr = err
+}
+
+// LoseService reports the card service gone, as the real readers do when
+// pcscd stops: the card stays in the reader but cannot be opened until
+// RestoreService.
+func (r *Readers) LoseService() {
+	r.mu.Lock()
+	r.down = true
+	r.mu.Unlock()
+	r.events <- domain.CardEvent{Role: domain.ReaderHolder, Unavailable: true}
+}
+
+// RestoreService brings the card service back: the reader is usable, and
+// a card still in it is reported present again.
+func (r *Readers) RestoreService() {
+	r.mu.Lock()
+	r.down = false
+	in := r.card != nil
+	r.mu.Unlock()
+	r.events <- domain.CardEvent{Role: domain.ReaderHolder}
+	if in {
+		r.events <- domain.CardEvent{Role: domain.ReaderHolder, Present: true}
+	}
 }
 
 // NewReaders returns an empty reader.
@@ -489,6 +513,9 @@ func (r *Readers) Open(ctx context.Context, role domain.ReaderRole) (domain.Card
 	}
 	if r.openErr != nil {
 		return nil, r.openErr
+	}
+	if r.down {
+		return nil, fmt.Errorf("%w: card service lost", domain.ErrReaderUnavailable)
 	}
 	if r.card == nil {
 		return nil, domain.ErrNoCard

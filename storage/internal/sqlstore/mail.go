@@ -41,6 +41,44 @@ func (q *Queries) EnqueueMail(ctx context.Context, m domain.Mail) (domain.Mail, 
 	return m, nil
 }
 
+// expired matches unsent mail whose code expired by $1 and that nobody
+// gave up yet; expire gives it up and wipes the code it carries.
+const (
+	expired = `sent_at IS NULL AND next_attempt_at IS NOT NULL AND not_after IS NOT NULL AND not_after <= $1`
+	expire  = `body = '', body_sealed = false, next_attempt_at = NULL, last_error = 'expired before delivery'`
+)
+
+// ExpireMail gives up expired mail in one UPDATE, returning the rows it
+// changed: a row another sender expires meanwhile no longer matches (on
+// PostgreSQL the UPDATE re-checks it after waiting for the row lock), so
+// each expired mail is returned once.
+func (q *Queries) ExpireMail(ctx context.Context, now time.Time) ([]domain.Mail, error) {
+	if now.IsZero() {
+		return nil, errors.New("expire mail: time is required")
+	}
+	var out []domain.Mail
+	err := each(ctx, q.w, func(rows Rows) error {
+		m, err := scanMail(rows)
+		if err == nil {
+			out = append(out, m)
+		}
+		return err
+	}, `UPDATE mail_outbox SET `+expire+` WHERE `+expired+` RETURNING `+mailCols, q.timeArg(now))
+	if err != nil {
+		return nil, q.fail("expire mail", err)
+	}
+	return out, nil
+}
+
+// GetMail returns one mail.
+func (q *Queries) GetMail(ctx context.Context, id int64) (domain.Mail, error) {
+	m, err := scanMail(q.r.QueryRow(ctx, `SELECT `+mailCols+` FROM mail_outbox WHERE id = $1`, id))
+	if err != nil {
+		return domain.Mail{}, q.fail("get mail", err)
+	}
+	return m, nil
+}
+
 // ClaimMail takes the oldest due mail in one UPDATE whose subquery picks
 // the row, so two senders can never both take it: SQLite runs one writer
 // at a time, and on PostgreSQL the subquery's FOR UPDATE SKIP LOCKED makes
@@ -54,11 +92,9 @@ func (q *Queries) ClaimMail(ctx context.Context, now time.Time, lease time.Durat
 	if lease <= 0 {
 		return domain.Mail{}, errors.New("claim mail: lease must be positive")
 	}
-	// Expired mail is never sent: give it up and wipe the code it carries.
-	if _, err := q.w.Exec(ctx, `UPDATE mail_outbox
-		SET body = '', body_sealed = false, next_attempt_at = NULL, last_error = 'expired before delivery'
-		WHERE sent_at IS NULL AND next_attempt_at IS NOT NULL AND not_after IS NOT NULL AND not_after <= $1`,
-		q.timeArg(now)); err != nil {
+	// Expired mail is never sent: give it up and wipe the code it carries
+	// (a sender reports it first with ExpireMail; this is the backstop).
+	if _, err := q.w.Exec(ctx, `UPDATE mail_outbox SET `+expire+` WHERE `+expired, q.timeArg(now)); err != nil {
 		return domain.Mail{}, q.fail("claim mail", err)
 	}
 	const due = `sent_at IS NULL AND next_attempt_at <= $1 AND (not_after IS NULL OR not_after > $1)`

@@ -1,0 +1,327 @@
+package cardwrite_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/smartcard-service-centre/kiosk/domain"
+	"github.com/smartcard-service-centre/kiosk/domain/cardwrite"
+	"github.com/smartcard-service-centre/kiosk/domain/secret"
+	"github.com/smartcard-service-centre/kiosk/storage/sqlite"
+)
+
+var now = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+
+type fixedClock struct{}
+
+func (fixedClock) Now() time.Time { return now }
+
+// memSpool is an in-memory spool; fail makes Put fail, as a full disk.
+type memSpool struct {
+	mu   sync.Mutex
+	kept map[string]domain.CardWriteOutcome
+	fail error
+}
+
+func newMemSpool() *memSpool { return &memSpool{kept: map[string]domain.CardWriteOutcome{}} }
+
+func (s *memSpool) Put(o domain.CardWriteOutcome) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return s.fail
+	}
+	s.kept[o.Intent.ID] = o
+	return nil
+}
+
+func (s *memSpool) List() ([]domain.CardWriteOutcome, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []domain.CardWriteOutcome
+	for _, o := range s.kept {
+		out = append(out, o)
+	}
+	slices.SortFunc(out, func(a, b domain.CardWriteOutcome) int { return a.At.Compare(b.At) })
+	return out, nil
+}
+
+func (s *memSpool) Remove(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.kept, id)
+	return nil
+}
+
+func (s *memSpool) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.kept)
+}
+
+// outage is a store whose transactions fail while it is down.
+type outage struct {
+	domain.Store
+	down atomic.Bool
+}
+
+var errUnreachable = errors.New("connect: connection refused")
+
+func (o *outage) InTx(ctx context.Context, fn func(q domain.Queries) error) error {
+	if o.down.Load() {
+		return errUnreachable
+	}
+	return o.Store.InTx(ctx, fn)
+}
+
+type fixture struct {
+	store   *outage
+	spool   *memSpool
+	journal *cardwrite.Journal
+	card    domain.Smartcard
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	keys, err := secret.NewKeys(make([]byte, secret.KEKSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "kiosk.db"), sqlite.WithAuditChain(keys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	card := domain.Smartcard{Serial: "4082A001132F2817", UserID: "555001799894", Type: "PIV", IssuedAt: now.AddDate(-2, 0, 0),
+		CertExpiry: now.AddDate(0, 0, 40)}
+	if err := s.PutUser(t.Context(), domain.User{ID: card.UserID, GivenName: "Test", FamilyName: "Person"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutSmartcard(t.Context(), card); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{store: &outage{Store: s}, spool: newMemSpool(), card: card}
+	f.journal = cardwrite.New(cardwrite.Config{Store: f.store, Spool: f.spool, Clock: fixedClock{}, Terminal: "booth-1"})
+	return f
+}
+
+func (f *fixture) begin(t *testing.T, op domain.CardWriteOp) domain.CardWriteIntent {
+	t.Helper()
+	w, err := f.journal.Begin(t.Context(), domain.CardWriteIntent{Op: op, Serial: f.card.Serial, SubjectID: f.card.UserID,
+		ActorID: f.card.UserID, Visit: "v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// outcome is a successful outcome of w with its audit row and a
+// notification.
+func outcome(w domain.CardWriteIntent) domain.CardWriteOutcome {
+	e := domain.AuditEvent{At: now, Action: w.Op.Action(), Outcome: domain.OutcomeSuccess, ActorID: w.ActorID,
+		SubjectID: w.SubjectID, CardSerial: w.Serial, Terminal: w.Terminal}
+	return domain.CardWriteOutcome{Intent: w, At: now, Outcome: domain.OutcomeSuccess, Audit: e,
+		Mails: []domain.Mail{{To: "test.person@nhs.net", Subject: "Your Smartcard has been unlocked", Body: "Hello", CreatedAt: now}}}
+}
+
+// counts is what the store holds: audit rows of the card, mails, and its
+// open intents.
+func (f *fixture) counts(t *testing.T) (audit, mails, open int) {
+	t.Helper()
+	ctx := t.Context()
+	ev, err := f.store.ListAudit(ctx, domain.AuditFilter{CardSerial: f.card.Serial})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := f.store.ListMail(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, err := f.store.OpenCardWrites(ctx, f.card.Serial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ev), len(ms), len(ws)
+}
+
+func (f *fixture) want(t *testing.T, when string, audit, mails, open, spooled int) {
+	t.Helper()
+	a, m, o := f.counts(t)
+	if a != audit || m != mails || o != open || f.spool.len() != spooled {
+		t.Fatalf("%s: %d audit rows, %d mails, %d open intents, %d spooled; want %d, %d, %d, %d",
+			when, a, m, o, f.spool.len(), audit, mails, open, spooled)
+	}
+}
+
+// An outcome is written once: finishing it again, or replaying a copy,
+// writes nothing more.
+func TestFinishWritesOnce(t *testing.T) {
+	f := newFixture(t)
+	w := f.begin(t, domain.CardWriteSelfUnlock)
+	f.want(t, "after Begin", 0, 0, 1, 0)
+	for i := range 2 {
+		if err := f.journal.Finish(t.Context(), outcome(w)); err != nil {
+			t.Fatalf("finish %d: %v", i+1, err)
+		}
+		f.want(t, "after Finish", 1, 1, 0, 0)
+	}
+	if err := f.spool.Put(outcome(w)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.journal.Replay(t.Context()); n != 1 || err != nil {
+		t.Fatalf("replay of a recorded outcome: %d, %v", n, err)
+	}
+	f.want(t, "after a replay", 1, 1, 0, 0)
+}
+
+// With the store away the outcome is spooled (ErrRecordDelayed); a replay
+// while it is still away keeps it, in order; once it is back, one replay
+// writes each outcome once and empties the spool.
+func TestSpooledWhileTheStoreIsAway(t *testing.T) {
+	f := newFixture(t)
+	first, second := f.begin(t, domain.CardWriteSelfUnlock), f.begin(t, domain.CardWriteSelfUnlock)
+	f.store.down.Store(true)
+	for _, w := range []domain.CardWriteIntent{first, second} {
+		if err := f.journal.Finish(t.Context(), outcome(w)); !errors.Is(err, domain.ErrRecordDelayed) || !errors.Is(err, errUnreachable) {
+			t.Fatalf("finish with the store away: %v, want ErrRecordDelayed wrapping the cause", err)
+		}
+	}
+	if n, err := f.journal.Replay(t.Context()); n != 0 || !errors.Is(err, errUnreachable) {
+		t.Fatalf("replay with the store away: %d, %v", n, err)
+	}
+	f.store.down.Store(false)
+	f.want(t, "before the replay", 0, 0, 2, 2)
+	if n, err := f.journal.Replay(t.Context()); n != 2 || err != nil {
+		t.Fatalf("replay: %d, %v", n, err)
+	}
+	f.want(t, "after the replay", 2, 2, 0, 0)
+	if n, err := f.journal.Replay(t.Context()); n != 0 || err != nil {
+		t.Fatalf("second replay: %d, %v", n, err)
+	}
+}
+
+// Outcomes that cannot be kept are said to be lost, never silently.
+func TestNotRecorded(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(f *fixture, o *domain.CardWriteOutcome)
+	}{
+		{"store away and no spool", func(f *fixture, o *domain.CardWriteOutcome) {
+			f.journal = cardwrite.New(cardwrite.Config{Store: f.store, Clock: fixedClock{}})
+			f.store.down.Store(true)
+		}},
+		{"store away and the spool failing", func(f *fixture, o *domain.CardWriteOutcome) {
+			f.spool.fail = errors.New("no space left on device")
+			f.store.down.Store(true)
+		}},
+		{"a mail that carries a code", func(f *fixture, o *domain.CardWriteOutcome) {
+			o.Mails[0].NotAfter = now.Add(15 * time.Minute)
+		}},
+		{"no audit row", func(f *fixture, o *domain.CardWriteOutcome) { o.Audit = domain.AuditEvent{} }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			w := f.begin(t, domain.CardWriteSelfUnlock)
+			o := outcome(w)
+			tt.setup(f, &o)
+			if err := f.journal.Finish(t.Context(), o); !errors.Is(err, domain.ErrNotRecorded) {
+				t.Fatalf("finish: %v, want ErrNotRecorded", err)
+			}
+			f.store.down.Store(false)
+			f.want(t, "after the failure", 0, 0, 1, 0)
+		})
+	}
+}
+
+// A renewal the store refuses to record (the card was cancelled
+// meanwhile) is still recorded, as a failure saying why, not spooled for
+// ever.
+func TestRefusedRenewalIsRecordedAsAFailure(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	w := f.begin(t, domain.CardWriteSelfRenew)
+	cancelled := f.card
+	cancelled.CancelledAt, cancelled.CancelReason = now, "Lost"
+	if err := f.store.PutSmartcard(ctx, cancelled); err != nil {
+		t.Fatal(err)
+	}
+	o := outcome(w)
+	o.Mails = nil
+	o.Renewal = &domain.RenewalRecord{CertExpiry: now.AddDate(2, 0, 0), CardAuthCert: []byte{1, 2, 3}}
+	err := f.journal.Finish(ctx, o)
+	if !errors.Is(err, domain.ErrCardCancelled) || errors.Is(err, domain.ErrRecordDelayed) {
+		t.Fatalf("finish: %v, want the refusal", err)
+	}
+	f.want(t, "after the refusal", 1, 0, 0, 0)
+	ev, err := f.store.ListAudit(ctx, domain.AuditFilter{CardSerial: f.card.Serial})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.store.GetCardWrite(ctx, w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev[0].Outcome != domain.OutcomeFailure || got.Outcome != domain.OutcomeFailure {
+		t.Fatalf("recorded %+v and %+v, want failures", ev[0], got)
+	}
+	if rec, _ := f.store.GetSmartcard(ctx, f.card.Serial); rec.RenewalsSinceOperator != 0 {
+		t.Fatalf("renewal recorded on a cancelled card: %+v", rec)
+	}
+}
+
+// A spooled outcome whose intent the store does not hold (restored from a
+// backup) writes the intent too.
+func TestReplayWritesAMissingIntent(t *testing.T) {
+	f := newFixture(t)
+	w := domain.CardWriteIntent{ID: "00112233445566778899aabbccddeeff", Op: domain.CardWriteSelfUnlock, Serial: f.card.Serial,
+		SubjectID: f.card.UserID, ActorID: f.card.UserID, Visit: "v0", Terminal: "booth-2", StartedAt: now.Add(-time.Minute)}
+	if err := f.spool.Put(outcome(w)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.journal.Replay(t.Context()); n != 1 || err != nil {
+		t.Fatalf("replay: %d, %v", n, err)
+	}
+	f.want(t, "after the replay", 1, 1, 0, 0)
+	got, err := f.store.GetCardWrite(t.Context(), w.ID)
+	if err != nil || got.Terminal != "booth-2" || got.Outcome != domain.OutcomeSuccess {
+		t.Fatalf("intent after the replay: %+v, %v", got, err)
+	}
+}
+
+// Open leaves out the writes this journal is still finishing (their
+// outcome is on its way), but not those it left or another kiosk's.
+func TestOpenLeavesOutWritesInFlight(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	w := f.begin(t, domain.CardWriteSelfUnlock)
+	other := cardwrite.New(cardwrite.Config{Store: f.store})
+	ids := func(j *cardwrite.Journal) []string {
+		t.Helper()
+		ws, err := j.Open(ctx, f.card.Serial)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, w := range ws {
+			out = append(out, w.ID)
+		}
+		return out
+	}
+	if got := ids(f.journal); len(got) != 0 {
+		t.Fatalf("own write in flight listed: %v", got)
+	}
+	if got := ids(other); !slices.Equal(got, []string{w.ID}) {
+		t.Fatalf("another kiosk's view: %v", got)
+	}
+	f.journal.Leave(w)
+	if got := ids(f.journal); !slices.Equal(got, []string{w.ID}) {
+		t.Fatalf("after Leave: %v", got)
+	}
+}
