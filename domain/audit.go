@@ -14,9 +14,18 @@ const (
 	AuditChangePasscode    AuditAction = "change_passcode"
 	AuditSelfRenew         AuditAction = "self_renew"
 	AuditOperatorLogin     AuditAction = "operator_login"
+	AuditOperatorRole      AuditAction = "operator_role"   // session role chosen or changed
+	AuditOperatorLock      AuditAction = "operator_lock"   // session locked (idle) or resumed
+	AuditOperatorLogout    AuditAction = "operator_logout" // Logout, or the operator's card pulled
+	AuditUserSearch        AuditAction = "user_search"     // an operator searched for users
+	AuditUserViewed        AuditAction = "user_viewed"     // an operator opened a user's details
 	AuditOperatorUnlock    AuditAction = "operator_unlock"
 	AuditOperatorRepair    AuditAction = "operator_repair"
 	AuditAssistedRenewal   AuditAction = "assisted_renewal"
+	AuditCardCancelled     AuditAction = "card_cancelled"
+	AuditLockOutCleared    AuditAction = "lockout_cleared"
+	AuditTrailViewed       AuditAction = "audit_viewed"
+	AuditServiceRefused    AuditAction = "service_refused" // a service the session role does not allow
 	AuditQuestionsAnswered AuditAction = "questions_answered"
 	AuditCodeIssued        AuditAction = "code_issued"
 	AuditCodeEntered       AuditAction = "code_entered"
@@ -74,6 +83,9 @@ func (e AuditEvent) ChainBytes() []byte {
 	return b
 }
 
+// AuditMACSize is the length of an audit row's MAC (HMAC-SHA-256).
+const AuditMACSize = 32
+
 // AuditChain computes an event's MAC from the previous event's MAC (nil
 // for the first) under a key the database does not hold, so a database
 // user can neither forge, change, insert nor delete a row unnoticed.
@@ -85,6 +97,13 @@ type AuditChain interface {
 type AuditFilter struct {
 	SubjectID  UserID
 	CardSerial CardSerial
-	Action     AuditAction
-	Limit      int
+	// SubjectOrCard matches events of SubjectID or of CardSerial (a card
+	// holder's trail with their card's), instead of events of both; an
+	// empty one of the two then matches nothing.
+	SubjectOrCard bool
+	Action        AuditAction
+	// BeforeID keeps only events older than that one: the next page
+	// starts after the last event of the one before (0: the newest).
+	BeforeID int64
+	Limit    int
 }

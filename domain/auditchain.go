@@ -10,6 +10,7 @@ import (
 // AuditWalker reads the audit trail in chain order (AuditLog does).
 type AuditWalker interface {
 	WalkAudit(ctx context.Context, fn func(AuditEvent) error) error
+	UnchainedThrough(ctx context.Context) (int64, error)
 }
 
 // AuditBreak is a link of the audit chain that does not hold.
@@ -23,8 +24,8 @@ type AuditBreak struct {
 // AuditReport is the outcome of walking the audit chain.
 type AuditReport struct {
 	Rows int // rows read
-	// Unchained counts rows from before the chain began (no MAC); they
-	// can only come first.
+	// Unchained counts rows from before the chain began (no MAC, and no
+	// later than the chain's recorded start); they can only come first.
 	Unchained int
 	// Last is the last row whose link holds: compare it with a terminal's
 	// own record of its last row to see a cut tail, which no chain shows.
@@ -44,38 +45,48 @@ var ErrAuditChainBroken = errors.New("the audit trail has been changed")
 // is told apart by the row after it: if that row links to the failed
 // row's MAC, the failed row is in the chain but its content was changed
 // (or rows before it were deleted); if it links to the row before, the
-// failed row was inserted. The walk goes on past a break, so every break
-// is listed. It returns ErrAuditChainBroken with the report if any link
-// fails.
+// failed row was inserted. Only rows from before the chain began
+// (UnchainedThrough) may lack a MAC. The walk goes on past a break, so
+// every break is listed. It returns ErrAuditChainBroken with the report
+// if any link fails.
 func VerifyAudit(ctx context.Context, log AuditWalker, chain AuditChain) (AuditReport, error) {
+	through, err := log.UnchainedThrough(ctx)
+	if err != nil {
+		return AuditReport{}, fmt.Errorf("read audit trail: %w", err)
+	}
 	var (
 		rep     AuditReport
 		prev    []byte      // MAC the next row must link to
 		suspect *AuditEvent // a row whose link failed, judged by the next one
 		before  []byte      // the MAC before the suspect
-		started bool        // a chained row has been seen
 	)
 	links := func(prev []byte, e AuditEvent) bool { return hmac.Equal(chain.AuditMAC(prev, e), e.MAC) }
 	judge := func(why string) {
 		rep.Breaks = append(rep.Breaks, AuditBreak{Event: *suspect, Why: why})
 		suspect = nil
 	}
-	err := log.WalkAudit(ctx, func(e AuditEvent) error {
+	err = log.WalkAudit(ctx, func(e AuditEvent) error {
 		rep.Rows++
-		if e.MAC == nil {
-			if started {
-				if suspect != nil {
-					judge("changed, or rows before it were deleted")
-				}
-				rep.Breaks = append(rep.Breaks, AuditBreak{Event: e, Why: "inserted: it carries no MAC"})
+		if len(e.MAC) != AuditMACSize {
+			if e.MAC == nil && e.ID <= through && rep.Rows == rep.Unchained+1 {
+				rep.Unchained++ // from before the chain: nothing to check
 				return nil
 			}
-			rep.Unchained++
+			if suspect != nil {
+				judge("changed, or rows before it were deleted")
+			}
+			why := "its MAC was removed, or it was inserted"
+			if e.MAC != nil {
+				why = "its MAC was tampered with"
+			}
+			rep.Breaks = append(rep.Breaks, AuditBreak{Event: e, Why: why})
 			return nil
 		}
-		started = true
 		if suspect != nil {
 			switch {
+			case before != nil && hmac.Equal(suspect.MAC, before):
+				judge("a copy of the row before it")
+				prev = before
 			case links(suspect.MAC, e):
 				prev = suspect.MAC
 				judge("changed, or rows before it were deleted")
@@ -100,7 +111,11 @@ func VerifyAudit(ctx context.Context, log AuditWalker, chain AuditChain) (AuditR
 		return rep, fmt.Errorf("read audit trail: %w", err)
 	}
 	if suspect != nil {
-		judge("changed, or rows before it were deleted")
+		if before != nil && hmac.Equal(suspect.MAC, before) {
+			judge("a copy of the row before it")
+		} else {
+			judge("changed or inserted (the newest row), or rows before it were deleted")
+		}
 	}
 	if !rep.OK() {
 		return rep, ErrAuditChainBroken

@@ -2,8 +2,6 @@ package domain_test
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
@@ -12,10 +10,16 @@ import (
 	"time"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
+	"github.com/smartcard-service-centre/kiosk/domain/secret"
 )
 
-// rows is an audit trail held in a slice, walked in order.
+// rows is an audit trail held in a slice, walked in order; rows with IDs
+// up to legacy are from before the chain began.
 type rows []domain.AuditEvent
+
+const legacy = 2
+
+func (r rows) UnchainedThrough(context.Context) (int64, error) { return legacy, nil }
 
 func (r rows) WalkAudit(_ context.Context, fn func(domain.AuditEvent) error) error {
 	for _, e := range r {
@@ -26,23 +30,23 @@ func (r rows) WalkAudit(_ context.Context, fn func(domain.AuditEvent) error) err
 	return nil
 }
 
-// hmacChain is the chain's shape with a fixed test key (the real one,
-// secret.Keys, is tested with the stores).
-type hmacChain []byte
-
-func (k hmacChain) AuditMAC(prev []byte, e domain.AuditEvent) []byte {
-	m := hmac.New(sha256.New, k)
-	m.Write(prev)
-	m.Write(e.ChainBytes())
-	return m.Sum(nil)
+// testKeys are the real keys (secret.Keys) from a fixed test KEK.
+func testKeys(t *testing.T, kek string) *secret.Keys {
+	t.Helper()
+	k, err := secret.NewKeys([]byte(kek))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
-func chained(k hmacChain, n int) rows {
+// chained makes n chained rows, with IDs after the legacy ones.
+func chained(k domain.AuditChain, n int) rows {
 	var out rows
 	var prev []byte
 	at := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
 	for i := range n {
-		e := domain.AuditEvent{ID: int64(i + 1), At: at.Add(time.Duration(i) * time.Minute), Action: domain.AuditSelfUnlock,
+		e := domain.AuditEvent{ID: int64(legacy + i + 1), At: at.Add(time.Duration(i) * time.Minute), Action: domain.AuditSelfUnlock,
 			Outcome: domain.OutcomeSuccess, ActorID: "555000000011", Terminal: "booth-1", Detail: fmt.Sprint("event ", i+1)}
 		e.MAC = k.AuditMAC(prev, e)
 		prev = e.MAC
@@ -52,7 +56,9 @@ func chained(k hmacChain, n int) rows {
 }
 
 func TestVerifyAudit(t *testing.T) {
-	key := hmacChain("test audit key")
+	key := testKeys(t, "audit chain test key-encryption!")
+	other := testKeys(t, "another key-encryption key, 32B.")
+	// Row IDs below are legacy+1 … legacy+5, written 3 … 7.
 	tests := []struct {
 		name   string
 		tamper func(r rows) rows
@@ -61,20 +67,38 @@ func TestVerifyAudit(t *testing.T) {
 		want []string
 		last int64
 	}{
-		{"intact", func(r rows) rows { return r }, nil, 5},
-		{"changed detail", func(r rows) rows { r[2].Detail = "nothing happened"; return r }, []string{"3 changed"}, 5},
-		{"changed outcome of the last row", func(r rows) rows { r[4].Outcome = domain.OutcomeFailure; return r }, []string{"5 changed"}, 4},
-		{"deleted row", func(r rows) rows { return slices.Delete(r, 1, 2) }, []string{"3 deleted"}, 5},
+		{"intact", func(r rows) rows { return r }, nil, 7},
+		{"changed detail", func(r rows) rows { r[2].Detail = "nothing happened"; return r }, []string{"5 changed"}, 7},
+		{"changed outcome of the newest row", func(r rows) rows { r[4].Outcome = domain.OutcomeFailure; return r }, []string{"7 changed"}, 6},
+		{"deleted row", func(r rows) rows { return slices.Delete(r, 1, 2) }, []string{"5 deleted"}, 7},
 		{"inserted forged row", func(r rows) rows {
 			forged := r[1]
-			forged.ID, forged.Detail, forged.MAC = 99, "forged", hmacChain("guessed key").AuditMAC(r[1].MAC, forged)
+			forged.ID, forged.Detail, forged.MAC = 99, "forged", other.AuditMAC(r[1].MAC, forged)
 			return slices.Insert(r, 2, forged)
-		}, []string{"99 inserted"}, 5},
+		}, []string{"99 inserted"}, 7},
+		{"forged row at the end", func(r rows) rows {
+			forged := r[4]
+			forged.ID, forged.Detail, forged.MAC = 99, "forged", other.AuditMAC(r[4].MAC, forged)
+			return append(r, forged)
+		}, []string{"99 inserted"}, 7},
 		{"inserted row without MAC", func(r rows) rows {
 			return slices.Insert(r, 3, domain.AuditEvent{ID: 98, Action: domain.AuditSelfUnlock})
-		}, []string{"98 inserted"}, 5},
+		}, []string{"98 removed"}, 7},
+		// The row after one whose MAC is gone cannot be checked either.
+		{"MAC cleared", func(r rows) rows { r[3].MAC = nil; return r }, []string{"6 removed", "7 changed"}, 5},
+		{"MAC mangled", func(r rows) rows { r[3].MAC = append(slices.Clone(r[3].MAC), 0); return r }, []string{"6 tampered", "7 changed"}, 5},
+		{"copied row", func(r rows) rows { return slices.Insert(r, 2, r[1]) }, []string{"4 copy"}, 7},
 		{"two changes", func(r rows) rows { r[1].Terminal = "x"; r[3].ActorID = "555000000037"; return r },
-			[]string{"2 changed", "4 changed"}, 5},
+			[]string{"4 changed", "6 changed"}, 7},
+		{"legacy rows first", func(r rows) rows { return append(rows{{ID: 1}, {ID: 2}}, r...) }, nil, 7},
+		{"a row without MAC after the legacy ones", func(r rows) rows { return append(rows{{ID: 1}, {ID: 2}, {ID: 97}}, r...) },
+			[]string{"97 removed"}, 7},
+		{"every MAC cleared", func(r rows) rows {
+			for i := range r {
+				r[i].MAC = nil
+			}
+			return r
+		}, []string{"3 removed", "4 removed", "5 removed", "6 removed", "7 removed"}, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -100,14 +124,5 @@ func TestVerifyAudit(t *testing.T) {
 				t.Errorf("last verified row %d, want %d", rep.Last.ID, tc.last)
 			}
 		})
-	}
-}
-
-func TestVerifyAuditUnchainedRowsFirst(t *testing.T) {
-	key := hmacChain("k")
-	r := append(rows{{ID: 1}, {ID: 2}}, chained(key, 2)...)
-	rep, err := domain.VerifyAudit(t.Context(), r, key)
-	if err != nil || rep.Unchained != 2 || rep.Rows != 4 {
-		t.Fatalf("report %+v, %v; want 2 unchained of 4 and no break", rep, err)
 	}
 }

@@ -1,6 +1,10 @@
 package domain
 
-import "time"
+import (
+	"fmt"
+	"strings"
+	"time"
+)
 
 // PasscodeTries is how many wrong passcodes a card issued by the service
 // allows before it blocks (its PIN retry counter when full).
@@ -27,6 +31,14 @@ type Smartcard struct {
 	// Card Authentication key (slot 9E); the genuine-card check verifies
 	// a challenge against it, never the serial alone.
 	CardAuthCert []byte
+	// PIVAuthCert is the DER certificate issued for the PIV Authentication
+	// key (slot 9A): an operator logs in by a challenge signed with it,
+	// which needs the passcode as well as the card.
+	PIVAuthCert []byte
+	// NeedsRepair: a write stopped part-way, so the card may hold keys or
+	// secrets the record does not match; only an operator's Repair
+	// clears it.
+	NeedsRepair bool
 }
 
 // Active reports whether the card has not been cancelled.
@@ -58,3 +70,47 @@ func (e *CancelledError) Error() string {
 	return ErrCardCancelled.Error() + " (" + e.Reason + ")"
 }
 func (e *CancelledError) Unwrap() error { return ErrCardCancelled }
+
+// CancelReason is why a card was cancelled (seed 000's reasons).
+type CancelReason string
+
+const (
+	CancelLost    CancelReason = "Lost"
+	CancelStolen  CancelReason = "Stolen"
+	CancelDamaged CancelReason = "Damaged"
+	CancelOther   CancelReason = "Other" // with the operator's words
+)
+
+// CancelReasons lists the reasons in the order an operator is offered them.
+var CancelReasons = []CancelReason{CancelLost, CancelStolen, CancelDamaged, CancelOther}
+
+// MaxCancelText bounds the words an operator gives with CancelOther.
+const MaxCancelText = 200
+
+// Record is the reason as the card's record keeps it: "Lost", or
+// "Other: " and the operator's words (cleaned, one line, required for
+// CancelOther only). An unknown reason or missing words give
+// ErrCancelReason.
+func (r CancelReason) Record(text string) (string, error) {
+	text = strings.Join(strings.Fields(CleanText(text)), " ")
+	switch r {
+	case CancelLost, CancelStolen, CancelDamaged:
+		if text != "" {
+			return string(r) + ": " + truncate(text, MaxCancelText), nil
+		}
+		return string(r), nil
+	case CancelOther:
+		if text == "" {
+			return "", fmt.Errorf("%w: say why the card is cancelled", ErrCancelReason)
+		}
+		return string(r) + ": " + truncate(text, MaxCancelText), nil
+	}
+	return "", fmt.Errorf("%w: %q", ErrCancelReason, r)
+}
+
+func truncate(s string, n int) string {
+	if rs := []rune(s); len(rs) > n {
+		return string(rs[:n])
+	}
+	return s
+}

@@ -17,9 +17,18 @@ import (
 type CardWriteOp string
 
 const (
-	CardWriteSelfUnlock CardWriteOp = CardWriteOp(AuditSelfUnlock)
-	CardWriteSelfRenew  CardWriteOp = CardWriteOp(AuditSelfRenew)
+	CardWriteSelfUnlock      CardWriteOp = CardWriteOp(AuditSelfUnlock)
+	CardWriteSelfRenew       CardWriteOp = CardWriteOp(AuditSelfRenew)
+	CardWriteOperatorUnlock  CardWriteOp = CardWriteOp(AuditOperatorUnlock)
+	CardWriteOperatorRepair  CardWriteOp = CardWriteOp(AuditOperatorRepair)
+	CardWriteAssistedRenewal CardWriteOp = CardWriteOp(AuditAssistedRenewal)
 )
+
+// ChangesKeys reports whether the write replaces the card's keys, so that
+// a write stopped part-way leaves a card the genuine-card check refuses.
+func (op CardWriteOp) ChangesKeys() bool {
+	return op == CardWriteSelfRenew || op == CardWriteAssistedRenewal || op == CardWriteOperatorRepair
+}
 
 // Action is the audit action the write's outcome is recorded under.
 func (op CardWriteOp) Action() AuditAction { return AuditAction(op) }
@@ -50,10 +59,18 @@ type CardWriteIntent struct {
 // Settled reports whether the intent's outcome is recorded.
 func (w CardWriteIntent) Settled() bool { return !w.SettledAt.IsZero() }
 
-// RenewalRecord is what a renewal changes in the card's record.
+// RenewalRecord is what a renewal or a repair changes in the card's
+// record. It clears the card's NeedsRepair.
 type RenewalRecord struct {
 	CertExpiry   time.Time
-	CardAuthCert []byte // DER; a certificate, public
+	CardAuthCert []byte // DER; certificates are public
+	PIVAuthCert  []byte
+	// Operator: an operator renewed or repaired the card, so the count of
+	// self-renewals starts again; else it goes up by one.
+	Operator bool
+	// Rekeyed: the card took the new PUK and management key committed
+	// with the intent (a repair), which become the card's secrets.
+	Rekeyed bool
 }
 
 // CardWriteOutcome is what a card write did, with everything the store
@@ -68,6 +85,9 @@ type CardWriteOutcome struct {
 	Audit   AuditEvent
 	Mails   []Mail
 	Renewal *RenewalRecord // a renewal's new record, if the card was renewed
+	// NeedsRepair marks the card's record: the write stopped part-way and
+	// may have left keys or secrets the record does not match.
+	NeedsRepair bool
 }
 
 // CardWriteLog is the store's record of card-write intents (part of
@@ -83,6 +103,18 @@ type CardWriteLog interface {
 	// OpenCardWrites lists the unsettled intents of one card, or of all
 	// cards when serial is "", oldest first.
 	OpenCardWrites(ctx context.Context, serial CardSerial) ([]CardWriteIntent, error)
+	// PutPendingSecrets keeps the sealed secrets a write is about to give
+	// its card (a repair), under the write's ID: committed with the
+	// intent, so a card never holds secrets the store has not got.
+	PutPendingSecrets(ctx context.Context, writeID string, s CardSecrets) error
+	// PendingSecrets lists the pending secrets of a card, newest first:
+	// those of writes that may have reached the card but were never
+	// adopted.
+	PendingSecrets(ctx context.Context, serial CardSerial) ([]CardSecrets, error)
+	// AdoptPendingSecrets makes the write's pending secrets the card's
+	// and forgets the card's other pending ones; ErrNotFound if the write
+	// has none.
+	AdoptPendingSecrets(ctx context.Context, writeID string) error
 }
 
 // OutcomeSpool keeps, on the terminal's own disk, outcomes the store could

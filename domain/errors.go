@@ -39,4 +39,13 @@ var (
 	ErrCardNeedsRepair = errors.New("the smartcard needs repair by a Registration Authority")
 	ErrNotPermitted    = errors.New("not permitted for this role")
 	ErrOwnCard         = errors.New("operators cannot service their own smartcard")
+	// ErrNotOperator: none of the user's positions carries an activity
+	// that grants a smartcard service (B1300, B0263, B0267).
+	ErrNotOperator = errors.New("no Registration Authority role: you cannot use the operator terminal")
+	// ErrWrongCard: the card in the holder's reader is not the one the
+	// operator selected (or not the selected user's).
+	ErrWrongCard       = errors.New("this is not the smartcard selected")
+	ErrRepairNotNeeded = errors.New("the smartcard does not need repair: its certificates are in date and it can still be renewed")
+	ErrNotLockedOut    = errors.New("not locked out of self-service")
+	ErrCancelReason    = errors.New("a reason is needed to cancel a smartcard")
 )

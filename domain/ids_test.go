@@ -36,10 +36,10 @@ func TestPositionServices(t *testing.T) {
 		codes []ActivityCode
 		want  []Service
 	}{
-		{[]ActivityCode{ActivitySponsor}, []Service{ServiceUnlock, ServiceAssistedRenewal}},
-		{[]ActivityCode{ActivityLocalSCA}, []Service{ServiceUnlock, ServiceAssistedRenewal}},
-		{[]ActivityCode{ActivityRAAIDChecker}, []Service{ServiceRepair}},
-		{[]ActivityCode{ActivitySponsor, ActivityRAAIDChecker}, []Service{ServiceUnlock, ServiceRepair, ServiceAssistedRenewal}},
+		{[]ActivityCode{ActivitySponsor}, []Service{ServiceUnlock, ServiceAssistedRenewal, ServiceCancel, ServiceClearLockOut, ServiceAuditTrail}},
+		{[]ActivityCode{ActivityLocalSCA}, []Service{ServiceUnlock, ServiceAssistedRenewal, ServiceCancel, ServiceClearLockOut, ServiceAuditTrail}},
+		{[]ActivityCode{ActivityRAAIDChecker}, []Service{ServiceRepair, ServiceCancel, ServiceAuditTrail}},
+		{[]ActivityCode{ActivitySponsor, ActivityRAAIDChecker}, []Service{ServiceUnlock, ServiceRepair, ServiceAssistedRenewal, ServiceCancel, ServiceClearLockOut, ServiceAuditTrail}},
 		{[]ActivityCode{ActivityBasicUserRole}, nil},
 	}
 	for _, tt := range tests {

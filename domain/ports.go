@@ -62,10 +62,17 @@ type CardStore interface {
 	// sealed the stored card secrets (at most a handful), so a kiosk with
 	// the wrong key finds out at start-up, not at a card holder's last step.
 	KEKFingerprints(ctx context.Context) ([]string, error)
-	// RecordRenewal sets new certificates' expiry and Card Authentication
-	// certificate and counts the renewal; ErrCardCancelled if the card has
-	// been cancelled.
-	RecordRenewal(ctx context.Context, serial CardSerial, expiry time.Time, cardAuthCert []byte) error
+	// RecordRenewal sets the new certificates and their expiry, counts
+	// the renewal (or starts the count again, r.Operator) and clears
+	// NeedsRepair; ErrCardCancelled if the card has been cancelled. It
+	// does not adopt pending secrets (see AdoptPendingSecrets).
+	RecordRenewal(ctx context.Context, serial CardSerial, r RenewalRecord) error
+	// MarkNeedsRepair sets the card's NeedsRepair.
+	MarkNeedsRepair(ctx context.Context, serial CardSerial) error
+	// CancelSmartcard cancels an active card at at, for reason;
+	// ErrCardCancelled if it was cancelled already (never undone or
+	// overwritten).
+	CancelSmartcard(ctx context.Context, serial CardSerial, at time.Time, reason string) error
 }
 
 // RegistrationStore holds self-service registrations, their failed
@@ -114,4 +121,7 @@ type AuditLog interface {
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 	// WalkAudit calls fn with every event in chain order, oldest first.
 	WalkAudit(ctx context.Context, fn func(AuditEvent) error) error
+	// UnchainedThrough is the highest ID of the rows written before the
+	// chain began, the only rows that may lack a MAC.
+	UnchainedThrough(ctx context.Context) (int64, error)
 }

@@ -53,14 +53,22 @@ func (p RenewalPolicy) CheckSelfRenewal(c Smartcard, now time.Time) error {
 	switch {
 	case !c.Active():
 		return ErrCardCancelled
+	case c.NeedsRepair:
+		return ErrCardNeedsRepair
 	case c.Expired(now):
 		return ErrCertificateExpired
 	case now.Before(p.WindowOpens(c)):
 		return &TooEarlyError{Opens: p.WindowOpens(c)}
-	case p.OperatorEvery > 0 && c.RenewalsSinceOperator+1 >= p.OperatorEvery:
+	case p.AtCapacity(c):
 		return ErrNeedsOperator
 	}
 	return nil
+}
+
+// AtCapacity reports whether the card's next renewal is one the holder
+// may not do alone (every third).
+func (p RenewalPolicy) AtCapacity(c Smartcard) bool {
+	return p.OperatorEvery > 0 && c.RenewalsSinceOperator+1 >= p.OperatorEvery
 }
 
 // CheckAssistedRenewal says why an operator may not renew the card at now.
@@ -69,10 +77,25 @@ func (p RenewalPolicy) CheckAssistedRenewal(c Smartcard, now time.Time) error {
 	switch {
 	case !c.Active():
 		return ErrCardCancelled
+	case c.NeedsRepair:
+		return ErrCardNeedsRepair
 	case c.Expired(now):
 		return ErrCertificateExpired
 	case now.Before(p.WindowOpens(c)):
 		return &TooEarlyError{Opens: p.WindowOpens(c)}
 	}
 	return nil
+}
+
+// CheckRepair says why an operator may not repair the card at now, or
+// nil: Repair is for expired certificates, a card at capacity, or a card
+// a write left part-way (seed 001).
+func (p RenewalPolicy) CheckRepair(c Smartcard, now time.Time) error {
+	switch {
+	case !c.Active():
+		return ErrCardCancelled
+	case c.NeedsRepair, c.Expired(now), p.AtCapacity(c):
+		return nil
+	}
+	return ErrRepairNotNeeded
 }

@@ -56,9 +56,13 @@ const (
 	ServiceUnlock          Service = "Unlock Smartcard"
 	ServiceRepair          Service = "Repair Smartcard"
 	ServiceAssistedRenewal Service = "Assisted renewal"
+	ServiceCancel          Service = "Cancel Smartcard"
+	ServiceClearLockOut    Service = "Clear self-service lock-out"
+	ServiceAuditTrail      Service = "View audit trail"
 )
 
-// serviceActivities says which activity codes allow each service (DESIGN.md).
+// serviceActivities says which activity codes allow each service
+// (DESIGN.md), in menu order.
 var serviceActivities = []struct {
 	service Service
 	codes   []ActivityCode
@@ -66,6 +70,9 @@ var serviceActivities = []struct {
 	{ServiceUnlock, []ActivityCode{ActivitySponsor, ActivityLocalSCA}},
 	{ServiceRepair, []ActivityCode{ActivityRAAIDChecker}},
 	{ServiceAssistedRenewal, []ActivityCode{ActivitySponsor, ActivityLocalSCA}},
+	{ServiceCancel, []ActivityCode{ActivitySponsor, ActivityLocalSCA, ActivityRAAIDChecker}},
+	{ServiceClearLockOut, []ActivityCode{ActivitySponsor, ActivityLocalSCA}},
+	{ServiceAuditTrail, []ActivityCode{ActivitySponsor, ActivityLocalSCA, ActivityRAAIDChecker}},
 }
 
 // Services lists, in menu order, the services a session role allows.

@@ -80,47 +80,47 @@ type Maker struct {
 // Issue makes one persona's card: a factory-fresh software card,
 // personalised with nc's keys and certificates for 9A and 9E, the
 // persona's passcode set, and blocked by three wrong tries if asked. It
-// returns the DER Card Authentication certificate.
-func (m *Maker) Issue(ctx context.Context, nc demo.NewCard) ([]byte, error) {
+// returns the DER certificates it put on the card.
+func (m *Maker) Issue(ctx context.Context, nc demo.NewCard) (demo.IssuedCerts, error) {
 	final := Path(m.Dir, nc.Serial)
 	if _, err := os.Stat(final); err == nil {
-		return nil, fmt.Errorf("%w: %s (the store has no user for it; move it away to seed this card again)", ErrExists, final)
+		return demo.IssuedCerts{}, fmt.Errorf("%w: %s (the store has no user for it; move it away to seed this card again)", ErrExists, final)
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("demo card: %w", err)
+		return demo.IssuedCerts{}, fmt.Errorf("demo card: %w", err)
 	}
 	if err := os.MkdirAll(m.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("demo card: %w", err)
+		return demo.IssuedCerts{}, fmt.Errorf("demo card: %w", err)
 	}
-	card, cardAuth, err := m.make(ctx, nc)
+	card, certs, err := m.make(ctx, nc)
 	if err != nil {
-		return nil, fmt.Errorf("demo card %s: %w", nc.Serial, err)
+		return demo.IssuedCerts{}, fmt.Errorf("demo card %s: %w", nc.Serial, err)
 	}
 	if err := card.Save(final + pendingExt); err != nil {
-		return nil, fmt.Errorf("demo card %s: %w", nc.Serial, err)
+		return demo.IssuedCerts{}, fmt.Errorf("demo card %s: %w", nc.Serial, err)
 	}
 	m.mu.Lock()
 	m.pending = append(m.pending, final)
 	m.mu.Unlock()
-	return cardAuth, nil
+	return certs, nil
 }
 
-func (m *Maker) make(ctx context.Context, nc demo.NewCard) (*sim.Card, []byte, error) {
+func (m *Maker) make(ctx context.Context, nc demo.NewCard) (*sim.Card, demo.IssuedCerts, error) {
+	var certs demo.IssuedCerts
 	card := sim.New()
 	const reader = "demo personalisation"
 	tray := simreader.New(reader)
 	defer tray.Close()
 	if err := tray.Insert(reader, card); err != nil {
-		return nil, nil, err
+		return nil, certs, err
 	}
 	readers := pivcard.NewReaders(tray, pivcard.Assignment{Holder: reader})
 	dc, err := readers.Open(ctx, domain.ReaderHolder)
 	if err != nil {
-		return nil, nil, err
+		return nil, certs, err
 	}
 	pc := dc.(*pivcard.Card)
 	defer pc.Close()
 
-	var cardAuth []byte
 	err = pc.Personalise(ctx, domain.PersonaliseRequest{
 		Serial:      nc.Serial,
 		CHUIDExpiry: nc.CertExpiry,
@@ -128,24 +128,27 @@ func (m *Maker) make(ctx context.Context, nc demo.NewCard) (*sim.Card, []byte, e
 		New:         nc.Keys,
 		Certify: func(slot domain.KeySlot, pub crypto.PublicKey) ([]byte, error) {
 			der, err := m.CA.Issue(pub, nc.UserID, nc.Serial, slot, nc.IssuedAt, nc.CertExpiry)
-			if slot == domain.KeyCardAuth {
-				cardAuth = der
+			switch slot {
+			case domain.KeyPIVAuth:
+				certs.PIVAuth = der
+			case domain.KeyCardAuth:
+				certs.CardAuth = der
 			}
 			return der, err
 		},
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, certs, err
 	}
 	if err := pc.ChangePasscode(ctx, pivcard.FactoryPasscode, nc.Passcode); err != nil {
-		return nil, nil, fmt.Errorf("set passcode: %w", err)
+		return nil, certs, fmt.Errorf("set passcode: %w", err)
 	}
 	if nc.Blocked {
 		if err := block(ctx, pc, nc.Passcode); err != nil {
-			return nil, nil, err
+			return nil, certs, err
 		}
 	}
-	return card, cardAuth, nil
+	return card, certs, nil
 }
 
 // block uses up the passcode's tries the way a forgetful card holder does.

@@ -3,7 +3,9 @@ package democard
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"os"
 	"path/filepath"
@@ -64,7 +66,7 @@ func TestIssueCommit(t *testing.T) {
 	m := &Maker{CA: ca.ForDomain(auth), Dir: filepath.Join(dir, "cards")}
 	const serial = domain.CardSerial("4082A001132F2817")
 	nc := newCard(t, serial, true, now)
-	der, err := m.Issue(ctx, nc)
+	certs, err := m.Issue(ctx, nc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +91,7 @@ func TestIssueCommit(t *testing.T) {
 	if err != nil || st.Serial != serial || !st.Blocked {
 		t.Fatalf("status %+v %v", st, err)
 	}
-	rec := domain.Smartcard{Serial: serial, UserID: nc.UserID, CardAuthCert: der}
+	rec := domain.Smartcard{Serial: serial, UserID: nc.UserID, CardAuthCert: certs.CardAuth}
 	if err := domain.ProveGenuine(ctx, card, rec, ca.ForDomain(auth), nil); err != nil {
 		t.Fatalf("demo card is not genuine: %v", err)
 	}
@@ -99,6 +101,17 @@ func TestIssueCommit(t *testing.T) {
 	}
 	if err := card.Unlock(ctx, nc.Keys.PUK, "2468"); err != nil {
 		t.Fatal(err)
+	}
+	// The 9A certificate returned certifies the key the card signs with
+	// once the passcode is given: an operator's log-in.
+	pivCert, err := ca.ForDomain(auth).Verify(certs.PIVAuth, nc.UserID, serial, domain.KeyPIVAuth)
+	if err != nil {
+		t.Fatalf("9A certificate: %v", err)
+	}
+	digest := sha256.Sum256([]byte("log-in challenge"))
+	sig, err := card.SignWithPasscode(ctx, "2468", digest[:])
+	if err != nil || !ecdsa.VerifyASN1(pivCert.PublicKey.(*ecdsa.PublicKey), digest[:], sig) {
+		t.Fatalf("the 9A key is not the certified one (%v)", err)
 	}
 
 	// Never overwritten, and the CA is loaded, not made again.

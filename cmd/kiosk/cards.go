@@ -139,7 +139,7 @@ func (e *runEnv) holderLookup(ctx context.Context) (lookup func(domain.CardSeria
 			return unknown, []string{fmt.Sprintf("holder names not shown: no store at %s", e.cfg.DBPath)}, func() {}
 		}
 	}
-	s, err := e.openStore(ctx, nil)
+	s, err := e.openStore(ctx, nil, nil)
 	if err != nil {
 		return unknown, []string{fmt.Sprintf("holder names not shown: %v", err)}, func() {}
 	}

@@ -48,8 +48,9 @@ func (e *runEnv) logger() (*slog.Logger, func(), error) {
 // A command that writes the audit trail passes the keys that chain it, and
 // they are checked against the database first (a wrong key-encryption key
 // refuses to start rather than fail at a card holder's last step); a
-// read-only command passes nil.
-func (e *runEnv) openStore(ctx context.Context, keys *secret.Keys) (domain.Store, error) {
+// read-only command passes nil. log, if set, gets a line for each audit
+// row the store commits: the terminal's record of what it wrote.
+func (e *runEnv) openStore(ctx context.Context, keys *secret.Keys, log *slog.Logger) (domain.Store, error) {
 	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	var s domain.Store
@@ -57,6 +58,9 @@ func (e *runEnv) openStore(ctx context.Context, keys *secret.Keys) (domain.Store
 		var opts []postgres.Option
 		if keys != nil {
 			opts = append(opts, postgres.WithAuditChain(keys))
+		}
+		if log != nil {
+			opts = append(opts, postgres.WithLogger(log))
 		}
 		pg, err := postgres.Open(ctx, e.cfg.DatabaseURL, opts...)
 		if err != nil {
@@ -71,6 +75,9 @@ func (e *runEnv) openStore(ctx context.Context, keys *secret.Keys) (domain.Store
 		var opts []sqlite.Option
 		if keys != nil {
 			opts = append(opts, sqlite.WithAuditChain(keys))
+		}
+		if log != nil {
+			opts = append(opts, sqlite.WithLogger(log))
 		}
 		lite, err := sqlite.Open(ctx, e.cfg.DBPath, opts...)
 		if err != nil {
@@ -124,8 +131,21 @@ func cmdMigrate(ctx context.Context, e *runEnv, args []string) error {
 	} else {
 		fmt.Fprintf(e.stdout, "applied %d migration(s): %s\n", len(applied), strings.Join(applied, ", "))
 	}
+	// Roles granted before get the new tables' rights too.
+	regranted, err := pg.Regrant(ctx)
+	if err != nil {
+		log.Error("grant", "err", err)
+		return err
+	}
+	for _, r := range regranted {
+		if r != e.cfg.AppRole {
+			fmt.Fprintf(e.stdout, "role %s may use the kiosk's tables (no DDL; the audit trail is append-only)\n", r)
+		}
+	}
 	if e.cfg.AppRole == "" {
-		fmt.Fprintln(e.stdout, "no --app-role given: grant the kiosk's own login role its rights with kiosk migrate --app-role ROLE, and never run the kiosk as the schema owner")
+		if len(regranted) == 0 {
+			fmt.Fprintln(e.stdout, "no --app-role given: grant the kiosk's own login role its rights with kiosk migrate --app-role ROLE, and never run the kiosk as the schema owner")
+		}
 		return nil
 	}
 	if err := pg.GrantApp(ctx, e.cfg.AppRole); err != nil {
@@ -150,7 +170,7 @@ func cmdAudit(ctx context.Context, e *runEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := e.openStore(ctx, nil)
+	s, err := e.openStore(ctx, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -208,7 +228,7 @@ func cmdSeed(ctx context.Context, e *runEnv, args []string) error {
 		return err
 	}
 	defer closeLog()
-	s, err := e.openStore(ctx, keys)
+	s, err := e.openStore(ctx, keys, log)
 	if err != nil {
 		return err
 	}
@@ -270,7 +290,7 @@ func cmdUsers(ctx context.Context, e *runEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := e.openStore(ctx, nil)
+	s, err := e.openStore(ctx, nil, nil)
 	if err != nil {
 		return err
 	}

@@ -93,7 +93,7 @@ func cmdRecover(ctx context.Context, e *runEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	store, err := e.openStore(ctx, keys)
+	store, err := e.openStore(ctx, keys, log)
 	if err != nil {
 		return err
 	}

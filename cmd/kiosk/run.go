@@ -57,7 +57,7 @@ func cmdRun(ctx context.Context, e *runEnv, args []string) error {
 	if err != nil {
 		return fmt.Errorf("load the service certificate authority (--ca-dir): %w", err)
 	}
-	store, err := e.openStore(ctx, keys)
+	store, err := e.openStore(ctx, keys, log)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,8 @@
 // Package cardwrite records card writes write-ahead (DESIGN.md, "Card
 // writes and records"), for every workflow that changes a card: the
-// self-service unlock and renewal now, the operator's unlock and repair
-// next.
+// self-service unlock and renewal, and the operator's unlock, repair and
+// assisted renewal. A repair's new secrets are committed with its intent
+// (BeginRekey), so the store has whatever the card ends up holding.
 //
 //  1. Begin commits an intent (what, which card, whose, which visit,
 //     terminal, time) before the card is touched.
@@ -104,6 +105,18 @@ func NewID(r io.Reader) (string, error) {
 // must not be changed. ctx may be the visit's, since nothing has happened
 // yet.
 func (j *Journal) Begin(ctx context.Context, w domain.CardWriteIntent) (domain.CardWriteIntent, error) {
+	w, err := j.begin(ctx, j.cfg.Store, w)
+	if err != nil {
+		return w, err
+	}
+	j.mu.Lock()
+	j.inflight[w.ID] = struct{}{}
+	j.mu.Unlock()
+	return w, nil
+}
+
+// begin writes the intent through q.
+func (j *Journal) begin(ctx context.Context, q domain.Queries, w domain.CardWriteIntent) (domain.CardWriteIntent, error) {
 	if w.Op == "" || w.Serial == "" || w.SubjectID == "" {
 		return w, fmt.Errorf("begin card write: operation, card and card holder are required (got %q, %q, %q)", w.Op, w.Serial, w.SubjectID)
 	}
@@ -116,13 +129,40 @@ func (j *Journal) Begin(ctx context.Context, w domain.CardWriteIntent) (domain.C
 		w.Terminal = j.cfg.Terminal
 	}
 	w.SettledAt, w.Outcome, w.Detail = time.Time{}, "", ""
-	if err := j.cfg.Store.BeginCardWrite(ctx, w); err != nil {
+	if err := q.BeginCardWrite(ctx, w); err != nil {
 		return w, fmt.Errorf("record the intent to change card %s: %w", w.Serial, err)
 	}
-	j.mu.Lock()
-	j.inflight[w.ID] = struct{}{}
-	j.mu.Unlock()
 	return w, nil
+}
+
+// BeginRekey is Begin for a write that gives the card new secrets (a
+// repair): next, sealed, is committed with the intent, so that whatever
+// the card holds from then on the store has. A successful outcome adopts
+// them (RenewalRecord.Rekeyed); until then they stay pending, to be tried
+// on the card if the write's outcome is unknown.
+func (j *Journal) BeginRekey(ctx context.Context, w domain.CardWriteIntent, next domain.CardSecrets) (domain.CardWriteIntent, error) {
+	if next.Serial != w.Serial {
+		return w, fmt.Errorf("begin card write: secrets for card %s, intent for card %s", next.Serial, w.Serial)
+	}
+	var begun domain.CardWriteIntent
+	err := j.cfg.Store.InTx(ctx, func(q domain.Queries) error {
+		var err error
+		begun, err = j.begin(ctx, q, w)
+		if err != nil {
+			return err
+		}
+		if err := q.PutPendingSecrets(ctx, begun.ID, next); err != nil {
+			return fmt.Errorf("record the new secrets for card %s: %w", w.Serial, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return w, err
+	}
+	j.mu.Lock()
+	j.inflight[begun.ID] = struct{}{}
+	j.mu.Unlock()
+	return begun, nil
 }
 
 // Finish records the outcome of a write: settled intent, audit row, mails
@@ -231,7 +271,7 @@ func (j *Journal) commit(ctx context.Context, o domain.CardWriteOutcome) (stored
 	}
 	refused = re.err
 	why := "the card was changed, but the service refused its record: " + refused.Error()
-	o.Outcome, o.Renewal = domain.OutcomeFailure, nil
+	o.Outcome, o.Renewal, o.NeedsRepair = domain.OutcomeFailure, nil, false
 	o.Detail = joinDetail(o.Detail, why)
 	o.Audit.Outcome, o.Audit.Detail = domain.OutcomeFailure, joinDetail(o.Audit.Detail, why)
 	j.cfg.Log.Error("card write: the store refused the outcome's record", "intent", o.Intent.ID, "serial", o.Intent.Serial, "err", refused)
@@ -269,12 +309,30 @@ func (j *Journal) tx(ctx context.Context, o domain.CardWriteOutcome) error {
 			return fmt.Errorf("settle card write: %w", err)
 		}
 		if r := o.Renewal; r != nil {
-			err := q.RecordRenewal(ctx, o.Intent.Serial, r.CertExpiry, r.CardAuthCert)
+			err := q.RecordRenewal(ctx, o.Intent.Serial, *r)
 			if errors.Is(err, domain.ErrCardCancelled) || errors.Is(err, domain.ErrNotFound) {
 				return &refusedError{fmt.Errorf("record renewal: %w", err)}
 			}
 			if err != nil {
 				return fmt.Errorf("record renewal: %w", err)
+			}
+			if r.Rekeyed {
+				err := q.AdoptPendingSecrets(ctx, o.Intent.ID)
+				if errors.Is(err, domain.ErrNotFound) {
+					return &refusedError{fmt.Errorf("adopt the card's new secrets: %w", err)}
+				}
+				if err != nil {
+					return fmt.Errorf("adopt the card's new secrets: %w", err)
+				}
+			}
+		}
+		if o.NeedsRepair {
+			err := q.MarkNeedsRepair(ctx, o.Intent.Serial)
+			if errors.Is(err, domain.ErrNotFound) {
+				return &refusedError{fmt.Errorf("mark the card for repair: %w", err)}
+			}
+			if err != nil {
+				return fmt.Errorf("mark the card for repair: %w", err)
 			}
 		}
 		if written, err = q.AppendAudit(ctx, o.Audit); err != nil {

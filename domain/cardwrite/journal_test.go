@@ -325,3 +325,89 @@ func TestOpenLeavesOutWritesInFlight(t *testing.T) {
 		t.Fatalf("after Leave: %v", got)
 	}
 }
+
+// A repair's new secrets are committed with its intent, before the card
+// is touched; its outcome adopts them, even when replayed from the spool
+// (which never holds them), and starts the count of self-renewals again.
+func TestRekeyedWrite(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	recorded := domain.CardSecrets{Serial: f.card.Serial, SealedPUK: []byte{1}, MgmtKeyAlg: "AES256", SealedMgmtKey: []byte{2}, KEKFingerprint: "kek"}
+	if err := f.store.PutCardSecrets(ctx, recorded); err != nil {
+		t.Fatal(err)
+	}
+	next := domain.CardSecrets{Serial: f.card.Serial, SealedPUK: []byte{3}, MgmtKeyAlg: "AES256", SealedMgmtKey: []byte{4}, KEKFingerprint: "kek"}
+	intent := domain.CardWriteIntent{Op: domain.CardWriteOperatorRepair, Serial: f.card.Serial, SubjectID: f.card.UserID, ActorID: "555000000109"}
+
+	f.store.down.Store(true)
+	if _, err := f.journal.BeginRekey(ctx, intent, next); !errors.Is(err, errUnreachable) {
+		t.Fatalf("begin while the store is away: %v", err)
+	}
+	f.store.down.Store(false)
+	other := next
+	other.Serial = "4082A00100000011"
+	if _, err := f.journal.BeginRekey(ctx, intent, other); err == nil {
+		t.Fatal("began with another card's secrets")
+	}
+	w, err := f.journal.BeginRekey(ctx, intent, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pending, err := f.store.PendingSecrets(ctx, f.card.Serial); err != nil || len(pending) != 1 {
+		t.Fatalf("pending secrets %d, %v", len(pending), err)
+	}
+	o := outcome(w)
+	o.Mails = nil
+	o.Renewal = &domain.RenewalRecord{CertExpiry: now.AddDate(2, 0, 0), CardAuthCert: []byte{9, 0xe}, PIVAuthCert: []byte{9, 0xa},
+		Operator: true, Rekeyed: true}
+	f.store.down.Store(true)
+	wantErr(t, "finish while the store is away", f.journal.Finish(ctx, o), domain.ErrRecordDelayed)
+	f.store.down.Store(false)
+	if n, err := f.journal.Replay(ctx); n != 1 || err != nil {
+		t.Fatalf("replay: %d, %v", n, err)
+	}
+	got, err := f.store.GetCardSecrets(ctx, f.card.Serial)
+	if err != nil || got.SealedPUK[0] != 3 || got.SealedMgmtKey[0] != 4 {
+		t.Fatalf("card secrets after the repair %+v, %v", got, err)
+	}
+	rec, err := f.store.GetSmartcard(ctx, f.card.Serial)
+	if err != nil || rec.RenewalsSinceOperator != 0 || string(rec.PIVAuthCert) != "\x09\x0a" || !rec.CertExpiry.Equal(now.AddDate(2, 0, 0)) {
+		t.Fatalf("record after the repair %+v, %v", rec, err)
+	}
+	if pending, _ := f.store.PendingSecrets(ctx, f.card.Serial); len(pending) != 0 {
+		t.Fatalf("%d pending secrets left", len(pending))
+	}
+}
+
+// A write that stopped part-way marks the card for repair with its
+// outcome; a renewal recorded later clears the mark.
+func TestNeedsRepairOutcome(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	w := f.begin(t, domain.CardWriteSelfRenew)
+	o := outcome(w)
+	o.Mails, o.Outcome, o.Audit.Outcome, o.NeedsRepair = nil, domain.OutcomeFailure, domain.OutcomeFailure, true
+	if err := f.journal.Finish(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	if rec, _ := f.store.GetSmartcard(ctx, f.card.Serial); !rec.NeedsRepair {
+		t.Fatal("card not marked for repair")
+	}
+	w = f.begin(t, domain.CardWriteAssistedRenewal)
+	o = outcome(w)
+	o.Mails = nil
+	o.Renewal = &domain.RenewalRecord{CertExpiry: now.AddDate(2, 0, 0), CardAuthCert: []byte{1}, Operator: true}
+	if err := f.journal.Finish(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	if rec, _ := f.store.GetSmartcard(ctx, f.card.Serial); rec.NeedsRepair {
+		t.Fatal("a recorded renewal left the card marked for repair")
+	}
+}
+
+func wantErr(t *testing.T, what string, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("%s: got %v, want %v", what, err, target)
+	}
+}

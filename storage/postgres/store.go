@@ -7,6 +7,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -93,6 +94,12 @@ type Option func(*Store)
 // event to the one before under c's key; without it AppendAudit refuses.
 func WithAuditChain(c domain.AuditChain) Option {
 	return func(s *Store) { s.SetAuditChain(c) }
+}
+
+// WithLogger logs each audit row once committed (ID, action and the start
+// of its MAC): the terminal's own record of the rows it wrote.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Store) { s.SetLogger(l) }
 }
 
 // Migrate applies the embedded migrations not yet applied, in one
@@ -251,57 +258,133 @@ func oneLine(msg string) string {
 // ErrNoSuchRole means the application role to grant to does not exist.
 var ErrNoSuchRole = errors.New("database role does not exist")
 
+// appGrants is what the kiosk's own role may do to each table: exactly
+// what the store's queries need. The audit trail takes new rows only, and
+// not their IDs (the column list leaves id out, so rows cannot be slipped
+// in out of order); no table is the role's to alter, and a table missing
+// here is refused, so each new table gets a decision.
+var appGrants = map[string]string{
+	"schema_migrations":            "SELECT",
+	"audit_chain":                  "SELECT",
+	"app_roles":                    "SELECT",
+	"audit_events":                 "SELECT, INSERT (at, action, outcome, actor_id, subject_id, card_serial, role, terminal, detail, mac)",
+	"users":                        "SELECT, INSERT, UPDATE",
+	"positions":                    "SELECT, INSERT, DELETE",
+	"position_activities":          "SELECT, INSERT, DELETE",
+	"smartcards":                   "SELECT, INSERT, UPDATE",
+	"card_secrets":                 "SELECT, INSERT, UPDATE",
+	"registrations":                "SELECT, INSERT, UPDATE",
+	"registration_answers":         "SELECT, INSERT, DELETE",
+	"pending_registrations":        "SELECT, INSERT, UPDATE, DELETE",
+	"pending_registration_answers": "SELECT, INSERT, DELETE",
+	"one_time_codes":               "SELECT, INSERT, UPDATE",
+	"mail_outbox":                  "SELECT, INSERT, UPDATE",
+	"card_writes":                  "SELECT, INSERT, UPDATE",
+	"pending_card_secrets":         "SELECT, INSERT, DELETE",
+}
+
 // GrantApp gives the kiosk's own login role exactly what the kiosk needs
-// and no more: it reads and writes the service's tables but runs no DDL,
-// owns nothing (so it cannot disable the audit triggers), and may only
-// read and append to the audit trail. Run it as the schema owner after
-// Migrate; running it again changes nothing.
+// and no more (appGrants): it runs no DDL, owns nothing (so it cannot
+// switch the audit triggers off) and may only read and append to the
+// audit trail. It refuses a role that could become the owner or a
+// superuser. Run it as the schema owner after Migrate; the role is
+// recorded, so later migrations grant it their new tables (Regrant).
+// Running it again changes nothing.
 func (s *Store) GrantApp(ctx context.Context, role string) error {
 	if role == "" {
 		return errors.New("grant: no role given")
 	}
-	var superuser bool
-	err := s.pool.QueryRow(ctx, `SELECT rolsuper FROM pg_roles WHERE rolname = $1`, role).Scan(&superuser)
-	if errors.Is(err, pgx.ErrNoRows) {
+	var super, createRole, bypassRLS, ownerMember bool
+	err := s.pool.QueryRow(ctx, `
+		SELECT r.rolsuper, r.rolcreaterole, r.rolbypassrls,
+			EXISTS (SELECT 1 FROM pg_tables t WHERE t.schemaname = 'public' AND pg_has_role(r.oid, t.tableowner, 'MEMBER'))
+		FROM pg_roles r WHERE r.rolname = $1`, role).Scan(&super, &createRole, &bypassRLS, &ownerMember)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
 		return fmt.Errorf("grant to %s: %w (create it first: CREATE ROLE %s LOGIN PASSWORD '…')", role, ErrNoSuchRole, pgx.Identifier{role}.Sanitize())
-	}
-	if err != nil {
+	case err != nil:
 		return fmt.Errorf("grant to %s: %w", role, translate(err))
-	}
-	if superuser {
+	case super:
 		return fmt.Errorf("grant to %s: it is a superuser, which can change anything: give the kiosk a role of its own", role)
+	case ownerMember:
+		// An owner (or a member of one) keeps every right whatever is
+		// revoked, and could switch the audit triggers off.
+		return fmt.Errorf("grant to %s: it owns the kiosk's tables or is a member of their owner; migrate as another role, and run the kiosk as this one", role)
+	case createRole || bypassRLS:
+		return fmt.Errorf("grant to %s: it may create roles or bypass row security, and so could make itself the owner: give the kiosk a plain login role", role)
 	}
-	// An owner keeps every right whatever is revoked (it could switch the
-	// audit triggers off), so the kiosk must not run as the schema owner.
-	var owned int
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tableowner = $1`, role).Scan(&owned); err != nil {
-		return fmt.Errorf("grant to %s: %w", role, translate(err))
-	}
-	if owned > 0 {
-		return fmt.Errorf("grant to %s: it owns %d of the kiosk's tables (it ran kiosk migrate); migrate as another role, and run the kiosk as this one", role, owned)
-	}
-	id := pgx.Identifier{role}.Sanitize()
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("grant to %s: %w", role, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	for _, stmt := range []string{
-		`REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ` + id,
-		`REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM ` + id,
-		`REVOKE CREATE ON SCHEMA public FROM ` + id,
-		`GRANT USAGE ON SCHEMA public TO ` + id,
-		`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ` + id,
-		`REVOKE INSERT, UPDATE, DELETE ON schema_migrations FROM ` + id,
-		`REVOKE UPDATE, DELETE ON audit_events FROM ` + id,
-		`GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ` + id,
-	} {
-		if _, err := tx.Exec(ctx, stmt); err != nil {
-			return fmt.Errorf("grant to %s: %w", role, translate(err))
-		}
+	if err := grantTables(ctx, tx, role); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO app_roles (name) VALUES ($1) ON CONFLICT DO NOTHING`, role); err != nil {
+		return fmt.Errorf("grant to %s: %w", role, translate(err))
+	}
+	var create bool
+	if err := tx.QueryRow(ctx, `SELECT has_schema_privilege($1, 'public', 'CREATE')`, role).Scan(&create); err != nil {
+		return fmt.Errorf("grant to %s: %w", role, translate(err))
+	}
+	if create {
+		return fmt.Errorf("grant to %s: it can still create objects in schema public (granted to PUBLIC?): run REVOKE CREATE ON SCHEMA public FROM PUBLIC as the owner", role)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("grant to %s: %w", role, err)
 	}
 	return nil
+}
+
+// grantTables sets role's rights on every table in the schema to
+// appGrants, from nothing.
+func grantTables(ctx context.Context, tx pgx.Tx, role string) error {
+	rows, err := tx.Query(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`)
+	if err != nil {
+		return fmt.Errorf("grant to %s: %w", role, translate(err))
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("grant to %s: %w", role, translate(err))
+	}
+	id := pgx.Identifier{role}.Sanitize()
+	stmts := []string{
+		`REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ` + id,
+		`REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM ` + id,
+		`REVOKE CREATE ON SCHEMA public FROM ` + id,
+		`GRANT USAGE ON SCHEMA public TO ` + id,
+	}
+	for _, t := range tables {
+		rights, ok := appGrants[t]
+		if !ok {
+			return fmt.Errorf("grant to %s: no rule for table %s: add it to appGrants", role, t)
+		}
+		stmts = append(stmts, fmt.Sprintf(`GRANT %s ON %s TO %s`, rights, pgx.Identifier{t}.Sanitize(), id))
+	}
+	for _, stmt := range stmts {
+		if _, err := tx.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("grant to %s: %s: %w", role, stmt, translate(err))
+		}
+	}
+	return nil
+}
+
+// Regrant grants each role GrantApp recorded its rights again, for the
+// tables a migration added; migrate runs it after every migration.
+func (s *Store) Regrant(ctx context.Context) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT name FROM app_roles ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("regrant: %w", translate(err))
+	}
+	roles, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("regrant: %w", translate(err))
+	}
+	for _, r := range roles {
+		if err := s.GrantApp(ctx, r); err != nil {
+			return nil, err
+		}
+	}
+	return roles, nil
 }

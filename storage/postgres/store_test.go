@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -265,6 +266,10 @@ func TestAppRoleLeastPrivilege(t *testing.T) {
 	for _, q := range []string{
 		"ALTER TABLE audit_events DISABLE TRIGGER USER",
 		"DROP TRIGGER audit_events_no_update_delete ON audit_events",
+		// Rows slipped in with an ID of one's choosing (out of chain order,
+		// or below where a walk starts).
+		"INSERT INTO audit_events (id, at, action, outcome, mac) OVERRIDING SYSTEM VALUE VALUES (-5, now(), 'operator_unlock', 'success', '\\x00')",
+		"DELETE FROM card_writes",
 		fmt.Sprintf("UPDATE audit_events SET detail = 'tampered' WHERE id = %d", e.ID),
 		fmt.Sprintf("DELETE FROM audit_events WHERE id = %d", e.ID),
 		"TRUNCATE audit_events",
@@ -281,6 +286,38 @@ func TestAppRoleLeastPrivilege(t *testing.T) {
 	}
 	if _, err := domain.VerifyAudit(t.Context(), app, storetest.Chain); err != nil {
 		t.Fatalf("audit trail after the refused tampering: %v", err)
+	}
+	// A row without its MAC is refused by the table itself.
+	err = rawExec(t.Context(), app, "INSERT INTO audit_events (at, action, outcome) VALUES (now(), 'operator_unlock', 'success')")
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "23514" {
+		t.Errorf("as the app role, a row without MAC: %v, want check_violation (23514)", err)
+	}
+
+	// Roles that could become the owner are refused.
+	for name, alter := range map[string]string{
+		"may create roles":        "ALTER ROLE %s CREATEROLE",
+		"member of the owner":     "DO $$ BEGIN EXECUTE format('GRANT %%I TO %%I', current_user, '%s'); END $$",
+		"may bypass row security": "ALTER ROLE %s BYPASSRLS",
+	} {
+		risky, _ := pgtest.NewRole(t, dbURL)
+		if err := rawExec(t.Context(), owner, fmt.Sprintf(alter, risky)); err != nil {
+			t.Fatal(err)
+		}
+		if err := owner.GrantApp(t.Context(), risky); err == nil {
+			t.Errorf("grant to a role that %s: accepted", name)
+		}
+	}
+	// A later migration's table is granted by migrate on its own: the
+	// role is recorded; a table with no rule is refused, not guessed.
+	if roles, err := owner.Regrant(t.Context()); err != nil || !slices.Contains(roles, role) {
+		t.Fatalf("regrant: %v %v, want %s among them", roles, err, role)
+	}
+	if err := rawExec(t.Context(), owner, "CREATE TABLE unplanned (id int)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner.Regrant(t.Context()); err == nil || !strings.Contains(err.Error(), "no rule for table unplanned") {
+		t.Fatalf("regrant with a table that has no rule: %v", err)
 	}
 
 	if err := owner.GrantApp(t.Context(), "postgres"); err == nil || !strings.Contains(err.Error(), "superuser") {
@@ -300,4 +337,10 @@ func TestAuditTamperDetected(t *testing.T) {
 	}
 	storetest.TamperAudit(t, s, rawExec,
 		[]string{"ALTER TABLE audit_events DISABLE TRIGGER USER"}, []string{"ALTER TABLE audit_events ENABLE TRIGGER USER"})
+	s2 := open(t, throwawayDB(t))
+	if _, err := s2.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	storetest.ClearedMAC(t, s2, rawExec, []string{"ALTER TABLE audit_events DISABLE TRIGGER USER",
+		"ALTER TABLE audit_events DROP CONSTRAINT audit_events_mac"})
 }

@@ -35,16 +35,22 @@ const (
 // Dir is a spool directory.
 type Dir struct {
 	path string
-	// mu orders this process's writers; the renames keep other
-	// processes (kiosk recover) safe.
+	// mu orders this process's writers. Another process (kiosk recover
+	// beside the kiosk) sees only whole files, as each is renamed into
+	// place, and leaves a temporary file alone until it is staleTmp old.
 	mu sync.Mutex
 }
 
 var _ domain.OutcomeSpool = (*Dir)(nil)
 
+// staleTmp is how old a temporary file must be before Open removes it: a
+// younger one may be another process's Put still under way.
+const staleTmp = 10 * time.Minute
+
 // Open opens the spool in dir, creating it (0700) if needed and making an
 // existing one private. Temporary files left by a crash mid-Put are
-// removed: their Put never returned, so no caller counted on them.
+// removed once stale: their Put never returned, so no caller counted on
+// them.
 func Open(dir string) (*Dir, error) {
 	if dir == "" {
 		return nil, errors.New("open spool: no directory")
@@ -60,10 +66,21 @@ func Open(dir string) (*Dir, error) {
 		return nil, fmt.Errorf("open spool: %w", err)
 	}
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), tmpPrefix) {
-			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
-				return nil, fmt.Errorf("open spool: %w", err)
-			}
+		if !strings.HasPrefix(e.Name(), tmpPrefix) {
+			continue
+		}
+		info, err := e.Info()
+		if errors.Is(err, os.ErrNotExist) {
+			continue // renamed or removed by its writer meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("open spool: %w", err)
+		}
+		if time.Since(info.ModTime()) < staleTmp {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("open spool: %w", err)
 		}
 	}
 	return &Dir{path: dir}, nil
@@ -203,6 +220,9 @@ type record struct {
 	Audit   auditRecord  `json:"audit"`
 	Mails   []mailRecord `json:"mails,omitempty"`
 	Renewal *renewalRec  `json:"renewal,omitempty"`
+	// NeedsRepair was added within version 1: older files read as false,
+	// which is what they meant.
+	NeedsRepair bool `json:"needs_repair,omitempty"`
 }
 
 type intentRecord struct {
@@ -236,9 +256,15 @@ type mailRecord struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// renewalRec: the fields after card_auth_cert were added within version
+// 1; an older file's renewal reads as a self-renewal without the 9A
+// certificate, which is what it recorded.
 type renewalRec struct {
 	CertExpiry   time.Time `json:"cert_expiry"`
 	CardAuthCert []byte    `json:"card_auth_cert"`
+	PIVAuthCert  []byte    `json:"piv_auth_cert,omitempty"`
+	Operator     bool      `json:"operator,omitempty"`
+	Rekeyed      bool      `json:"rekeyed,omitempty"`
 }
 
 func toRecord(o domain.CardWriteOutcome) record {
@@ -256,8 +282,10 @@ func toRecord(o domain.CardWriteOutcome) record {
 		r.Mails = append(r.Mails, mailRecord{To: m.To, Subject: m.Subject, Body: m.Body, CreatedAt: m.CreatedAt})
 	}
 	if o.Renewal != nil {
-		r.Renewal = &renewalRec{CertExpiry: o.Renewal.CertExpiry, CardAuthCert: o.Renewal.CardAuthCert}
+		r.Renewal = &renewalRec{CertExpiry: o.Renewal.CertExpiry, CardAuthCert: o.Renewal.CardAuthCert,
+			PIVAuthCert: o.Renewal.PIVAuthCert, Operator: o.Renewal.Operator, Rekeyed: o.Renewal.Rekeyed}
 	}
+	r.NeedsRepair = o.NeedsRepair
 	return r
 }
 
@@ -276,7 +304,9 @@ func (r record) outcome() domain.CardWriteOutcome {
 		o.Mails = append(o.Mails, domain.Mail{To: m.To, Subject: m.Subject, Body: m.Body, CreatedAt: m.CreatedAt})
 	}
 	if r.Renewal != nil {
-		o.Renewal = &domain.RenewalRecord{CertExpiry: r.Renewal.CertExpiry, CardAuthCert: r.Renewal.CardAuthCert}
+		o.Renewal = &domain.RenewalRecord{CertExpiry: r.Renewal.CertExpiry, CardAuthCert: r.Renewal.CardAuthCert,
+			PIVAuthCert: r.Renewal.PIVAuthCert, Operator: r.Renewal.Operator, Rekeyed: r.Renewal.Rekeyed}
 	}
+	o.NeedsRepair = r.NeedsRepair
 	return o
 }

@@ -23,8 +23,9 @@ func outcome(id string, when time.Time) domain.CardWriteOutcome {
 		Intent: w, At: when, Outcome: domain.OutcomeSuccess, Detail: "certificates valid until 2 March 2028",
 		Audit: domain.AuditEvent{At: when, Action: domain.AuditSelfRenew, Outcome: domain.OutcomeSuccess, ActorID: w.ActorID,
 			SubjectID: w.SubjectID, CardSerial: w.Serial, Role: w.Role, Terminal: w.Terminal, Detail: "certificates valid until 2 March 2028"},
-		Mails:   []domain.Mail{{To: "test.person@nhs.net", Subject: "Your Smartcard has been unlocked", Body: "Hello\n\nline two\n", CreatedAt: when}},
-		Renewal: &domain.RenewalRecord{CertExpiry: when.AddDate(2, 0, 0), CardAuthCert: []byte{0x30, 0x82, 0x01, 0x00}},
+		Mails: []domain.Mail{{To: "test.person@nhs.net", Subject: "Your Smartcard has been unlocked", Body: "Hello\n\nline two\n", CreatedAt: when}},
+		Renewal: &domain.RenewalRecord{CertExpiry: when.AddDate(2, 0, 0), CardAuthCert: []byte{0x30, 0x82, 0x01, 0x00},
+			PIVAuthCert: []byte{0x30, 0x82, 0x01, 0x9a}, Operator: true, Rekeyed: true},
 	}
 }
 
@@ -64,7 +65,7 @@ func TestPutListRemove(t *testing.T) {
 		t.Fatalf("a new spool holds %v", got)
 	}
 	late, early := outcome("bb", at.Add(time.Minute)), outcome("cc", at)
-	early.Renewal, early.Mails, early.Intent.Role = nil, nil, ""
+	early.Renewal, early.Mails, early.Intent.Role, early.NeedsRepair = nil, nil, "", true
 	for _, o := range []domain.CardWriteOutcome{late, early} {
 		if err := d.Put(o); err != nil {
 			t.Fatal(err)
@@ -133,9 +134,21 @@ func TestTornAndDamagedFiles(t *testing.T) {
 	if err := os.WriteFile(torn, []byte(`{"version":1,"int`), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// Another process's Put may be under way: a young file stays.
+	inFlight := filepath.Join(dir, ".tmp-456")
+	if err := os.WriteFile(inFlight, []byte(`{"version":1,"int`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-spool.StaleTmp - time.Minute)
+	if err := os.Chtimes(torn, old, old); err != nil {
+		t.Fatal(err)
+	}
 	d := open(t, dir)
 	if _, err := os.Stat(torn); !os.IsNotExist(err) {
-		t.Fatalf("torn file still there: %v", err)
+		t.Fatalf("stale torn file still there: %v", err)
+	}
+	if _, err := os.Stat(inFlight); err != nil {
+		t.Fatalf("a file another Put may be writing was removed: %v", err)
 	}
 	if got := list(t, d); len(got) != 0 {
 		t.Fatalf("listed %v", got)
@@ -174,5 +187,28 @@ func TestRefusesIDsThatAreNotHex(t *testing.T) {
 	entries, err := os.ReadDir(parent)
 	if err != nil || len(entries) != 1 {
 		t.Fatalf("files beside the spool: %v %v", entries, err)
+	}
+}
+
+// A file written before the operator's fields existed reads as what it
+// recorded: a self-renewal, no 9A certificate, no repair needed.
+func TestReadsEarlierFiles(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "spool")
+	d := open(t, dir)
+	old := `{"version":1,"intent":{"id":"abcd","op":"self_renew","card_serial":"4082A001132F2817","subject_id":"555001799894",` +
+		`"actor_id":"555001799894","visit":"a1b2","terminal":"booth-1","started_at":"2026-03-02T09:59:59Z"},` +
+		`"at":"2026-03-02T10:00:00Z","outcome":"success","detail":"","audit":{"at":"2026-03-02T10:00:00Z","action":"self_renew",` +
+		`"outcome":"success","actor_id":"555001799894","subject_id":"555001799894","card_serial":"4082A001132F2817",` +
+		`"terminal":"booth-1","detail":""},"renewal":{"cert_expiry":"2028-03-02T10:00:00Z","card_auth_cert":"MIIB"}}`
+	if err := os.WriteFile(filepath.Join(dir, "abcd.json"), []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := list(t, d)
+	if len(got) != 1 || got[0].Renewal == nil {
+		t.Fatalf("listed %+v", got)
+	}
+	r := got[0].Renewal
+	if r.PIVAuthCert != nil || r.Operator || r.Rekeyed || got[0].NeedsRepair || len(r.CardAuthCert) != 3 {
+		t.Fatalf("an earlier file read as %+v, needs repair %v", r, got[0].NeedsRepair)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -119,6 +120,12 @@ type Option func(*Store)
 // event to the one before under c's key; without it AppendAudit refuses.
 func WithAuditChain(c domain.AuditChain) Option {
 	return func(s *Store) { s.SetAuditChain(c) }
+}
+
+// WithLogger logs each audit row once committed (ID, action and the start
+// of its MAC): the terminal's own record of the rows it wrote.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Store) { s.SetLogger(l) }
 }
 
 // migrate applies the embedded migrations not yet applied, in one

@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -238,8 +240,9 @@ func migrationCount(t *testing.T) int {
 // append-only triggers, but a changed row and a deleted row are both
 // found by VerifyAudit.
 func TestAuditTamperDetected(t *testing.T) {
-	storetest.TamperAudit(t, openTemp(t), rawExec,
-		[]string{"DROP TRIGGER audit_events_no_update", "DROP TRIGGER audit_events_no_delete"}, nil)
+	unguard := []string{"DROP TRIGGER audit_events_no_update", "DROP TRIGGER audit_events_no_delete"}
+	storetest.TamperAudit(t, openTemp(t), rawExec, unguard, nil)
+	storetest.ClearedMAC(t, openTemp(t), rawExec, unguard)
 }
 
 // TestAuditNeedsChainKey: a store opened without the audit chain's key
@@ -256,5 +259,50 @@ func TestAuditNeedsChainKey(t *testing.T) {
 	}
 	if _, err := s.ListAudit(t.Context(), domain.AuditFilter{}); err != nil {
 		t.Fatalf("list without a key: %v", err)
+	}
+}
+
+// TestAuditRowsLoggedOnceCommitted: the terminal's log names each audit
+// row it wrote, and only once its transaction committed.
+func TestAuditRowsLoggedOnceCommitted(t *testing.T) {
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "kiosk.db"), WithAuditChain(storetest.Chain), WithLogger(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	ev := domain.AuditEvent{Action: domain.AuditSelfUnlock, Outcome: domain.OutcomeSuccess}
+	if _, err := s.AppendAudit(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	rolledBack := errors.New("roll back")
+	if err := s.InTx(ctx, func(q domain.Queries) error {
+		if _, err := q.AppendAudit(ctx, ev); err != nil {
+			return err
+		}
+		return rolledBack
+	}); !errors.Is(err, rolledBack) {
+		t.Fatal(err)
+	}
+	if err := s.InTx(ctx, func(q domain.Queries) error {
+		_, err := q.AppendAudit(ctx, ev)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := s.ListAudit(ctx, domain.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := buf.String()
+	if len(stored) != 2 || strings.Count(got, "audit row written") != 2 {
+		t.Fatalf("%d rows stored; log:\n%s\nwant the 2 committed rows logged, not the rolled-back one", len(stored), got)
+	}
+	for _, e := range stored {
+		if want := fmt.Sprintf("id=%d action=self_unlock mac=%x", e.ID, e.MAC[:8]); !strings.Contains(got, want) {
+			t.Errorf("log lacks %q:\n%s", want, got)
+		}
 	}
 }

@@ -185,3 +185,65 @@ func TamperAudit(t *testing.T, s domain.Store, exec func(ctx context.Context, s 
 		t.Fatalf("breaks at rows %v, want %v (the changed row, and the row after the deleted one)", broken, want)
 	}
 }
+
+// testAuditPages: a card holder's trail (their events and their card's),
+// newest first, in pages that appends made meanwhile do not shift.
+func testAuditPages(t *testing.T, s domain.Store) {
+	ctx := t.Context()
+	holder, other, serial, otherSerial := newUserID(), newUserID(), newSerial(), newSerial()
+	ev := func(i int, subject domain.UserID, card domain.CardSerial) domain.AuditEvent {
+		return appendAudit(t, s, domain.AuditEvent{At: base.Add(time.Duration(i) * time.Second), Action: domain.AuditCardChecked,
+			Outcome: domain.OutcomeSuccess, SubjectID: subject, CardSerial: card, Terminal: "RA-desk-1", Detail: fmt.Sprint("event ", i)})
+	}
+	e1 := ev(1, holder, serial)
+	e2 := ev(2, holder, "")          // the holder's, about no card
+	e3 := ev(3, "", serial)          // the card's, before its holder was known
+	ev(4, other, otherSerial)        // someone else's
+	e5 := ev(5, other, serial)       // the card's, under another subject
+	e6 := ev(6, holder, otherSerial) // the holder's other card
+	ev(7, "", "")                    // nobody's: empty fields match nothing
+
+	list := func(f domain.AuditFilter) []domain.AuditEvent {
+		t.Helper()
+		got, err := s.ListAudit(ctx, f)
+		noErr(t, fmt.Sprintf("list audit %+v", f), err)
+		return got
+	}
+	trail := domain.AuditFilter{SubjectID: holder, CardSerial: serial, SubjectOrCard: true}
+	equal(t, "holder's and card's events", list(trail), []domain.AuditEvent{e6, e5, e3, e2, e1})
+	page := trail
+	page.Limit = 2
+	equal(t, "first page", list(page), []domain.AuditEvent{e6, e5})
+	ev(8, holder, serial) // appended while the first page is on screen
+	page.BeforeID = e5.ID
+	equal(t, "second page", list(page), []domain.AuditEvent{e3, e2})
+	page.BeforeID = e2.ID
+	equal(t, "last page", list(page), []domain.AuditEvent{e1})
+	page.BeforeID = e1.ID
+	equal(t, "past the last page", len(list(page)), 0)
+
+	equal(t, "holder only", list(domain.AuditFilter{SubjectID: holder, SubjectOrCard: true, BeforeID: e6.ID}), []domain.AuditEvent{e2, e1})
+	equal(t, "card only", list(domain.AuditFilter{CardSerial: serial, SubjectOrCard: true, BeforeID: e6.ID}), []domain.AuditEvent{e5, e3, e1})
+	equal(t, "holder and card, both", list(domain.AuditFilter{SubjectID: holder, CardSerial: serial, BeforeID: e6.ID}), []domain.AuditEvent{e1})
+}
+
+// ClearedMAC is for a store's own tests, on a database of its own: once
+// the newest row's MAC is cleared (by someone who can lift the guard),
+// verify reports it and the store refuses to chain on from it, rather
+// than start a new chain that would hide the break.
+func ClearedMAC(t *testing.T, s domain.Store, exec func(ctx context.Context, s domain.Store, query string) error, unguard []string) {
+	t.Helper()
+	ctx := t.Context()
+	e := appendAudit(t, s, domain.AuditEvent{At: base, Action: domain.AuditSelfUnlock, Outcome: domain.OutcomeSuccess, Detail: "to be hidden"})
+	for _, q := range append(slices.Clone(unguard), fmt.Sprintf("UPDATE audit_events SET mac = NULL WHERE id = %d", e.ID)) {
+		noErr(t, q, exec(ctx, s, q))
+	}
+	rep, err := domain.VerifyAudit(ctx, s, Chain)
+	if !errors.Is(err, domain.ErrAuditChainBroken) || len(rep.Breaks) != 1 || rep.Breaks[0].Event.ID != e.ID {
+		t.Fatalf("verify after clearing a MAC: %v %+v, want a break at row %d", err, rep.Breaks, e.ID)
+	}
+	_, err = s.AppendAudit(ctx, domain.AuditEvent{Action: domain.AuditSelfUnlock, Outcome: domain.OutcomeSuccess})
+	if !errors.Is(err, domain.ErrAuditChainBroken) {
+		t.Fatalf("append after a cleared MAC: %v, want ErrAuditChainBroken", err)
+	}
+}

@@ -15,6 +15,7 @@ func testSmartcards(t *testing.T, s domain.Store) {
 		Serial: newSerial(), UserID: u.ID, Type: "PIV",
 		IssuedAt: base, CertExpiry: base.AddDate(2, 0, 0),
 		RenewalsSinceOperator: 2, CardAuthCert: []byte{0x30, 0x82, 0x01, 0x00, 0xff},
+		PIVAuthCert: []byte{0x30, 0x82, 0x01, 0x00, 0x9a}, NeedsRepair: true,
 	}
 	noErr(t, "put smartcard", s.PutSmartcard(ctx, c1))
 	got, err := s.GetSmartcard(ctx, c1.Serial)
@@ -28,6 +29,7 @@ func testSmartcards(t *testing.T, s domain.Store) {
 
 	// Update by serial: cancel it, drop the certificate.
 	c1.CancelledAt, c1.CancelReason, c1.RenewalsSinceOperator, c1.CardAuthCert = base.Add(time.Hour), "Lost", 0, nil
+	c1.PIVAuthCert, c1.NeedsRepair = nil, false
 	noErr(t, "update smartcard", s.PutSmartcard(ctx, c1))
 	got, err = s.GetSmartcard(ctx, c1.Serial)
 	noErr(t, "get smartcard", err)

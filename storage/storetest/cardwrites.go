@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -199,4 +200,71 @@ func (st *suite) testCardWriteSettledOnce(t *testing.T, s domain.Store) {
 	if got := getIntent(t, s, w.ID); got.Outcome != domain.OutcomeFailure {
 		t.Fatalf("intent after the refused change: %+v", got)
 	}
+}
+
+// testPendingSecrets: a repair's new secrets wait under its intent, newest
+// first, and adopting one set makes it the card's and forgets the others.
+func testPendingSecrets(t *testing.T, s domain.Store) {
+	ctx := t.Context()
+	u := putUser(t, s, "Test", "Repairee")
+	c := putCard(t, s, u.ID, base)
+	recorded := domain.CardSecrets{Serial: c.Serial, SealedPUK: []byte{1}, MgmtKeyAlg: "AES256", SealedMgmtKey: []byte{2},
+		KEKFingerprint: "sha256:recorded", UpdatedAt: stored(base)}
+	noErr(t, "put card secrets", s.PutCardSecrets(ctx, recorded))
+
+	repair := func(i int) (domain.CardWriteIntent, domain.CardSecrets) {
+		w := newIntent(base.Add(time.Duration(i) * time.Minute))
+		w.Op, w.Serial, w.SubjectID = domain.CardWriteOperatorRepair, c.Serial, u.ID
+		w = begin(t, s, w)
+		next := domain.CardSecrets{Serial: c.Serial, SealedPUK: []byte{byte(10 + i)}, MgmtKeyAlg: "AES128",
+			SealedMgmtKey: []byte{byte(20 + i)}, KEKFingerprint: fmt.Sprint("sha256:pending", i), UpdatedAt: stored(w.StartedAt)}
+		noErr(t, "put pending secrets", s.PutPendingSecrets(ctx, w.ID, next))
+		return w, next
+	}
+	_, first := repair(1)
+	second, next := repair(2)
+	pending, err := s.PendingSecrets(ctx, c.Serial)
+	noErr(t, "list pending secrets", err)
+	equal(t, "pending secrets, newest first", pending, []domain.CardSecrets{next, first})
+	fps, err := s.KEKFingerprints(ctx)
+	noErr(t, "key fingerprints", err)
+	for _, fp := range []string{"sha256:recorded", "sha256:pending1", "sha256:pending2"} {
+		if !slices.Contains(fps, fp) {
+			t.Fatalf("key fingerprints %v lack %s", fps, fp)
+		}
+	}
+	got, err := s.GetCardSecrets(ctx, c.Serial)
+	noErr(t, "get card secrets", err)
+	equal(t, "card secrets before adoption", got, recorded)
+
+	noErr(t, "adopt pending secrets", s.AdoptPendingSecrets(ctx, second.ID))
+	got, err = s.GetCardSecrets(ctx, c.Serial)
+	noErr(t, "get card secrets", err)
+	equal(t, "card secrets after adoption", got, next)
+	pending, err = s.PendingSecrets(ctx, c.Serial)
+	noErr(t, "list pending secrets", err)
+	equal(t, "pending secrets after adoption", len(pending), 0)
+
+	isErr(t, "adopt twice", s.AdoptPendingSecrets(ctx, second.ID), domain.ErrNotFound, "adopt pending secrets")
+	isErr(t, "adopt for an unknown write", s.AdoptPendingSecrets(ctx, newIntentID()), domain.ErrNotFound, "adopt pending secrets")
+	err = s.PutPendingSecrets(ctx, newIntentID(), next)
+	isErr(t, "pending secrets without their intent", err, domain.ErrNotFound, "put pending secrets")
+	w, _ := repair(3)
+	err = s.PutPendingSecrets(ctx, w.ID, next)
+	isErr(t, "a second set for one write", err, domain.ErrConflict, "put pending secrets")
+
+	// A rolled-back adoption changes nothing.
+	sentinel := errors.New("the outcome's audit row failed")
+	err = s.InTx(ctx, func(q domain.Queries) error {
+		if err := q.AdoptPendingSecrets(ctx, w.ID); err != nil {
+			return err
+		}
+		return sentinel
+	})
+	if !errors.Is(err, sentinel) {
+		t.Fatalf("InTx = %v, want the callback's error", err)
+	}
+	got, err = s.GetCardSecrets(ctx, c.Serial)
+	noErr(t, "get card secrets", err)
+	equal(t, "card secrets after a rolled-back adoption", got, next)
 }

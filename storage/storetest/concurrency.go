@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -139,5 +140,37 @@ func testConcurrentUseCode(t *testing.T, s domain.Store) {
 		if !latest(t, s, u.ID, domain.PurposeUnlock).Used() {
 			t.Fatal("code not marked used")
 		}
+	}
+}
+
+// testConcurrentCancel: operators cancelling one card at once (on two
+// connection pools) cancel it once; the first reason stands.
+func (st *suite) testConcurrentCancel(t *testing.T, s domain.Store) {
+	ctx := t.Context()
+	terminals := st.pair(t, s)
+	u := putUser(t, s, "Test", "Racer")
+	c := putCard(t, s, u.ID, base)
+	var errs [racers]error
+	race(func(i int) {
+		errs[i] = terminals[i%2].CancelSmartcard(ctx, c.Serial, base.Add(time.Duration(i+1)*time.Second), fmt.Sprint("Other: racer ", i))
+	})
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Fatalf("racers %d and %d both cancelled the card", winner, i)
+		case err == nil:
+			winner = i
+		default:
+			isErr(t, fmt.Sprint("racer ", i), err, domain.ErrCardCancelled, "cancel smartcard")
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no racer cancelled the card")
+	}
+	got, err := s.GetSmartcard(ctx, c.Serial)
+	noErr(t, "get smartcard", err)
+	if got.CancelReason != fmt.Sprint("Other: racer ", winner) || !got.CancelledAt.Equal(stored(base.Add(time.Duration(winner+1)*time.Second))) {
+		t.Fatalf("cancelled as %q at %v, want racer %d's", got.CancelReason, got.CancelledAt, winner)
 	}
 }

@@ -83,6 +83,8 @@ func Run(t *testing.T, open func(t *testing.T) domain.Store, opts ...Option) {
 		{"PendingRegistrations", testPending},
 		{"Registrations/Challenge", testChallenge},
 		{"Smartcards/RecordRenewal", testRecordRenewal},
+		{"Smartcards/NeedsRepair", testNeedsRepair},
+		{"Smartcards/Cancel", testCancelSmartcard},
 		{"Codes", testCodes},
 		{"Codes/UsableOnlyOnce", testCodeUsable},
 		{"Mail/EnqueueList", testMailEnqueueList},
@@ -95,12 +97,14 @@ func Run(t *testing.T, open func(t *testing.T) domain.Store, opts ...Option) {
 		{"Mail/Get", testGetMail},
 		{"Mail/ExpireReports", testMailExpireReports},
 		{"Audit", testAudit},
+		{"Audit/Pages", testAuditPages},
 		{"Audit/AppendOnly", st.testAuditAppendOnly},
 		{"Audit/Chain", testAuditChain},
 		{"CardWrites", testCardWrites},
 		{"CardWrites/Open", testOpenCardWrites},
 		{"CardWrites/SettleInTx", testCardWriteSettleInTx},
 		{"CardWrites/SettledOnce", st.testCardWriteSettledOnce},
+		{"CardWrites/PendingSecrets", testPendingSecrets},
 		{"InTx/Commit", testTxCommit},
 		{"InTx/Rollback", testTxRollback},
 		{"InTx/Panic", testTxPanic},
@@ -112,6 +116,7 @@ func Run(t *testing.T, open func(t *testing.T) domain.Store, opts ...Option) {
 		{"Concurrency/ExpireMail", st.testConcurrentExpireMail},
 		{"Concurrency/AuditChain", st.testConcurrentAuditChain},
 		{"Concurrency/SettleCardWrite", st.testConcurrentSettle},
+		{"Concurrency/CancelSmartcard", st.testConcurrentCancel},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

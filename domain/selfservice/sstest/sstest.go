@@ -570,14 +570,12 @@ func Enrol(ctx context.Context, s domain.Store, authority domain.CertificateAuth
 	}
 	mgmtKey := make([]byte, 32)
 	rand.Read(mgmtKey) // crypto/rand.Read never fails on supported platforms
-	var cert []byte
+	certs := map[domain.KeySlot][]byte{}
 	// The service's certificates last two years.
 	card, err := Issue(h.Serial, h.PIN, domain.CardKeys{MgmtAlg: "AES256", MgmtKey: mgmtKey, PUK: []byte(h.PUK)},
 		func(slot domain.KeySlot, pub crypto.PublicKey) ([]byte, error) {
 			der, err := authority.Issue(pub, h.ID, h.Serial, slot, h.CertExpiry.AddDate(-2, 0, 0), h.CertExpiry)
-			if slot == domain.KeyCardAuth {
-				cert = der
-			}
+			certs[slot] = der
 			return der, err
 		})
 	if err != nil {
@@ -590,7 +588,8 @@ func Enrol(ctx context.Context, s domain.Store, authority domain.CertificateAuth
 		if err := q.PutUser(ctx, domain.User{ID: h.ID, Title: h.Title, GivenName: h.Given, FamilyName: h.Family, Email: h.Email, CreatedAt: now}); err != nil {
 			return err
 		}
-		rec := domain.Smartcard{Serial: h.Serial, UserID: h.ID, Type: "PIV", IssuedAt: now.AddDate(-1, 0, 0), CertExpiry: h.CertExpiry, CardAuthCert: cert, RenewalsSinceOperator: h.Renewals}
+		rec := domain.Smartcard{Serial: h.Serial, UserID: h.ID, Type: "PIV", IssuedAt: now.AddDate(-1, 0, 0), CertExpiry: h.CertExpiry,
+			CardAuthCert: certs[domain.KeyCardAuth], PIVAuthCert: certs[domain.KeyPIVAuth], RenewalsSinceOperator: h.Renewals}
 		if h.Cancelled {
 			rec.CancelledAt, rec.CancelReason = now, h.Reason
 		}

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -9,7 +10,7 @@ import (
 )
 
 const cardCols = `serial, user_id, card_type, issued_at, cert_expiry, cancelled_at,
-	cancel_reason, renewals_since_operator, card_auth_cert`
+	cancel_reason, renewals_since_operator, card_auth_cert, piv_auth_cert, needs_repair`
 
 func scanCard(row Row) (domain.Smartcard, error) {
 	var (
@@ -17,7 +18,8 @@ func scanCard(row Row) (domain.Smartcard, error) {
 		serial, uid string
 	)
 	err := row.Scan(&serial, &uid, &c.Type, timeDest{&c.IssuedAt}, timeDest{&c.CertExpiry},
-		timeDest{&c.CancelledAt}, &c.CancelReason, &c.RenewalsSinceOperator, bytesDest{&c.CardAuthCert})
+		timeDest{&c.CancelledAt}, &c.CancelReason, &c.RenewalsSinceOperator, bytesDest{&c.CardAuthCert},
+		bytesDest{&c.PIVAuthCert}, &c.NeedsRepair)
 	c.Serial, c.UserID = domain.CardSerial(serial), domain.UserID(uid)
 	return c, err
 }
@@ -25,15 +27,17 @@ func scanCard(row Row) (domain.Smartcard, error) {
 func (q *Queries) PutSmartcard(ctx context.Context, c domain.Smartcard) error {
 	_, err := q.w.Exec(ctx, `
 		INSERT INTO smartcards (`+cardCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (serial) DO UPDATE SET
 			user_id = excluded.user_id, card_type = excluded.card_type,
 			issued_at = excluded.issued_at, cert_expiry = excluded.cert_expiry,
 			cancelled_at = excluded.cancelled_at, cancel_reason = excluded.cancel_reason,
 			renewals_since_operator = excluded.renewals_since_operator,
-			card_auth_cert = excluded.card_auth_cert`,
+			card_auth_cert = excluded.card_auth_cert, piv_auth_cert = excluded.piv_auth_cert,
+			needs_repair = excluded.needs_repair`,
 		string(c.Serial), string(c.UserID), c.Type, q.timeArg(c.IssuedAt), q.timeArg(c.CertExpiry),
-		q.timeArg(c.CancelledAt), c.CancelReason, c.RenewalsSinceOperator, blobArg(c.CardAuthCert))
+		q.timeArg(c.CancelledAt), c.CancelReason, c.RenewalsSinceOperator, blobArg(c.CardAuthCert),
+		blobArg(c.PIVAuthCert), c.NeedsRepair)
 	if err != nil {
 		return q.fail("put smartcard", err)
 	}
@@ -100,12 +104,13 @@ func (q *Queries) GetCardSecrets(ctx context.Context, serial domain.CardSerial) 
 
 // RecordRenewal updates only what a renewal changes, and only on an active
 // card, so a cancellation made meanwhile is never undone.
-func (q *Queries) RecordRenewal(ctx context.Context, serial domain.CardSerial, expiry time.Time, cardAuthCert []byte) error {
+func (q *Queries) RecordRenewal(ctx context.Context, serial domain.CardSerial, r domain.RenewalRecord) error {
 	n, err := q.w.Exec(ctx, `
-		UPDATE smartcards SET cert_expiry = $2, card_auth_cert = $3,
-			renewals_since_operator = renewals_since_operator + 1
+		UPDATE smartcards SET cert_expiry = $2, card_auth_cert = $3, piv_auth_cert = $4,
+			renewals_since_operator = CASE WHEN $5 THEN 0 ELSE renewals_since_operator + 1 END,
+			needs_repair = false
 		WHERE serial = $1 AND cancelled_at IS NULL`,
-		string(serial), q.timeArg(expiry), blobArg(cardAuthCert))
+		string(serial), q.timeArg(r.CertExpiry), blobArg(r.CardAuthCert), blobArg(r.PIVAuthCert), r.Operator)
 	if err != nil {
 		return q.fail("record renewal", err)
 	}
@@ -118,6 +123,33 @@ func (q *Queries) RecordRenewal(ctx context.Context, serial domain.CardSerial, e
 	return fmt.Errorf("record renewal: %w", domain.ErrCardCancelled)
 }
 
+func (q *Queries) MarkNeedsRepair(ctx context.Context, serial domain.CardSerial) error {
+	if err := affected(q.w.Exec(ctx, `UPDATE smartcards SET needs_repair = true WHERE serial = $1`, string(serial))); err != nil {
+		return q.fail("mark card for repair", err)
+	}
+	return nil
+}
+
+// CancelSmartcard is one conditional UPDATE, so a cancellation is never
+// overwritten, even by a second operator cancelling at the same time.
+func (q *Queries) CancelSmartcard(ctx context.Context, serial domain.CardSerial, at time.Time, reason string) error {
+	if at.IsZero() || reason == "" {
+		return errors.New("cancel smartcard: time and reason are required")
+	}
+	n, err := q.w.Exec(ctx, `UPDATE smartcards SET cancelled_at = $2, cancel_reason = $3
+		WHERE serial = $1 AND cancelled_at IS NULL`, string(serial), q.timeArg(at), reason)
+	if err != nil {
+		return q.fail("cancel smartcard", err)
+	}
+	if n == 1 {
+		return nil
+	}
+	if _, err := q.GetSmartcard(ctx, serial); err != nil {
+		return q.fail("cancel smartcard", err)
+	}
+	return fmt.Errorf("cancel smartcard: %w", domain.ErrCardCancelled)
+}
+
 func (q *Queries) KEKFingerprints(ctx context.Context) ([]string, error) {
 	var out []string
 	err := each(ctx, q.r, func(rows Rows) error {
@@ -125,7 +157,8 @@ func (q *Queries) KEKFingerprints(ctx context.Context) ([]string, error) {
 		err := rows.Scan(&fp)
 		out = append(out, fp)
 		return err
-	}, `SELECT DISTINCT kek_fingerprint FROM card_secrets ORDER BY kek_fingerprint`)
+	}, `SELECT kek_fingerprint FROM card_secrets UNION SELECT kek_fingerprint FROM pending_card_secrets
+		ORDER BY kek_fingerprint`)
 	if err != nil {
 		return nil, q.fail("list key fingerprints", err)
 	}

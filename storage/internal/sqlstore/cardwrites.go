@@ -88,3 +88,65 @@ func (q *Queries) OpenCardWrites(ctx context.Context, serial domain.CardSerial) 
 	}
 	return out, nil
 }
+
+// PutPendingSecrets stores sealed secrets under the write that is about
+// to give them to the card; the write must be stored first.
+func (q *Queries) PutPendingSecrets(ctx context.Context, writeID string, s domain.CardSecrets) error {
+	_, err := q.w.Exec(ctx, `
+		INSERT INTO pending_card_secrets (write_id, serial, sealed_puk, mgmt_key_alg, sealed_mgmt_key, kek_fingerprint, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		writeID, string(s.Serial), blobArg(s.SealedPUK), s.MgmtKeyAlg, blobArg(s.SealedMgmtKey),
+		s.KEKFingerprint, q.timeArg(s.UpdatedAt))
+	if err != nil {
+		return q.fail("put pending secrets", err)
+	}
+	return nil
+}
+
+// PendingSecrets lists the card's pending secrets, newest first.
+func (q *Queries) PendingSecrets(ctx context.Context, serial domain.CardSerial) ([]domain.CardSecrets, error) {
+	var out []domain.CardSecrets
+	err := each(ctx, q.r, func(rows Rows) error {
+		var (
+			s   domain.CardSecrets
+			ser string
+		)
+		err := rows.Scan(&ser, bytesDest{&s.SealedPUK}, &s.MgmtKeyAlg, bytesDest{&s.SealedMgmtKey},
+			&s.KEKFingerprint, timeDest{&s.UpdatedAt})
+		s.Serial = domain.CardSerial(ser)
+		out = append(out, s)
+		return err
+	}, `SELECT serial, sealed_puk, mgmt_key_alg, sealed_mgmt_key, kek_fingerprint, updated_at
+		FROM pending_card_secrets WHERE serial = $1 ORDER BY seq DESC`, string(serial))
+	if err != nil {
+		return nil, q.fail("list pending secrets", err)
+	}
+	return out, nil
+}
+
+// AdoptPendingSecrets copies the write's pending secrets over the card's
+// and clears every pending set of that card, in one transaction.
+func (q *Queries) AdoptPendingSecrets(ctx context.Context, writeID string) error {
+	err := q.inTx(ctx, func(tq *Queries) error {
+		var serial string
+		if err := tq.w.QueryRow(ctx, `SELECT serial FROM pending_card_secrets WHERE write_id = $1`, writeID).Scan(&serial); err != nil {
+			return err
+		}
+		if err := affected(tq.w.Exec(ctx, `
+			INSERT INTO card_secrets (serial, sealed_puk, mgmt_key_alg, sealed_mgmt_key, kek_fingerprint, updated_at)
+			SELECT serial, sealed_puk, mgmt_key_alg, sealed_mgmt_key, kek_fingerprint, updated_at
+			FROM pending_card_secrets WHERE write_id = $1
+			ON CONFLICT (serial) DO UPDATE SET
+				sealed_puk = excluded.sealed_puk, mgmt_key_alg = excluded.mgmt_key_alg,
+				sealed_mgmt_key = excluded.sealed_mgmt_key,
+				kek_fingerprint = excluded.kek_fingerprint, updated_at = excluded.updated_at`, writeID)); err != nil {
+			return err
+		}
+		_, err := tq.w.Exec(ctx, `DELETE FROM pending_card_secrets WHERE serial = $1`, serial)
+		return err
+	})
+	if err != nil {
+		return q.fail("adopt pending secrets", err)
+	}
+	return nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
 )
@@ -19,6 +20,12 @@ type Queries struct {
 	begin func(ctx context.Context) (Tx, error)
 	// chain MACs audit events; without it AppendAudit refuses.
 	chain domain.AuditChain
+	// log, if set, gets a line for each audit row once it is committed:
+	// the terminal's own record of its rows, against which a tail cut
+	// off the trail (which leaves no broken link) shows.
+	log *slog.Logger
+	// appended collects a transaction's audit rows until it commits.
+	appended *[]domain.AuditEvent
 }
 
 var _ domain.Queries = (*Queries)(nil)
@@ -32,6 +39,19 @@ func New(d *Dialect, w, r DB, begin func(ctx context.Context) (Tx, error)) *Quer
 // SetAuditChain gives the store the audit chain's key (stores call it as
 // they open, before any use).
 func (q *Queries) SetAuditChain(c domain.AuditChain) { q.chain = c }
+
+// SetLogger gives the store a log for the audit rows it commits (stores
+// call it as they open, before any use).
+func (q *Queries) SetLogger(l *slog.Logger) { q.log = l }
+
+func (q *Queries) logCommitted(rows []domain.AuditEvent) {
+	if q.log == nil {
+		return
+	}
+	for _, e := range rows {
+		q.log.Info("audit row written", "id", e.ID, "action", e.Action, "mac", fmt.Sprintf("%x", e.MAC[:min(8, len(e.MAC))]))
+	}
+}
 
 // InTx runs fn in one transaction: committed if fn returns nil, rolled back
 // if it returns an error or panics (the panic then continues). Called on
@@ -56,7 +76,8 @@ func (q *Queries) inTx(ctx context.Context, fn func(*Queries) error) (err error)
 			panic(p)
 		}
 	}()
-	if err := fn(&Queries{d: q.d, w: tx, r: tx, chain: q.chain}); err != nil {
+	var appended []domain.AuditEvent
+	if err := fn(&Queries{d: q.d, w: tx, r: tx, chain: q.chain, log: q.log, appended: &appended}); err != nil {
 		if rbErr := tx.Rollback(rbCtx); rbErr != nil {
 			return errors.Join(err, fmt.Errorf("rollback: %w", rbErr))
 		}
@@ -65,6 +86,7 @@ func (q *Queries) inTx(ctx context.Context, fn func(*Queries) error) (err error)
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit: %w", q.d.Translate(err))
 	}
+	q.logCommitted(appended)
 	return nil
 }
 

@@ -1,0 +1,4 @@
+package spool
+
+// StaleTmp is staleTmp, for the external tests.
+const StaleTmp = staleTmp
