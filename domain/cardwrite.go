@@ -129,7 +129,15 @@ type OutcomeSpool interface {
 	List() ([]CardWriteOutcome, error)
 	// Remove forgets the outcome of the intent; one not kept is no error.
 	Remove(intentID string) error
+	// Reject sets the kept outcome of the intent aside for staff, with
+	// why the store refused it: it is never listed or replayed again, and
+	// never lost. Files List cannot read are set aside the same way.
+	Reject(intentID, why string) error
 }
+
+// ErrSpoolDamaged is reported by an OutcomeSpool's List with the outcomes
+// it could read, when it set aside files it could not.
+var ErrSpoolDamaged = errors.New("damaged spool files were set aside")
 
 // Outcomes of a card write whose card was changed but whose record is not
 // (yet) in the store. Screens must say the card was changed.

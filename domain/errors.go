@@ -6,6 +6,10 @@ import "errors"
 var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("already exists or was changed meanwhile")
+	// ErrStoreUnavailable: the store could not be reached or could not
+	// answer now (connection lost, server shutting down, file busy); the
+	// same request may work later, unlike one the store refused.
+	ErrStoreUnavailable = errors.New("the database is not available")
 )
 
 // Outcomes of the workflows. Screens match them with errors.Is to choose what

@@ -2,7 +2,7 @@ package tui_test
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -23,7 +23,7 @@ type cutStore struct {
 
 func (c *cutStore) InTx(ctx context.Context, fn func(q domain.Queries) error) error {
 	if c.down.Load() {
-		return errors.New("dial tcp 192.0.2.7:5432: connect: connection refused")
+		return fmt.Errorf("%w: dial tcp 192.0.2.7:5432: connect: connection refused", domain.ErrStoreUnavailable)
 	}
 	return c.Store.InTx(ctx, fn)
 }

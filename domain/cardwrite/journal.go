@@ -190,6 +190,19 @@ func (j *Journal) Finish(ctx context.Context, o domain.CardWriteOutcome) error {
 		return refused
 	}
 	log := j.cfg.Log.With("intent", o.Intent.ID, "op", o.Intent.Op, "serial", o.Intent.Serial, "outcome", stored.Outcome)
+	if !unavailable(err) {
+		// The store answered and refused even the failure record: trying
+		// again cannot help. Keep the outcome for staff, set aside.
+		log.Error("card changed but the store refused its record; the outcome is kept aside for staff", "err", err)
+		if j.cfg.Spool != nil {
+			if serr := j.cfg.Spool.Put(stored); serr != nil {
+				log.Error("the refused outcome could not be kept either", "spool_err", serr)
+			} else if serr := j.cfg.Spool.Reject(stored.Intent.ID, err.Error()); serr != nil {
+				log.Error("the refused outcome could not be set aside", "spool_err", serr)
+			}
+		}
+		return fmt.Errorf("%w: %w", domain.ErrNotRecorded, err)
+	}
 	if j.cfg.Spool == nil {
 		log.Error("card changed but not recorded: the store failed and there is no spool", "err", err)
 		return fmt.Errorf("%w: %w", domain.ErrNotRecorded, err)
@@ -248,6 +261,13 @@ func (j *Journal) recordCtx(ctx context.Context) (context.Context, context.Cance
 
 // errSettled means the intent was settled before: there is nothing to write.
 var errSettled = errors.New("card write already settled")
+
+// unavailable reports whether err means the store could not be reached
+// or answer in time, so the same write may work later.
+func unavailable(err error) bool {
+	return errors.Is(err, domain.ErrStoreUnavailable) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, context.Canceled)
+}
 
 // refusedError is the store refusing what an outcome implies (a rule,
 // not an outage): waiting would not change its answer.
@@ -359,8 +379,10 @@ func (j *Journal) tx(ctx context.Context, o domain.CardWriteOutcome) error {
 
 // Replay writes the spooled outcomes to the store, oldest first, removing
 // each once the store holds it. It stops at the first the store cannot
-// take (it is still away), so none is skipped, and returns how many it
-// wrote. Run it before serving a visit.
+// take because it is still away (so none is skipped), and returns how
+// many it wrote. One the store refuses, and a spool file that cannot be
+// read, are set aside for staff with an ERROR log line rather than block
+// every later visit. Run it before serving a visit.
 func (j *Journal) Replay(ctx context.Context) (int, error) {
 	if j.cfg.Spool == nil {
 		return 0, nil
@@ -368,7 +390,9 @@ func (j *Journal) Replay(ctx context.Context) (int, error) {
 	j.replaying.Lock()
 	defer j.replaying.Unlock()
 	kept, err := j.cfg.Spool.List()
-	if err != nil {
+	if errors.Is(err, domain.ErrSpoolDamaged) {
+		j.cfg.Log.Error("damaged card-write spool files were set aside for staff", "err", err)
+	} else if err != nil {
 		return 0, fmt.Errorf("read the spool: %w", err)
 	}
 	n := 0
@@ -376,8 +400,16 @@ func (j *Journal) Replay(ctx context.Context) (int, error) {
 		rctx, cancel := j.recordCtx(ctx)
 		_, refused, err := j.commit(rctx, o)
 		cancel()
-		if err != nil {
+		if err != nil && unavailable(err) {
 			return n, fmt.Errorf("write the spooled outcome of a change to card %s: %w", o.Intent.Serial, err)
+		}
+		if err != nil {
+			j.cfg.Log.Error("the store refused a spooled card write; it is set aside for staff", "intent", o.Intent.ID,
+				"op", o.Intent.Op, "serial", o.Intent.Serial, "err", err)
+			if err := j.cfg.Spool.Reject(o.Intent.ID, err.Error()); err != nil {
+				return n, fmt.Errorf("set aside the spooled outcome of a change to card %s: %w", o.Intent.Serial, err)
+			}
+			continue
 		}
 		if err := j.cfg.Spool.Remove(o.Intent.ID); err != nil {
 			return n, fmt.Errorf("clear the spooled outcome of a change to card %s: %w", o.Intent.Serial, err)
@@ -396,7 +428,7 @@ func (j *Journal) Pending() ([]domain.CardWriteOutcome, error) {
 	}
 	kept, err := j.cfg.Spool.List()
 	if err != nil {
-		return nil, fmt.Errorf("read the spool: %w", err)
+		return kept, fmt.Errorf("read the spool: %w", err)
 	}
 	return kept, nil
 }

@@ -3,9 +3,10 @@ package cardwrite_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/domain/cardwrite"
 	"github.com/smartcard-service-centre/kiosk/domain/secret"
+	"github.com/smartcard-service-centre/kiosk/storage/spool"
 	"github.com/smartcard-service-centre/kiosk/storage/sqlite"
 )
 
@@ -22,67 +24,50 @@ type fixedClock struct{}
 
 func (fixedClock) Now() time.Time { return now }
 
-// memSpool is an in-memory spool; fail makes Put fail, as a full disk.
-type memSpool struct {
-	mu   sync.Mutex
-	kept map[string]domain.CardWriteOutcome
+// failingSpool is the real spool (storage/spool) whose Put fails while
+// fail is set, as on a full disk.
+type failingSpool struct {
+	*spool.Dir
 	fail error
 }
 
-func newMemSpool() *memSpool { return &memSpool{kept: map[string]domain.CardWriteOutcome{}} }
-
-func (s *memSpool) Put(o domain.CardWriteOutcome) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (s *failingSpool) Put(o domain.CardWriteOutcome) error {
 	if s.fail != nil {
 		return s.fail
 	}
-	s.kept[o.Intent.ID] = o
-	return nil
+	return s.Dir.Put(o)
 }
 
-func (s *memSpool) List() ([]domain.CardWriteOutcome, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []domain.CardWriteOutcome
-	for _, o := range s.kept {
-		out = append(out, o)
+func (s *failingSpool) len() int {
+	kept, err := s.List()
+	if err != nil {
+		panic(err) // the test's own spool directory
 	}
-	slices.SortFunc(out, func(a, b domain.CardWriteOutcome) int { return a.At.Compare(b.At) })
-	return out, nil
-}
-
-func (s *memSpool) Remove(id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.kept, id)
-	return nil
-}
-
-func (s *memSpool) len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.kept)
+	return len(kept)
 }
 
 // outage is a store whose transactions fail while it is down.
 type outage struct {
 	domain.Store
-	down atomic.Bool
+	down   atomic.Bool
+	refuse atomic.Pointer[error] // the store answers every transaction with this
 }
 
-var errUnreachable = errors.New("connect: connection refused")
+var errUnreachable = fmt.Errorf("%w: connect: connection refused", domain.ErrStoreUnavailable)
 
 func (o *outage) InTx(ctx context.Context, fn func(q domain.Queries) error) error {
 	if o.down.Load() {
 		return errUnreachable
+	}
+	if err := o.refuse.Load(); err != nil {
+		return *err
 	}
 	return o.Store.InTx(ctx, fn)
 }
 
 type fixture struct {
 	store   *outage
-	spool   *memSpool
+	spool   *failingSpool
 	journal *cardwrite.Journal
 	card    domain.Smartcard
 }
@@ -106,9 +91,18 @@ func newFixture(t *testing.T) *fixture {
 	if err := s.PutSmartcard(t.Context(), card); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{store: &outage{Store: s}, spool: newMemSpool(), card: card}
+	f := &fixture{store: &outage{Store: s}, spool: newSpool(t), card: card}
 	f.journal = cardwrite.New(cardwrite.Config{Store: f.store, Spool: f.spool, Clock: fixedClock{}, Terminal: "booth-1"})
 	return f
+}
+
+func newSpool(t *testing.T) *failingSpool {
+	t.Helper()
+	d, err := spool.Open(filepath.Join(t.TempDir(), "spool"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &failingSpool{Dir: d}
 }
 
 func (f *fixture) begin(t *testing.T, op domain.CardWriteOp) domain.CardWriteIntent {
@@ -409,5 +403,57 @@ func wantErr(t *testing.T, what string, err, target error) {
 	t.Helper()
 	if !errors.Is(err, target) {
 		t.Fatalf("%s: got %v, want %v", what, err, target)
+	}
+}
+
+// TestRefusedOutcomesAreSetAside: an outcome the store refuses (not one it
+// cannot take now) is neither retried for ever nor lost: Finish reports
+// it not recorded and keeps it aside; Replay sets a refused or damaged
+// spooled one aside and goes on with the rest, so no visit is blocked.
+func TestRefusedOutcomesAreSetAside(t *testing.T) {
+	f := newFixture(t)
+	refusal := errors.New("ERROR: new row violates check constraint (SQLSTATE 23514)")
+
+	w := f.begin(t, domain.CardWriteSelfUnlock)
+	f.store.refuse.Store(&refusal)
+	if err := f.journal.Finish(t.Context(), outcome(w)); !errors.Is(err, domain.ErrNotRecorded) || errors.Is(err, domain.ErrRecordDelayed) {
+		t.Fatalf("Finish against a refusing store: %v, want ErrNotRecorded", err)
+	}
+	f.store.refuse.Store(nil)
+	rejected, err := filepath.Glob(filepath.Join(f.spool.Path(), w.ID+".rejected*"))
+	if err != nil || len(rejected) != 2 {
+		t.Fatalf("set aside: %v %v, want the outcome and why", rejected, err)
+	}
+
+	// Spooled while the store was away: one it will refuse, one it takes,
+	// and a file nobody can read.
+	w1, w2 := f.begin(t, domain.CardWriteSelfUnlock), f.begin(t, domain.CardWriteSelfUnlock)
+	f.store.down.Store(true)
+	for _, w := range []domain.CardWriteIntent{w1, w2} {
+		if err := f.journal.Finish(t.Context(), outcome(w)); !errors.Is(err, domain.ErrRecordDelayed) {
+			t.Fatalf("Finish while away: %v", err)
+		}
+	}
+	f.store.down.Store(false)
+	if err := os.WriteFile(filepath.Join(f.spool.Path(), "abcdef.json"), []byte(`{"version":1,"int`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// First the store refuses what it is given: both are set aside, and
+	// Replay does not stand in the way of the next visit.
+	f.store.refuse.Store(&refusal)
+	if n, err := f.journal.Replay(t.Context()); n != 0 || err != nil {
+		t.Fatalf("Replay against a refusing store = %d, %v; want 0 written, no error", n, err)
+	}
+	f.store.refuse.Store(nil)
+	for _, w := range []domain.CardWriteIntent{w1, w2} {
+		if _, err := os.Stat(filepath.Join(f.spool.Path(), w.ID+".rejected")); err != nil {
+			t.Errorf("refused outcome %s not set aside: %v", w.ID, err)
+		}
+	}
+	if f.spool.len() != 0 {
+		t.Fatalf("%d outcomes still listed after Replay", f.spool.len())
+	}
+	if _, err := os.Stat(filepath.Join(f.spool.Path(), "abcdef.json.damaged")); err != nil {
+		t.Fatalf("damaged file not set aside: %v", err)
 	}
 }

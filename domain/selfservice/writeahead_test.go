@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -287,7 +288,7 @@ type outage struct {
 	down atomic.Bool
 }
 
-var errUnreachable = errors.New("dial tcp 192.0.2.7:5432: connect: connection refused")
+var errUnreachable = fmt.Errorf("%w: dial tcp 192.0.2.7:5432: connect: connection refused", domain.ErrStoreUnavailable)
 
 func (o *outage) InTx(ctx context.Context, fn func(q domain.Queries) error) error {
 	if o.down.Load() {

@@ -7,7 +7,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"slices"
 	"strings"
 	"time"
@@ -186,9 +188,29 @@ func translate(err error) error {
 			return fmt.Errorf("%w: %w", domain.ErrConflict, err)
 		case "23503": // foreign_key_violation: the row it refers to is missing
 			return fmt.Errorf("%w: %w", domain.ErrNotFound, err)
+		case "57P01", "57P02", "57P03", "53300": // shutting down, crashed, starting up, too many connections
+			return fmt.Errorf("%w: %w", domain.ErrStoreUnavailable, err)
 		}
+		if strings.HasPrefix(pgErr.Code, "08") { // connection exception
+			return fmt.Errorf("%w: %w", domain.ErrStoreUnavailable, err)
+		}
+		return err
+	}
+	if unreachable(err) {
+		return fmt.Errorf("%w: %w", domain.ErrStoreUnavailable, err)
 	}
 	return err
+}
+
+// unreachable reports a failure to reach the server or to hear back from
+// it (as opposed to an answer from it): connecting, a connection lost or
+// closed, a network timeout.
+func unreachable(err error) bool {
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne) || pgconn.Timeout(err) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		strings.Contains(err.Error(), "closed pool") || strings.Contains(err.Error(), "conn closed")
 }
 
 // pgxQuerier is what pgxpool.Pool and pgx.Tx have in common.

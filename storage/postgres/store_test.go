@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"slices"
 	"strings"
@@ -343,4 +344,36 @@ func TestAuditTamperDetected(t *testing.T) {
 	}
 	storetest.ClearedMAC(t, s2, rawExec, []string{"ALTER TABLE audit_events DISABLE TRIGGER USER",
 		"ALTER TABLE audit_events DROP CONSTRAINT audit_events_mac"})
+}
+
+// TestUnreachableIsUnavailable: a store that cannot reach its server says
+// so with domain.ErrStoreUnavailable (a write may be kept and retried),
+// unlike an answer from the server (refused: no use retrying).
+func TestUnreachableIsUnavailable(t *testing.T) {
+	s := open(t, throwawayDB(t))
+	if _, err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.GetUser(t.Context(), "555000000011")
+	if !errors.Is(err, domain.ErrNotFound) || errors.Is(err, domain.ErrStoreUnavailable) {
+		t.Fatalf("an answer from the server: %v, want ErrNotFound only", err)
+	}
+	s.Close()
+	if _, err := s.GetUser(t.Context(), "555000000011"); !errors.Is(err, domain.ErrStoreUnavailable) {
+		t.Fatalf("with the connections gone: %v, want ErrStoreUnavailable", err)
+	}
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{&pgconn.PgError{Code: "57P01"}, true},
+		{&pgconn.PgError{Code: "08006"}, true},
+		{&pgconn.PgError{Code: "23514"}, false},
+		{io.ErrUnexpectedEOF, true},
+		{errors.New("some other failure"), false},
+	} {
+		if got := errors.Is(translate(tc.err), domain.ErrStoreUnavailable); got != tc.want {
+			t.Errorf("translate(%v) unavailable = %v, want %v", tc.err, got, tc.want)
+		}
+	}
 }

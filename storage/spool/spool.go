@@ -28,8 +28,10 @@ import (
 const version = 1
 
 const (
-	suffix    = ".json"
-	tmpPrefix = ".tmp-"
+	suffix         = ".json"
+	tmpPrefix      = ".tmp-"
+	damagedSuffix  = ".damaged"  // a file List could not read
+	rejectedSuffix = ".rejected" // an outcome the store refused
 )
 
 // Dir is a spool directory.
@@ -150,36 +152,34 @@ func (d *Dir) syncDir() error {
 	return err
 }
 
-// List reads every outcome, oldest first. A file it cannot read is an
-// error naming it: an outcome is never skipped unseen.
+// List reads every outcome, oldest first. A file it cannot read is set
+// aside (renamed NAME.damaged, kept for staff) and named in an error
+// matching domain.ErrSpoolDamaged, returned with the outcomes it could
+// read, so one bad file never stops the others being replayed.
 func (d *Dir) List() ([]domain.CardWriteOutcome, error) {
 	entries, err := os.ReadDir(d.path)
 	if err != nil {
 		return nil, fmt.Errorf("list spool: %w", err)
 	}
-	var out []domain.CardWriteOutcome
+	var (
+		out     []domain.CardWriteOutcome
+		damaged []error
+	)
 	for _, e := range entries {
 		if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), suffix) || strings.HasPrefix(e.Name(), tmpPrefix) {
 			continue
 		}
 		path := filepath.Join(d.path, e.Name())
-		b, err := os.ReadFile(path)
+		o, err := d.read(path, e.Name())
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // replayed by another process meanwhile
 		}
 		if err != nil {
-			return nil, fmt.Errorf("list spool: %w", err)
-		}
-		var r record
-		if err := json.Unmarshal(b, &r); err != nil {
-			return nil, fmt.Errorf("list spool: %s: %w", path, err)
-		}
-		if r.Version != version {
-			return nil, fmt.Errorf("list spool: %s: format version %d, this program reads %d", path, r.Version, version)
-		}
-		o := r.outcome()
-		if o.Intent.ID+suffix != e.Name() {
-			return nil, fmt.Errorf("list spool: %s holds the outcome of intent %q", path, o.Intent.ID)
+			if rerr := d.setAside(path, path+damagedSuffix); rerr != nil {
+				return nil, fmt.Errorf("list spool: %w", errors.Join(err, rerr))
+			}
+			damaged = append(damaged, fmt.Errorf("%w (kept as %s)", err, path+damagedSuffix))
+			continue
 		}
 		out = append(out, o)
 	}
@@ -189,7 +189,57 @@ func (d *Dir) List() ([]domain.CardWriteOutcome, error) {
 		}
 		return strings.Compare(a.Intent.ID, b.Intent.ID)
 	})
+	if len(damaged) > 0 {
+		return out, fmt.Errorf("list spool: %w: %w", domain.ErrSpoolDamaged, errors.Join(damaged...))
+	}
 	return out, nil
+}
+
+// read reads one outcome file.
+func (d *Dir) read(path, name string) (domain.CardWriteOutcome, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return domain.CardWriteOutcome{}, err
+	}
+	var r record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return domain.CardWriteOutcome{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if r.Version != version {
+		return domain.CardWriteOutcome{}, fmt.Errorf("%s: format version %d, this program reads %d", path, r.Version, version)
+	}
+	o := r.outcome()
+	if o.Intent.ID+suffix != name {
+		return domain.CardWriteOutcome{}, fmt.Errorf("%s holds the outcome of intent %q", path, o.Intent.ID)
+	}
+	return o, nil
+}
+
+// Reject sets an intent's kept outcome aside as ID.rejected, with why in
+// ID.rejected.why, durably; it is never listed again.
+func (d *Dir) Reject(id, why string) error {
+	name, err := d.file(id)
+	if err != nil {
+		return fmt.Errorf("reject spooled outcome: %w", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	base := strings.TrimSuffix(name, suffix)
+	if err := os.WriteFile(base+rejectedSuffix+".why", []byte(why+"\n"), 0o600); err != nil {
+		return fmt.Errorf("reject spooled outcome: %w", err)
+	}
+	if err := d.setAside(name, base+rejectedSuffix); err != nil {
+		return fmt.Errorf("reject spooled outcome: %w", err)
+	}
+	return nil
+}
+
+// setAside renames from to to and makes it durable.
+func (d *Dir) setAside(from, to string) error {
+	if err := os.Rename(from, to); err != nil {
+		return err
+	}
+	return d.syncDir()
 }
 
 // Remove deletes an intent's outcome, durably; a missing one is no error.

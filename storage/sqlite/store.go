@@ -196,6 +196,15 @@ func translate(err error) error {
 		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY: // the row it refers to is missing
 			return fmt.Errorf("%w: %w", domain.ErrNotFound, err)
 		}
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN:
+			// Another process holds the file, or the disk failed: it may
+			// work later.
+			return fmt.Errorf("%w: %w", domain.ErrStoreUnavailable, err)
+		}
+	}
+	if errors.Is(err, sql.ErrConnDone) {
+		return fmt.Errorf("%w: %w", domain.ErrStoreUnavailable, err)
 	}
 	return err
 }
