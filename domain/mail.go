@@ -14,7 +14,8 @@ type Mail struct {
 	Subject string
 	Body    string // plain text, or sealed when BodySealed
 	// BodySealed: the body carries a code and is sealed with a key the
-	// database does not hold (MailSealer); only a sender opens it.
+	// database does not hold (secret.Keys.SealMail); only a sender opens
+	// it (MailOpener).
 	BodySealed bool
 	// CreatedAt is when the workflow enqueued it.
 	CreatedAt time.Time
@@ -94,15 +95,8 @@ type Outbox interface {
 	ListMail(ctx context.Context, limit int) ([]Mail, error)
 }
 
-// MailSealer seals the body of a mail that carries a code before it is
-// stored, and opens it again right before delivery, so that a stolen
-// database does not reveal codes.
-type MailSealer interface {
-	SealMail(m Mail) (Mail, error)
-	MailOpener
-}
-
-// MailOpener opens a sealed mail's body (senders need only this).
+// MailOpener opens the sealed body of a mail that carries a code, right
+// before delivery, so that a stolen database does not reveal codes.
 type MailOpener interface {
 	OpenMail(m Mail) (Mail, error)
 }

@@ -241,7 +241,7 @@ func (k *Keys) AuditMAC(prev []byte, e domain.AuditEvent) []byte {
 	return m.Sum(nil)
 }
 
-var _ domain.MailSealer = (*Keys)(nil)
+var _ domain.MailOpener = (*Keys)(nil)
 
 // mailAAD binds a sealed body to its recipient and subject, so it cannot
 // be moved to another row's address.
