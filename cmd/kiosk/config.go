@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
+	opsvc "github.com/smartcard-service-centre/kiosk/domain/operator"
 	"github.com/smartcard-service-centre/kiosk/storage/postgres/connstr"
 )
 
@@ -42,6 +43,9 @@ type Config struct {
 	MailDir     string // .eml files when there is no relay
 	IdleTimeout time.Duration
 	AllowExit   bool // Ctrl+C quits (development only)
+
+	// The operator terminal: an idle session locks after this long.
+	IdleLock time.Duration
 }
 
 // appDir names the kiosk's directory under the XDG data home.
@@ -79,6 +83,7 @@ func defaultConfig(getenv func(string) string) (Config, error) {
 		EmailDomains:    domain.DefaultApprovedDomains,
 		Readers:         "pcsc",
 		IdleTimeout:     120 * time.Second,
+		IdleLock:        opsvc.DefaultIdleLock,
 	}, err
 }
 
@@ -152,6 +157,9 @@ var settings = []setting{
 	{name: "idle-timeout", env: "KIOSK_IDLE_TIMEOUT", arg: "DURATION",
 		usage: "return an untouched screen to the start after this long, wiping what was typed",
 		bind:  func(c *Config) flag.Value { return duration(&c.IdleTimeout, minIdleTimeout) }},
+	{name: "idle-lock", env: "KIOSK_IDLE_LOCK", arg: "DURATION",
+		usage: "operator terminal: lock a session left idle this long, asking for the operator's passcode again",
+		bind:  func(c *Config) flag.Value { return duration(&c.IdleLock, minIdleTimeout) }},
 	{name: "allow-exit", env: "KIOSK_ALLOW_EXIT",
 		usage: "let Ctrl+C quit the kiosk (development and demos only; the public must not leave it)",
 		bind:  func(c *Config) flag.Value { return boolean(&c.AllowExit) }},

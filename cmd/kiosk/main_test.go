@@ -77,6 +77,12 @@ func TestVersionAndHelp(t *testing.T) {
 	oneLine(t, errOut, code, "--readers must be pcsc or sim")
 	_, errOut, code = runKiosk(t, env, "--idle-timeout", "2s")
 	oneLine(t, errOut, code, "--idle-timeout")
+	// The operator terminal too draws only on a terminal, and checks its
+	// own settings.
+	_, errOut, code = runKiosk(t, env, "operator")
+	oneLine(t, errOut, code, "the operator terminal needs a terminal")
+	_, errOut, code = runKiosk(t, env, "operator", "--idle-lock", "2s")
+	oneLine(t, errOut, code, "--idle-lock")
 }
 
 func TestSeedEmbeddedTwice(t *testing.T) {

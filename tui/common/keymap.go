@@ -17,6 +17,12 @@ type KeyMap struct {
 	Start  key.Binding // start again after a timeout (card still in)
 	Reveal key.Binding // show or hide the security answer being typed
 
+	// The operator terminal's header (seed 000 Fig 10): Change and Logout.
+	Role     key.Binding // change the session role
+	Logout   key.Binding // log out of the operator terminal
+	NextPage key.Binding // the next (older) page of a list
+	PrevPage key.Binding // the previous (newer) page of a list
+
 	// Global: the root serves these before any screen sees them.
 	Quit key.Binding // quits only with AllowExit (development)
 	// Suspend is the keys a terminal turns into stop signals (Ctrl+Z
@@ -39,6 +45,11 @@ func DefaultKeyMap() KeyMap {
 		Start:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "start again")),
 		// A toggle: terminals do not report a key being held.
 		Reveal: key.NewBinding(key.WithKeys("ctrl+t"), key.WithHelp("ctrl+t", "show/hide answer")),
+
+		Role:     key.NewBinding(key.WithKeys("ctrl+o"), key.WithHelp("ctrl+o", "change role")),
+		Logout:   key.NewBinding(key.WithKeys("ctrl+x"), key.WithHelp("ctrl+x", "logout")),
+		NextPage: key.NewBinding(key.WithKeys("pgdown", "right"), key.WithHelp("pgdn/→", "older")),
+		PrevPage: key.NewBinding(key.WithKeys("pgup", "left"), key.WithHelp("pgup/←", "newer")),
 
 		Quit:    key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit (development)")),
 		Suspend: key.NewBinding(key.WithKeys("ctrl+z", "ctrl+\\")),

@@ -28,7 +28,13 @@ const passcodeLimit = 16
 // the service's passcode policy. With current, the first field asks for
 // the passcode the card has now.
 func NewPasscodeFields(c *common.Common, current bool) (PasscodeFields, tea.Cmd) {
-	p := PasscodeFields{policy: c.Service.PasscodePolicy(), c: c, current: current}
+	return NewPasscodeFieldsFor(c, c.Service.PasscodePolicy(), current)
+}
+
+// NewPasscodeFieldsFor is NewPasscodeFields checked against policy: the
+// operator terminal's, whose service is not the kiosk's.
+func NewPasscodeFieldsFor(c *common.Common, policy domain.PasscodePolicy, current bool) (PasscodeFields, tea.Cmd) {
+	p := PasscodeFields{policy: policy, c: c, current: current}
 	if current {
 		p.fields = append(p.fields, NewField("Current Passcode", true, passcodeLimit))
 	}

@@ -401,10 +401,12 @@ func NewCA(t testing.TB) domain.CertificateAuthority {
 	return ca.ForDomain(a)
 }
 
-// Readers is one holder reader holding at most one fake card.
+// Readers is a holder reader and an operator reader (the operator
+// terminal's second one), each holding at most one fake card.
 type Readers struct {
 	mu        sync.Mutex
-	card      *Card
+	card      *Card // in the holder's reader
+	opCard    *Card // in the operator's reader
 	events    chan domain.CardEvent
 	openErr   error
 	eventsErr error
@@ -462,18 +464,29 @@ func (r *Readers) RestoreService() {
 // NewReaders returns an empty reader.
 func NewReaders() *Readers { return &Readers{events: make(chan domain.CardEvent, 16)} }
 
-// Insert puts c in the reader (nil takes the card out).
-func (r *Readers) Insert(c *Card) {
+// Insert puts c in the holder's reader (nil takes the card out).
+func (r *Readers) Insert(c *Card) { r.InsertInto(domain.ReaderHolder, c) }
+
+// InsertOperator puts c in the operator's reader (nil takes the card
+// out).
+func (r *Readers) InsertOperator(c *Card) { r.InsertInto(domain.ReaderOperator, c) }
+
+// InsertInto puts c in the reader of role (nil takes the card out).
+func (r *Readers) InsertInto(role domain.ReaderRole, c *Card) {
 	r.mu.Lock()
-	if r.card != nil && r.card != c {
-		r.card.SetRemoved(true)
+	slot := &r.card
+	if role == domain.ReaderOperator {
+		slot = &r.opCard
 	}
-	r.card = c
+	if *slot != nil && *slot != c {
+		(*slot).SetRemoved(true)
+	}
+	*slot = c
 	if c != nil {
 		c.SetRemoved(false)
 	}
 	r.mu.Unlock()
-	r.events <- domain.CardEvent{Role: domain.ReaderHolder, Present: c != nil}
+	r.events <- domain.CardEvent{Role: role, Present: c != nil}
 }
 
 func (r *Readers) Events(ctx context.Context) (<-chan domain.CardEvent, error) {
@@ -508,7 +521,12 @@ func (r *Readers) Events(ctx context.Context) (<-chan domain.CardEvent, error) {
 func (r *Readers) Open(ctx context.Context, role domain.ReaderRole) (domain.Card, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if role != domain.ReaderHolder {
+	card := r.card
+	switch role {
+	case domain.ReaderHolder:
+	case domain.ReaderOperator:
+		card = r.opCard
+	default:
 		return nil, domain.ErrReaderUnavailable
 	}
 	if r.openErr != nil {
@@ -517,10 +535,10 @@ func (r *Readers) Open(ctx context.Context, role domain.ReaderRole) (domain.Card
 	if r.down {
 		return nil, fmt.Errorf("%w: card service lost", domain.ErrReaderUnavailable)
 	}
-	if r.card == nil {
+	if card == nil {
 		return nil, domain.ErrNoCard
 	}
-	return r.card, nil
+	return card, nil
 }
 
 // Holder describes a card holder for Enrol.

@@ -1,0 +1,142 @@
+package operator
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/smartcard-service-centre/kiosk/domain"
+	"github.com/smartcard-service-centre/kiosk/tui"
+	"github.com/smartcard-service-centre/kiosk/tui/common"
+	"github.com/smartcard-service-centre/kiosk/tui/components"
+)
+
+// margin is the blank columns either side of the screen.
+const margin = 2
+
+// View draws the terminal in the alternate screen.
+func (m *Model) View() tea.View {
+	v := tea.NewView(m.render())
+	v.AltScreen = true
+	v.WindowTitle = "Smartcard Service Centre — operator terminal"
+	return v
+}
+
+func (m *Model) tooSmall() bool { return m.width < tui.MinWidth || m.height < tui.MinHeight }
+
+func (m *Model) render() string {
+	if m.width <= 0 || m.height <= 0 {
+		return ""
+	}
+	th := m.c.Theme
+	if m.tooSmall() {
+		msg := fmt.Sprintf("This window is too small for the Smartcard Service Centre.\n\nPlease make it at least %d × %d characters (it is %d × %d now).",
+			tui.MinWidth, tui.MinHeight, m.width, m.height)
+		box := lipgloss.NewStyle().Width(max(1, min(m.width-2, 50))).Render(msg)
+		return lipgloss.Place(m.width, m.height, lipgloss.Center, lipgloss.Center, box)
+	}
+	header := m.header()
+	bottom := common.Indent(strings.Join([]string{
+		th.StatusBar.Width(m.c.Width).MaxHeight(1).Render(m.status()),
+		components.HelpBar(th, m.helpKeys(), m.c.Width),
+	}, "\n"), margin)
+	bodyH := max(1, m.height-lipgloss.Height(header)-4-lipgloss.Height(bottom))
+	f := m.screen.View()
+	title := th.Title.Render(ansi.Truncate(f.Title, m.c.Width, "…"))
+	main := title + "\n\n" + crop(f, m.c.Width, bodyH, th.Muted)
+	main = lipgloss.NewStyle().Width(m.c.Width).Height(bodyH + 2).MaxHeight(bodyH + 2).Render(main)
+	return header + "\n\n" + common.Indent(main, margin) + "\n\n" + bottom
+}
+
+// header is the product's name, and once logged in seed 000 Fig 10's
+// "Hi, <name> | <role> for <organisation> | Change | Logout".
+func (m *Model) header() string {
+	th := m.c.Theme
+	left := th.Header.Render("Smartcard Service Centre")
+	right := "Operator terminal"
+	if s := m.s; s != nil && s.ready() {
+		right = HeaderText(s.op.Name, s.op.Role.String(), len(s.op.Roles) > 1)
+	}
+	r := th.HeaderRight.Render(domain.CleanText(right))
+	gap := max(0, m.width-lipgloss.Width(left)-lipgloss.Width(r))
+	fill := th.HeaderRight.Padding(0).Render(strings.Repeat(" ", gap))
+	return ansi.Truncate(left+fill+r, m.width, "")
+}
+
+// HeaderText is the logged-in header: "Change" only when there is
+// another role to change to.
+func HeaderText(name, role string, change bool) string {
+	parts := []string{"Hi, " + name, role}
+	if change {
+		parts = append(parts, "Change")
+	}
+	return strings.Join(append(parts, "Logout"), " | ")
+}
+
+// status says what is in each reader.
+func (m *Model) status() string {
+	if m.down {
+		return "⚠ Card readers not available"
+	}
+	own := "○ Your reader: empty"
+	if m.opIn {
+		own = "● Your Smartcard"
+		if s := m.s; s != nil && s.op.Serial != "" {
+			own += " " + string(s.op.Serial)
+		}
+	}
+	holder := "○ Second reader: empty"
+	if m.holderIn {
+		holder = "● Second reader: card holder's Smartcard"
+	}
+	line := own + " · " + holder
+	if m.busy() {
+		line = m.spinner.View() + " Please wait… do not remove either Smartcard   " + line
+	}
+	return line
+}
+
+func (m *Model) helpKeys() []key.Binding {
+	var keys []key.Binding
+	if !m.blurred && !m.tooSmall() {
+		keys = append(keys, m.screen.Help()...)
+	}
+	if s := m.s; s != nil && s.ready() {
+		if len(s.op.Roles) > 1 {
+			keys = append(keys, m.c.Keys.Role)
+		}
+		keys = append(keys, m.c.Keys.Logout)
+	}
+	if m.opts.AllowExit {
+		keys = append(keys, m.c.Keys.Quit)
+	}
+	return keys
+}
+
+// crop fits a body into height lines, keeping the focused lines in view.
+func crop(f common.Frame, width, height int, muted lipgloss.Style) string {
+	lines := strings.Split(f.Body, "\n")
+	if len(lines) <= height {
+		return f.Body
+	}
+	room, start := max(1, height-1), 0
+	if f.Focus >= 0 {
+		if end := max(f.FocusEnd, f.Focus+1); end > room {
+			room = max(1, height-2)
+			start = max(1, min(end-room, f.Focus, len(lines)-room))
+		}
+	}
+	var out []string
+	if start > 0 {
+		out = append(out, muted.Render(ansi.Truncate("↑ more above", width, "")))
+	}
+	out = append(out, lines[start:min(len(lines), start+room)]...)
+	if start+room < len(lines) {
+		out = append(out, muted.Render(ansi.Truncate("↓ more below", width, "")))
+	}
+	return strings.Join(out, "\n")
+}
