@@ -29,6 +29,7 @@ import (
 	"github.com/smartcard-service-centre/kiosk/storage/sqlite"
 	"github.com/smartcard-service-centre/kiosk/tui"
 	"github.com/smartcard-service-centre/kiosk/tui/demo"
+	"github.com/smartcard-service-centre/kiosk/tui/tuitest"
 )
 
 // cheapArgon2 keeps answer hashing fast in tests; hashes carry their
@@ -521,42 +522,8 @@ func (k *kiosk) typeText(s string) {
 // ctrl+X, f1…f12.
 func (k *kiosk) press(names ...string) {
 	for _, n := range names {
-		k.send(keyMsg(n))
+		k.send(tuitest.Key(n))
 	}
-}
-
-func keyMsg(name string) tea.KeyPressMsg {
-	switch name {
-	case "enter":
-		return tea.KeyPressMsg{Code: tea.KeyEnter}
-	case "esc":
-		return tea.KeyPressMsg{Code: tea.KeyEscape}
-	case "tab":
-		return tea.KeyPressMsg{Code: tea.KeyTab}
-	case "space":
-		return tea.KeyPressMsg{Code: tea.KeySpace, Text: " "}
-	case "backspace":
-		return tea.KeyPressMsg{Code: tea.KeyBackspace}
-	case "up":
-		return tea.KeyPressMsg{Code: tea.KeyUp}
-	case "down":
-		return tea.KeyPressMsg{Code: tea.KeyDown}
-	}
-	if c, ok := strings.CutPrefix(name, "ctrl+"); ok {
-		return tea.KeyPressMsg{Code: rune(c[0]), Mod: tea.ModCtrl}
-	}
-	if c, ok := strings.CutPrefix(name, "alt+"); ok {
-		return tea.KeyPressMsg{Code: rune(c[0]), Mod: tea.ModAlt}
-	}
-	if n, ok := strings.CutPrefix(name, "f"); ok {
-		var i int
-		fmt.Sscanf(n, "%d", &i)
-		return tea.KeyPressMsg{Code: tea.KeyF1 + rune(i-1)}
-	}
-	if r := []rune(name); len(r) == 1 {
-		return tea.KeyPressMsg{Code: r[0], Text: name}
-	}
-	panic("unknown key " + name)
 }
 
 // pressStart chooses Smartcard Unlock on the holder's menu and presses

@@ -5,6 +5,7 @@ package common
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/domain/selfservice"
@@ -344,4 +346,13 @@ func Indent(s string, n int) string {
 		lines[i] = pad + l
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TooSmall fills a width × height terminal with the message that it is
+// smaller than minW × minH, centred.
+func TooSmall(width, height, minW, minH int) string {
+	msg := fmt.Sprintf("This window is too small for the Smartcard Service Centre.\n\nPlease make it at least %d × %d characters (it is %d × %d now).",
+		minW, minH, width, height)
+	box := lipgloss.NewStyle().Width(max(1, min(width-2, 50))).Render(msg)
+	return lipgloss.Place(width, height, lipgloss.Center, lipgloss.Center, box)
 }

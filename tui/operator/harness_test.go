@@ -24,6 +24,7 @@ import (
 	"github.com/smartcard-service-centre/kiosk/domain/selfservice/sstest"
 	"github.com/smartcard-service-centre/kiosk/storage/sqlite"
 	"github.com/smartcard-service-centre/kiosk/tui/operator"
+	"github.com/smartcard-service-centre/kiosk/tui/tuitest"
 )
 
 var start = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
@@ -239,31 +240,8 @@ func (k *terminal) typeText(s string) {
 
 func (k *terminal) press(names ...string) {
 	for _, n := range names {
-		k.tm.Send(keyMsg(n))
+		k.tm.Send(tuitest.Key(n))
 	}
-}
-
-func keyMsg(name string) tea.KeyPressMsg {
-	switch name {
-	case "enter":
-		return tea.KeyPressMsg{Code: tea.KeyEnter}
-	case "esc":
-		return tea.KeyPressMsg{Code: tea.KeyEscape}
-	case "tab":
-		return tea.KeyPressMsg{Code: tea.KeyTab}
-	case "up":
-		return tea.KeyPressMsg{Code: tea.KeyUp}
-	case "down":
-		return tea.KeyPressMsg{Code: tea.KeyDown}
-	case "pgdown":
-		return tea.KeyPressMsg{Code: tea.KeyPgDown}
-	case "pgup":
-		return tea.KeyPressMsg{Code: tea.KeyPgUp}
-	}
-	if c, ok := strings.CutPrefix(name, "ctrl+"); ok {
-		return tea.KeyPressMsg{Code: rune(c[0]), Mod: tea.ModCtrl}
-	}
-	panic("unknown key " + name)
 }
 
 // logIn puts the operator's card in and types the passcode.

@@ -1,7 +1,6 @@
 package operator
 
 import (
-	"fmt"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -34,10 +33,7 @@ func (m *Model) render() string {
 	}
 	th := m.c.Theme
 	if m.tooSmall() {
-		msg := fmt.Sprintf("This window is too small for the Smartcard Service Centre.\n\nPlease make it at least %d × %d characters (it is %d × %d now).",
-			tui.MinWidth, tui.MinHeight, m.width, m.height)
-		box := lipgloss.NewStyle().Width(max(1, min(m.width-2, 50))).Render(msg)
-		return lipgloss.Place(m.width, m.height, lipgloss.Center, lipgloss.Center, box)
+		return common.TooSmall(m.width, m.height, tui.MinWidth, tui.MinHeight)
 	}
 	header := m.header()
 	bottom := common.Indent(strings.Join([]string{
