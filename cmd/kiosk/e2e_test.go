@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -11,12 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smartcard-service-centre/kiosk/cardio/pcsc"
 	"github.com/smartcard-service-centre/kiosk/cardio/pcsctest"
-	"github.com/smartcard-service-centre/kiosk/cardio/pivcard"
-	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/mail/smtptest"
-	"github.com/smartcard-service-centre/kiosk/storage/postgres/pgtest"
 )
 
 // The locked, registered demo persona the end-to-end test unlocks.
@@ -98,52 +92,14 @@ func TestEndToEndUnlockInTmux(t *testing.T) {
 	kioskBin, vcardBin := buildBinaries(t)
 	smtpd := smtptest.Start(t, "127.0.0.1:0", smtptest.Options{})
 
-	dir := t.TempDir()
-	env := append(os.Environ(),
-		"KIOSK_DATABASE_URL="+pgtest.NewDatabase(t),
-		"KIOSK_DATA_DIR="+dir, // the key, CA, cards and log
-	)
-	env = append(env, d.Env()...)
-	run := func(args ...string) {
-		t.Helper()
-		cmd := exec.Command(kioskBin, args...)
-		cmd.Env = env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("kiosk %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	run("keygen")
-	run("migrate")
-	run("seed", "--demo")
+	env, dir := seededDataDir(t, d, kioskBin)
 
 	// The locked card goes into the first virtual reader.
 	holder := d.Readers[0]
-	vcard := exec.Command(vcardBin, "--addr", holder.Addr, "--card", filepath.Join(dir, "cards", e2eSerial+".card"))
-	vcard.Env = env
-	vlog, _ := os.Create(filepath.Join(dir, "vcard.log"))
-	vcard.Stdout, vcard.Stderr = vlog, vlog
-	if err := vcard.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		vcard.Process.Signal(os.Interrupt)
-		vcard.Wait()
-		d.WaitCard(t, holder.Name, false, 10*time.Second)
-	})
-	d.WaitCard(t, holder.Name, true, 15*time.Second)
+	serveCard(t, d, vcardBin, env, dir, holder, e2eSerial)
 
-	s := &screen{t: t, socket: fmt.Sprintf("kiosk-e2e-%d", os.Getpid())}
-	var cmdline strings.Builder
-	cmdline.WriteString("env")
-	for _, kv := range env {
-		if strings.HasPrefix(kv, "KIOSK_") || strings.HasPrefix(kv, "PCSCLITE_") {
-			cmdline.WriteString(" '" + kv + "'")
-		}
-	}
-	fmt.Fprintf(&cmdline, " %s --holder-reader '%s' --smtp-url 'smtp://127.0.0.1:%s?starttls=none' --terminal e2e; sleep 60",
-		kioskBin, holder.Name, smtpd.Port())
-	s.tmux("new-session", "-d", "-s", "kiosk", "-x", "120", "-y", "40", cmdline.String())
-	t.Cleanup(func() { exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
+	s := startInTmux(t, env, 120, 40, kioskBin, "--holder-reader", holder.Name,
+		"--smtp-url", "smtp://127.0.0.1:"+smtpd.Port()+"?starttls=none", "--terminal", "e2e")
 
 	s.waitFor("Hello, Mr Test Person", 20*time.Second)
 	// The public cannot leave: Ctrl+C and Esc leave the kiosk running.
@@ -221,38 +177,6 @@ func TestEndToEndUnlockInTmux(t *testing.T) {
 	}
 
 	// Stop the kiosk, then ask the card itself through PC/SC.
-	exec.Command("tmux", "-L", s.socket, "kill-server").Run()
-	verifyThroughPCSC(t, holder.Name, e2eNewPIN)
-}
-
-func verifyThroughPCSC(t *testing.T, reader, pin string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	readers := pcsc.New(nil)
-	defer readers.Close()
-	var lastErr error
-	// The kiosk's connection may take a moment to be released.
-	for ctx.Err() == nil {
-		conn, err := readers.Connect(ctx, reader)
-		if err == nil {
-			card := pivcard.New(conn)
-			st, err := card.Status(ctx)
-			if err == nil && (st.Blocked || st.Serial != domain.CardSerial(e2eSerial)) {
-				t.Fatalf("card status after unlock: %+v", st)
-			}
-			if err == nil {
-				err = card.VerifyPasscode(ctx, pin)
-			}
-			card.Close()
-			if err == nil {
-				return
-			}
-			lastErr = err
-		} else {
-			lastErr = err
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("the card does not accept the new passcode: %v", lastErr)
+	s.stop()
+	verifyThroughPCSC(t, holder.Name, e2eSerial, e2eNewPIN)
 }
