@@ -18,20 +18,27 @@ SHELL   := /bin/bash
 TEST_FILTER := sed -u -E -e '/^[[:space:]]*=== (RUN|PAUSE|CONT|NAME)/d' \
 	-e '/^    --- PASS: TestCardConformance\/[^/ ]+ /b' -e '/^[[:space:]]+--- PASS/d'
 
-.PHONY: all build demo test lint fmt bench setup clean
+.PHONY: all build demo demo-operator demo-data test lint fmt bench setup clean
 
 all: build
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
-demo:
+demo: demo-data
+	@$(DEMO_ENV) $(BIN)/kiosk --readers sim --allow-exit
+
+# The operator terminal on the same demo data, with both simulated readers.
+demo-operator: demo-data
+	@$(DEMO_ENV) $(BIN)/kiosk operator --readers sim --allow-exit
+
+# The demo's data directory: its key, store, CA and card files.
+demo-data:
 	@./.ci/setup build
 	@$(MAKE) --no-print-directory build
 	@mkdir -p $(DEMO_DIR)
 	@$(DEMO_ENV) $(BIN)/kiosk keygen --if-missing
 	@$(DEMO_ENV) $(BIN)/kiosk seed --demo
-	@$(DEMO_ENV) $(BIN)/kiosk --readers sim --allow-exit
 
 setup:
 	@./.ci/setup

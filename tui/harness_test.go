@@ -202,12 +202,17 @@ func (tr *testTray) Cards() []demo.TrayCard {
 	defer tr.mu.Unlock()
 	out := make([]demo.TrayCard, len(tr.cards))
 	for i := range tr.cards {
-		out[i] = demo.TrayCard{Label: tr.labels[i], Inserted: i == tr.in}
+		out[i] = demo.TrayCard{Label: tr.labels[i]}
+		if i == tr.in {
+			out[i].In = domain.ReaderHolder
+		}
 	}
 	return out
 }
 
-func (tr *testTray) Toggle(i int) error {
+// Toggle moves cards in and out of the kiosk's one reader, the card
+// holder's.
+func (tr *testTray) Toggle(i int, _ domain.ReaderRole) error {
 	if h := tr.hold[i]; h != nil {
 		<-h
 	}

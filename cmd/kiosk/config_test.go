@@ -79,8 +79,8 @@ func TestCommandHelp(t *testing.T) {
 		{[]string{"cards", "--help"}, slices.Concat(store, []string{"holder-reader", "operator-reader"})},
 		{[]string{"version", "--help"}, nil},
 		{[]string{"run", "--help"}, kiosk},
-		{[]string{"operator", "--help"}, slices.Concat(store, []string{"kek-file", "log-file", "terminal", "ca-dir",
-			"passcode-charset", "holder-reader", "operator-reader", "idle-lock", "allow-exit"})},
+		{[]string{"operator", "--help"}, slices.Concat(store, []string{"kek-file", "log-file", "terminal", "ca-dir", "cards-dir",
+			"passcode-charset", "readers", "holder-reader", "operator-reader", "idle-lock", "allow-exit"})},
 		{[]string{"--help"}, kiosk}, // the top level is the kiosk itself
 	}
 	for _, tt := range tests {

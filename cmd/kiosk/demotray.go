@@ -17,23 +17,29 @@ import (
 	tuidemo "github.com/smartcard-service-centre/kiosk/tui/demo"
 )
 
-// Names of the demo's simulated readers: the kiosk's, and an operator's
-// (unused by the self-service kiosk, present as on an operator terminal).
+// Names of the demo's simulated readers: the card holder's (the kiosk's),
+// and the operator's (unused by the self-service kiosk, present as on an
+// operator terminal).
 const (
 	simHolderReader   = "Simulated Kiosk Reader"
 	simOperatorReader = "Simulated Operator Reader"
 )
 
-// demoTray is the demo's tray of software cards beside a simulated reader;
-// the kiosk's function keys move cards in and out. Changes a card makes
-// (a new passcode, unlocking) are saved to its file.
+// simReaders are the simulated readers' names by role.
+var simReaders = map[domain.ReaderRole]string{domain.ReaderHolder: simHolderReader, domain.ReaderOperator: simOperatorReader}
+
+// demoTray is the demo's tray of software cards beside the simulated
+// readers; the demo's function keys move cards in and out. Changes a card
+// makes (a new passcode, unlocking, new certificates) are saved to its
+// file.
 type demoTray struct {
 	tray *simreader.Tray
 
-	mu       sync.Mutex
-	cards    []*sim.Card
-	labels   []string
-	inserted int // index in cards, or -1
+	mu      sync.Mutex
+	cards   []*sim.Card
+	serials []domain.CardSerial
+	labels  []string
+	in      []domain.ReaderRole // the reader each card is in; "" in the tray
 }
 
 func newDemoTray(ctx context.Context, store domain.Store, dir string) (*demoTray, error) {
@@ -55,7 +61,7 @@ func newDemoTray(ctx context.Context, store domain.Store, dir string) (*demoTray
 		}
 	}
 	slices.SortStableFunc(files, func(a, b string) int { return rank(order, a) - rank(order, b) })
-	t := &demoTray{tray: simreader.New(simHolderReader, simOperatorReader), inserted: -1}
+	t := &demoTray{tray: simreader.New(simHolderReader, simOperatorReader)}
 	for _, f := range files {
 		c, err := sim.Load(f)
 		if err != nil {
@@ -74,7 +80,9 @@ func newDemoTray(ctx context.Context, store domain.Store, dir string) (*demoTray
 			label += " — " + c
 		}
 		t.cards = append(t.cards, c)
+		t.serials = append(t.serials, serial)
 		t.labels = append(t.labels, label)
+		t.in = append(t.in, "")
 	}
 	return t, nil
 }
@@ -93,33 +101,65 @@ func (t *demoTray) Cards() []tuidemo.TrayCard {
 	defer t.mu.Unlock()
 	out := make([]tuidemo.TrayCard, len(t.cards))
 	for i, l := range t.labels {
-		out[i] = tuidemo.TrayCard{Label: l, Inserted: i == t.inserted}
+		out[i] = tuidemo.TrayCard{Label: l, In: t.in[i]}
 	}
 	return out
 }
 
-// Toggle implements tuidemo.Tray: it inserts card i into the kiosk's reader,
-// taking out any other card first, or removes card i if it is in.
-func (t *demoTray) Toggle(i int) error {
+// Toggle implements tuidemo.Tray: it puts card i in reader r, taking out
+// the card there and taking card i out of the other reader first, or
+// takes card i out if it is in r.
+func (t *demoTray) Toggle(i int, r domain.ReaderRole) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if i < 0 || i >= len(t.cards) {
 		return fmt.Errorf("no demo card %d", i+1)
 	}
-	if t.inserted >= 0 {
-		if err := t.tray.Remove(simHolderReader); err != nil {
+	reader, ok := simReaders[r]
+	if !ok {
+		return fmt.Errorf("no simulated %q reader", r)
+	}
+	was := t.in[i]
+	// Out first, so that the product sees a card leave before another
+	// arrives.
+	if was != "" {
+		if err := t.tray.Remove(simReaders[was]); err != nil {
 			return err
 		}
-		was := t.inserted
-		t.inserted = -1
-		if was == i {
+		t.in[i] = ""
+		if was == r {
 			return nil
 		}
 	}
-	if err := t.tray.Insert(simHolderReader, t.cards[i]); err != nil {
+	for j, in := range t.in {
+		if in == r {
+			if err := t.tray.Remove(reader); err != nil {
+				return err
+			}
+			t.in[j] = ""
+		}
+	}
+	if err := t.tray.Insert(reader, t.cards[i]); err != nil {
 		return err
 	}
-	t.inserted = i
+	t.in[i] = r
+	return nil
+}
+
+// checkLogInCerts makes sure the store has a PIV Authentication (9A)
+// certificate for every demo card, which an operator logs in with: demo
+// data seeded by a version before the operator terminal has none, and
+// seeding again leaves personas already present as they are.
+func (t *demoTray) checkLogInCerts(ctx context.Context, store domain.Store, dataDir string) error {
+	for i, serial := range t.serials {
+		rec, err := store.GetSmartcard(ctx, serial)
+		if err != nil || len(rec.PIVAuthCert) > 0 {
+			continue // a card file the store does not know shows as not recognised
+		}
+		name, _, _ := strings.Cut(t.labels[i], " — ")
+		return fmt.Errorf("the demo data in %s was made by an older version: card %s (%s) has no log-in certificate (9A) on record, so no operator could log in; "+
+			"remove that directory and seed it again (make demo-operator seeds it once it is gone; its default is .cache/demo)", dataDir, serial, name)
+	}
 	return nil
 }
 

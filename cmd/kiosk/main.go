@@ -54,8 +54,8 @@ var commands = []command{
 		"passcode-charset", "email-domains", "readers", "holder-reader", "operator-reader",
 		"smtp-url", "mail-from", "mail-dir", "idle-timeout", "allow-exit"), cmdRun},
 	{"operator", "", "run the operator terminal for Registration Authority staff (their own card in one reader, the card holder's in the other)", use(
-		"data-dir", "database-url", "db", "kek-file", "log-file", "terminal", "ca-dir",
-		"passcode-charset", "holder-reader", "operator-reader", "idle-lock", "allow-exit"), cmdOperator},
+		"data-dir", "database-url", "db", "kek-file", "log-file", "terminal", "ca-dir", "cards-dir",
+		"passcode-charset", "readers", "holder-reader", "operator-reader", "idle-lock", "allow-exit"), cmdOperator},
 	{"migrate", "", "bring the PostgreSQL schema up to date and grant the kiosk's role its rights (the embedded store migrates itself)", use(
 		"data-dir", "database-url", "db", "app-role", "log-file", "terminal"), cmdMigrate},
 	{"seed", "--demo", "load the demo personas into the store (safe to run again)", use(

@@ -83,6 +83,8 @@ func TestVersionAndHelp(t *testing.T) {
 	oneLine(t, errOut, code, "the operator terminal needs a terminal")
 	_, errOut, code = runKiosk(t, env, "operator", "--idle-lock", "2s")
 	oneLine(t, errOut, code, "--idle-lock")
+	_, errOut, code = runKiosk(t, env, "operator", "--readers", "usb")
+	oneLine(t, errOut, code, "--readers must be pcsc or sim")
 }
 
 func TestSeedEmbeddedTwice(t *testing.T) {

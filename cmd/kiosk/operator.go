@@ -10,12 +10,14 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/smartcard-service-centre/kiosk/cardio"
 	"github.com/smartcard-service-centre/kiosk/cardio/ca"
 	"github.com/smartcard-service-centre/kiosk/cardio/pcsc"
 	"github.com/smartcard-service-centre/kiosk/cardio/pivcard"
 	"github.com/smartcard-service-centre/kiosk/domain"
 	opsvc "github.com/smartcard-service-centre/kiosk/domain/operator"
 	"github.com/smartcard-service-centre/kiosk/domain/secret"
+	tuidemo "github.com/smartcard-service-centre/kiosk/tui/demo"
 	"github.com/smartcard-service-centre/kiosk/tui/operator"
 )
 
@@ -52,9 +54,27 @@ func cmdOperator(ctx context.Context, e *runEnv, args []string) error {
 	}
 	defer store.Close()
 
-	p := pcsc.New(log)
-	defer p.Close()
-	readers := pivcard.NewReaders(p, pivcard.Assignment{Holder: e.cfg.HolderReader, Operator: e.cfg.OperatorReader})
+	var (
+		readers cardio.Readers
+		tray    *demoTray // --readers sim only
+	)
+	switch e.cfg.Readers {
+	case "sim":
+		t, err := newDemoTray(ctx, store, e.cfg.CardsDir)
+		if err != nil {
+			return err
+		}
+		defer t.Close()
+		if err := t.checkLogInCerts(ctx, store, e.cfg.DataDir); err != nil {
+			return err
+		}
+		readers, tray = t.tray, t
+	default:
+		p := pcsc.New(log)
+		defer p.Close()
+		readers = p
+	}
+	cardReaders := pivcard.NewReaders(readers, e.assignment())
 
 	passcodes := domain.DefaultPasscodePolicy()
 	passcodes.Charset = e.cfg.PasscodeCharset
@@ -70,8 +90,15 @@ func cmdOperator(ctx context.Context, e *runEnv, args []string) error {
 		Store: store, Keys: keys, CA: ca.ForDomain(authority), Log: log.With("part", "operator"),
 		Passcodes: passcodes, IdleLock: e.cfg.IdleLock, Terminal: e.cfg.Terminal, Journal: journal,
 	})
-	opts := operator.Options{Service: svc, Readers: readers, AllowExit: e.cfg.AllowExit, Log: log.With("part", "tui")}
-	log.Info("operator terminal starting", "version", version)
+	opts := operator.Options{Service: svc, Readers: cardReaders, AllowExit: e.cfg.AllowExit, Log: log.With("part", "tui")}
+	// The real terminal runs bare; the demo wraps it in its card tray,
+	// whose keys reach both readers.
+	runUI := func(ctx context.Context) error { return operator.Run(ctx, opts, nil) }
+	if tray != nil {
+		d := tuidemo.Options{Tray: tray, Log: log.With("part", "demo")}
+		runUI = func(ctx context.Context) error { return tuidemo.RunOperator(ctx, opts, d) }
+	}
+	log.Info("operator terminal starting", "readers", e.cfg.Readers, "version", version)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -82,7 +109,7 @@ func cmdOperator(ctx context.Context, e *runEnv, args []string) error {
 	})
 	g.Go(func() error {
 		defer cancel()
-		return operator.Run(gctx, opts, nil)
+		return runUI(gctx)
 	})
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("operator terminal stopped", "err", err)

@@ -83,7 +83,7 @@ func cmdRun(ctx context.Context, e *runEnv, args []string) error {
 		defer p.Close()
 		readers = p
 	}
-	cardReaders := pivcard.NewReaders(readers, pivcard.Assignment{Holder: e.cfg.HolderReader, Operator: e.cfg.OperatorReader})
+	cardReaders := pivcard.NewReaders(readers, e.assignment())
 
 	transport, mailbox, err := e.mailTransport()
 	if err != nil {
@@ -141,6 +141,16 @@ func cmdRun(ctx context.Context, e *runEnv, args []string) error {
 		return err
 	}
 	return nil
+}
+
+// assignment says which reader serves which role: the simulated readers
+// by their names with --readers sim (whatever a setting made for real
+// readers says), else by --holder-reader and --operator-reader.
+func (e *runEnv) assignment() pivcard.Assignment {
+	if e.cfg.Readers == "sim" {
+		return pivcard.Assignment{Holder: simHolderReader, Operator: simOperatorReader}
+	}
+	return pivcard.Assignment{Holder: e.cfg.HolderReader, Operator: e.cfg.OperatorReader}
 }
 
 // terminal reports whether the kiosk can take over the screen.

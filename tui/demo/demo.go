@@ -1,7 +1,8 @@
-// Package demo wraps the kiosk for the demo: a tray of software cards
+// Package demo wraps the product for the demo: a tray of software cards
 // that function keys insert and remove, and the card holder's email inbox,
-// in panels beside the kiosk's screen. The demo composes the kiosk; the
-// kiosk knows nothing of it, and the real kiosk runs without it.
+// in panels beside the screen of the self-service kiosk or of the operator
+// terminal. The demo composes the product; the product knows nothing of
+// it, and runs without it on real readers.
 package demo
 
 import (
@@ -14,23 +15,44 @@ import (
 
 	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/tui"
+	"github.com/smartcard-service-centre/kiosk/tui/operator"
 	"github.com/smartcard-service-centre/kiosk/tui/theme"
 )
 
 // TrayCard is one card of the demo card tray.
 type TrayCard struct {
 	// Label describes the card, e.g. "Mr Test Person — locked, registered".
-	Label    string
-	Inserted bool
+	Label string
+	// In is the reader the card is in; "" while it is in the tray.
+	In domain.ReaderRole
 }
 
-// Tray is the demo card tray beside a simulated reader: F1–F9, F11 and
-// F12 (or Alt+1–9, Alt+0 and Alt+-) insert or remove its first 11 cards.
+// Tray is the demo card tray beside the simulated readers: F1–F9, F11 and
+// F12 (or Alt+1–9, Alt+0 and Alt+-) put its first 11 cards in the card
+// holder's reader or take them out; around the operator terminal,
+// Shift+F1… (or Alt+Q…) do the same at the operator's reader.
 type Tray interface {
 	Cards() []TrayCard
-	// Toggle inserts card i (0-based) or removes it if inserted.
-	Toggle(i int) error
+	// Toggle puts card i (0-based) in reader r, taking out the card there
+	// and taking card i out of the other reader; or takes card i out if
+	// it is in r already.
+	Toggle(i int, r domain.ReaderRole) error
 }
+
+// Product is the program the demo wraps: the kiosk (*tui.Model) or the
+// operator terminal (*operator.Model). Blur tells it the demo's panels
+// cover its screen, so that keys reach none of its screens; Focus undoes
+// it.
+type Product interface {
+	tea.Model
+	Blur()
+	Focus()
+}
+
+var (
+	_ Product = (*tui.Model)(nil)
+	_ Product = (*operator.Model)(nil)
+)
 
 // Mailbox is the demo's stand-in for the card holder's email inbox. In
 // production codes go only by email.
@@ -41,7 +63,7 @@ type Mailbox interface {
 	Updates() <-chan struct{}
 }
 
-// Options configure the demo around the kiosk.
+// Options configure the demo around the product.
 type Options struct {
 	Tray    Tray    // optional
 	Mailbox Mailbox // optional
@@ -57,6 +79,12 @@ type (
 		cards []TrayCard
 		err   error
 	}
+	// move is a tray key's action: card i in or out of reader r; i < 0
+	// only reads the tray.
+	move struct {
+		i int
+		r domain.ReaderRole
+	}
 	mailsMsg struct {
 		mails []domain.Mail
 		err   error
@@ -64,14 +92,14 @@ type (
 	mailUpdateMsg struct{}
 )
 
-// Model is the demo around the kiosk's root model: it takes the demo's
-// keys and messages, passes everything else to the kiosk, and draws the
-// kiosk beside its panels.
+// Model is the demo around the product's root model: it takes the demo's
+// keys and messages, passes everything else to the product, and draws the
+// product beside its panels.
 type Model struct {
-	kiosk *tui.Model
-	o     Options
-	keys  KeyMap
-	th    *theme.Theme
+	product Product // the kiosk or the operator terminal
+	o       Options
+	keys    KeyMap
+	th      *theme.Theme
 
 	width, height int
 	flip          bool // the user toggled the panels from their default
@@ -81,7 +109,7 @@ type Model struct {
 	// Tray actions run one at a time, in key order: two toggles running
 	// at once could finish in either order and leave the wrong card in.
 	moving bool
-	queue  []int // cards to toggle once the running action is done
+	queue  []move // cards to move once the running action is done
 
 	mails []domain.Mail
 }
@@ -90,15 +118,29 @@ var _ tea.Model = (*Model)(nil)
 
 // New returns the demo around kiosk.
 func New(kiosk *tui.Model, o Options) *Model {
+	return newModel(kiosk, o, DefaultKeyMap())
+}
+
+// NewOperator returns the demo around the operator terminal: its tray
+// keys reach both readers.
+func NewOperator(terminal *operator.Model, o Options) *Model {
+	return newModel(terminal, o, OperatorKeyMap())
+}
+
+func newModel(p Product, o Options, keys KeyMap) *Model {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	if o.Context == nil {
 		o.Context = context.Background()
 	}
-	m := &Model{kiosk: kiosk, o: o, keys: DefaultKeyMap(), th: theme.New(true)}
-	// A key with nothing to act on is not the demo's: it goes to the kiosk.
-	m.keys.Tray.SetEnabled(o.Tray != nil)
+	m := &Model{product: p, o: o, keys: keys, th: theme.New(true)}
+	// A key with nothing to act on is not the demo's: it goes to the
+	// product.
+	if o.Tray == nil {
+		m.keys.Tray.SetEnabled(false)
+		m.keys.Operator.SetEnabled(false)
+	}
 	m.keys.Panels.SetEnabled(m.hasPanels())
 	return m
 }
@@ -111,13 +153,22 @@ func Run(ctx context.Context, k tui.Options, o Options, extra ...tea.ProgramOpti
 	}, extra...)
 }
 
+// RunOperator runs the operator terminal as operator.Run does, with the
+// demo around it.
+func RunOperator(ctx context.Context, t operator.Options, o Options, extra ...tea.ProgramOption) error {
+	return operator.Run(ctx, t, func(ctx context.Context, terminal *operator.Model) tea.Model {
+		o.Context = ctx
+		return NewOperator(terminal, o)
+	}, extra...)
+}
+
 func (m *Model) hasPanels() bool { return m.o.Tray != nil || m.o.Mailbox != nil }
 
-// Init starts the kiosk and reads the tray and the mailbox.
+// Init starts the product and reads the tray and the mailbox.
 func (m *Model) Init() tea.Cmd {
-	cmds := []tea.Cmd{m.kiosk.Init()}
+	cmds := []tea.Cmd{m.product.Init()}
 	if m.o.Tray != nil {
-		cmds = append(cmds, m.toggle(-1))
+		cmds = append(cmds, m.toggle(move{i: -1}))
 	}
 	if m.o.Mailbox != nil {
 		cmds = append(cmds, m.loadMail(), m.waitMail())
@@ -126,7 +177,7 @@ func (m *Model) Init() tea.Cmd {
 }
 
 // Update takes the demo's keys and messages and passes the rest to the
-// kiosk.
+// product.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
@@ -136,8 +187,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.th = theme.New(msg.IsDark())
 	case tea.KeyPressMsg:
 		switch {
-		case key.Matches(msg, m.keys.Tray):
-			return m, m.toggle(trayIndex(msg.String()))
+		case key.Matches(msg, m.keys.Tray), key.Matches(msg, m.keys.Operator):
+			i, r := trayIndex(msg.String())
+			return m, m.toggle(move{i: i, r: r})
 		case key.Matches(msg, m.keys.Panels):
 			m.flip = !m.flip
 			return m, m.resize()
@@ -157,41 +209,41 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, m.forward(msg)
 }
 
-// forward gives msg to the kiosk.
+// forward gives msg to the product.
 func (m *Model) forward(msg tea.Msg) tea.Cmd {
-	k, cmd := m.kiosk.Update(msg)
-	m.kiosk = k.(*tui.Model)
+	k, cmd := m.product.Update(msg)
+	m.product = k.(Product)
 	return cmd
 }
 
-// resize arranges the terminal and tells the kiosk its share: the panels
+// resize arranges the terminal and tells the product its share: the panels
 // covering it blur it, so that keys reach none of its screens.
 func (m *Model) resize() tea.Cmd {
 	a := m.arrangement()
 	if a == instead {
-		m.kiosk.Blur()
+		m.product.Blur()
 	} else {
-		m.kiosk.Focus()
+		m.product.Focus()
 	}
 	w, h := m.kioskSize(a)
 	return m.forward(tea.WindowSizeMsg{Width: w, Height: h})
 }
 
-// toggle moves card i of the tray in or out (i < 0: none) and reads the
-// tray back, after any action still running.
-func (m *Model) toggle(i int) tea.Cmd {
+// toggle moves a card of the tray in or out of a reader (mv.i < 0:
+// none) and reads the tray back, after any action still running.
+func (m *Model) toggle(mv move) tea.Cmd {
 	if m.moving {
-		m.queue = append(m.queue, i)
+		m.queue = append(m.queue, mv)
 		return nil
 	}
 	m.moving = true
 	tray := m.o.Tray
 	return func() tea.Msg {
 		var err error
-		if i >= 0 {
+		if i := mv.i; i >= 0 {
 			if i >= len(tray.Cards()) {
 				err = errors.New("there is no demo card on that key")
-			} else if err = tray.Toggle(i); err != nil {
+			} else if err = tray.Toggle(i, mv.r); err != nil {
 				err = errors.New("the demo card could not be moved: " + err.Error())
 			}
 		}

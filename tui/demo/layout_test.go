@@ -1,20 +1,52 @@
 package demo
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/smartcard-service-centre/kiosk/domain"
+)
 
 func TestTrayIndex(t *testing.T) {
-	for k, want := range map[string]int{"f1": 0, "f9": 8, "alt+1": 0, "alt+5": 4,
-		"f11": 9, "alt+0": 9, "f12": 10, "alt+-": 10, "f10": -1, "alt+m": -1} {
-		if got := trayIndex(k); got != want {
-			t.Errorf("trayIndex(%q) = %d, want %d", k, got, want)
+	h, o := domain.ReaderHolder, domain.ReaderOperator
+	for k, want := range map[string]struct {
+		i int
+		r domain.ReaderRole
+	}{"f1": {0, h}, "f9": {8, h}, "alt+1": {0, h}, "alt+5": {4, h},
+		"f11": {9, h}, "alt+0": {9, h}, "f12": {10, h}, "alt+-": {10, h},
+		"shift+f1": {0, o}, "alt+q": {0, o}, "shift+f8": {7, o}, "alt+i": {7, o},
+		"shift+f11": {9, o}, "alt+p": {9, o}, "shift+f12": {10, o}, "alt+=": {10, o},
+		"f10": {-1, ""}, "alt+m": {-1, ""}, "shift+f10": {-1, ""}} {
+		if i, r := trayIndex(k); i != want.i || r != want.r {
+			t.Errorf("trayIndex(%q) = %d, %q; want %d, %q", k, i, r, want.i, want.r)
 		}
+	}
+}
+
+// Every tray key is bound once, and the operator's reader's keys only
+// around the operator terminal.
+func TestTrayKeyMaps(t *testing.T) {
+	seen := map[string]bool{}
+	for _, k := range append(trayKeyNames(domain.ReaderHolder), trayKeyNames(domain.ReaderOperator)...) {
+		if seen[k] {
+			t.Errorf("%q is bound twice", k)
+		}
+		seen[k] = true
+	}
+	if DefaultKeyMap().Operator.Enabled() {
+		t.Error("the kiosk's demo offers the operator's reader")
+	}
+	if !OperatorKeyMap().Operator.Enabled() || !OperatorKeyMap().Tray.Enabled() {
+		t.Error("the operator terminal's demo does not reach both readers")
+	}
+	if got := altKeys(domain.ReaderOperator); got != "alt+q…p, =" {
+		t.Errorf("altKeys(operator) = %q", got)
 	}
 }
 
 type noTray struct{}
 
-func (noTray) Cards() []TrayCard { return nil }
-func (noTray) Toggle(int) error  { return nil }
+func (noTray) Cards() []TrayCard                   { return nil }
+func (noTray) Toggle(int, domain.ReaderRole) error { return nil }
 
 // The kiosk gets the room the demo leaves: beside the panels on a wide
 // terminal, above the demo's keys, or all of it when there is no room for

@@ -13,22 +13,50 @@ import (
 
 // trayEntry is one demo card in the tray panel.
 type trayEntry struct {
-	Key      string // the key that inserts or removes it, e.g. "F2"
-	Label    string
-	Inserted bool
+	Key   string // the key that moves it to the holder's reader, e.g. "F2"
+	Label string
+	In    domain.ReaderRole // "" in the tray
 }
 
-// trayPanel draws the demo card tray, width wide (frame included).
-func trayPanel(th *theme.Theme, entries []trayEntry, note string, width int) string {
+// trayPanel draws the demo card tray, width wide (frame included): keys
+// says which keys reach which reader; with both readers (the operator
+// terminal) it says first what is in each.
+func trayPanel(th *theme.Theme, keys []string, entries []trayEntry, note string, width int, both bool) string {
 	inner := max(10, width-th.Panel.GetHorizontalFrameSize())
-	lines := []string{th.PanelHead.Render("Demo card tray"), th.Muted.Width(inner).Render("Press a key to insert or remove a card.")}
+	wrap := func(st lipgloss.Style, s string) []string { return strings.Split(st.Width(inner).Render(s), "\n") }
+	lines := []string{th.PanelHead.Render("Demo card tray")}
+	if both {
+		in := map[domain.ReaderRole]string{}
+		for _, e := range entries {
+			if e.In != "" {
+				// The name, without the demo case after it.
+				name, _, _ := strings.Cut(domain.CleanText(e.Label), " — ")
+				in[e.In] = name
+			}
+		}
+		for _, r := range []struct {
+			role domain.ReaderRole
+			name string
+		}{{domain.ReaderOperator, "Operator's reader: "}, {domain.ReaderHolder, "Holder's reader:   "}} {
+			what := th.Muted.Render("empty")
+			if l := in[r.role]; l != "" {
+				what = th.Strong.Render(ansi.Truncate(l, max(1, inner-len(r.name)), "…"))
+			}
+			lines = append(lines, r.name+what)
+		}
+		lines = append(lines, "")
+	}
+	lines = append(lines, wrap(th.Muted, "Press a key to insert or remove a card:")...)
+	for _, k := range keys {
+		lines = append(lines, wrap(th.Muted, k)...)
+	}
 	for _, e := range entries {
 		mark := "  "
-		if e.Inserted {
+		if e.In != "" {
 			mark = "▶ "
 		}
 		line := fmt.Sprintf("%s%-3s %s", mark, e.Key, domain.CleanText(e.Label))
-		if e.Inserted {
+		if e.In != "" {
 			line = th.Strong.Render(ansi.Truncate(line, inner, "…"))
 		} else {
 			line = ansi.Truncate(line, inner, "…")

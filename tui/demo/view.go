@@ -1,18 +1,22 @@
 package demo
 
 import (
+	"fmt"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
+	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/tui"
 	"github.com/smartcard-service-centre/kiosk/tui/common"
 	"github.com/smartcard-service-centre/kiosk/tui/components"
 )
 
-// Layout: the panels stand beside the kiosk on a terminal at least
+// Layout (here "the kiosk" is the product the demo wraps: the kiosk or
+// the operator terminal, which share the minimum size): the panels stand
+// beside the kiosk on a terminal at least
 // sideMinWidth wide; on a narrower one the Panels key shows them instead
 // of the kiosk. The demo's keys take the last line.
 const (
@@ -60,7 +64,7 @@ func (m *Model) kioskSize(a arrangement) (width, height int) {
 
 // View draws the kiosk's view with the panels and the demo's keys.
 func (m *Model) View() tea.View {
-	v := m.kiosk.View()
+	v := m.product.View()
 	a := m.arrangement()
 	_, h := m.kioskSize(a)
 	var top string
@@ -82,7 +86,7 @@ func (m *Model) View() tea.View {
 
 // help lists the demo's keys on offer.
 func (m *Model) help() []key.Binding {
-	return []key.Binding{m.keys.Tray, m.keys.Panels} // the help bar skips a disabled one
+	return []key.Binding{m.keys.Tray, m.keys.Operator, m.keys.Panels} // the help bar skips a disabled one
 }
 
 // panelColumn stacks the tray above the mailbox.
@@ -93,11 +97,11 @@ func (m *Model) panelColumn(width, height int) string {
 		for i, c := range m.cards {
 			k := "–" // no key reaches it
 			if i < len(trayKeys) {
-				k = strings.ToUpper(trayKeys[i][0])
+				k = strings.ToUpper(trayKeys[i].holder)
 			}
-			entries[i] = trayEntry{Key: k, Label: c.Label, Inserted: c.Inserted}
+			entries[i] = trayEntry{Key: k, Label: c.Label, In: c.In}
 		}
-		parts = append(parts, trayPanel(m.th, entries, m.note, width))
+		parts = append(parts, trayPanel(m.th, m.trayKeysHelp(), entries, m.note, width, m.keys.Operator.Enabled()))
 	}
 	if m.o.Mailbox != nil {
 		used := 0
@@ -109,6 +113,22 @@ func (m *Model) panelColumn(width, height int) string {
 		}
 	}
 	return lipgloss.NewStyle().MaxHeight(height).Render(strings.Join(parts, "\n"))
+}
+
+// trayKeysHelp says which keys move cards to which reader, from the key
+// map: one line per reader the keys reach.
+func (m *Model) trayKeysHelp() []string {
+	var out []string
+	for _, b := range []struct {
+		k key.Binding
+		r domain.ReaderRole
+	}{{m.keys.Tray, domain.ReaderHolder}, {m.keys.Operator, domain.ReaderOperator}} {
+		if b.k.Enabled() {
+			h := b.k.Help()
+			out = append(out, fmt.Sprintf("%s (or %s): %s", h.Key, altKeys(b.r), h.Desc))
+		}
+	}
+	return out
 }
 
 // fit makes s exactly h lines long.
