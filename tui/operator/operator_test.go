@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
+
 	"github.com/smartcard-service-centre/kiosk/domain"
 	opsvc "github.com/smartcard-service-centre/kiosk/domain/operator"
 	"github.com/smartcard-service-centre/kiosk/tui/operator"
@@ -233,4 +235,23 @@ func TestOwnCardRefused(t *testing.T) {
 	k.waitFor(operator.InsertHolderText)
 	fx.readers.Insert(own)
 	k.waitFor("Operators cannot service their own Smartcard")
+}
+
+// TestNarrowHeaderKeepsChangeAndLogout: beside the demo's tray, or on a
+// narrow terminal, the header drops the product's name and shortens the
+// role, but never loses Change or Logout.
+func TestNarrowHeaderKeepsChangeAndLogout(t *testing.T) {
+	fx := newFixture(t)
+	own := fx.add(peter())
+	k := fx.start()
+	k.logIn(fx, own, "8315")
+	k.waitFor("Select session role")
+	k.press("down", "enter")
+	k.waitFor("Dashboard")
+	k.tm.Send(tea.WindowSizeMsg{Width: 64, Height: 50})
+	k.waitUntil("a narrow header with Change and Logout", func(string) bool {
+		first, _, _ := strings.Cut(k.last, "\n")
+		return strings.Contains(first, "Hi, Dr Peter Walsh") && strings.Contains(first, "| Change | Logout") &&
+			!strings.Contains(first, "Smartcard Service Centre") && strings.Contains(first, "…")
+	})
 }

@@ -55,7 +55,19 @@ func (m *Model) header() string {
 	left := th.Header.Render("Smartcard Service Centre")
 	right := "Operator terminal"
 	if s := m.s; s != nil && s.ready() {
-		right = HeaderText(s.op.Name, s.op.Role.String(), len(s.op.Roles) > 1)
+		name, role, change := domain.CleanText(s.op.Name), domain.CleanText(s.op.Role.String()), len(s.op.Roles) > 1
+		right = HeaderText(name, role, change)
+		// On a narrow terminal the operator's own header matters more than
+		// the product's name, and Change and Logout must stay in sight:
+		// the role is shortened in the middle of the line instead.
+		if lipgloss.Width(left)+lipgloss.Width(th.HeaderRight.Render(right)) > m.width {
+			left = ""
+			over := lipgloss.Width(th.HeaderRight.Render(right)) - m.width
+			if over > 0 {
+				role = ansi.Truncate(role, max(1, ansi.StringWidth(role)-over), "…")
+				right = HeaderText(name, role, change)
+			}
+		}
 	}
 	r := th.HeaderRight.Render(domain.CleanText(right))
 	gap := max(0, m.width-lipgloss.Width(left)-lipgloss.Width(r))
