@@ -5,18 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/charmbracelet/x/term"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/smartcard-service-centre/kiosk/cardio"
-	"github.com/smartcard-service-centre/kiosk/cardio/ca"
-	"github.com/smartcard-service-centre/kiosk/cardio/pcsc"
 	"github.com/smartcard-service-centre/kiosk/cardio/pivcard"
 	"github.com/smartcard-service-centre/kiosk/domain"
-	"github.com/smartcard-service-centre/kiosk/domain/secret"
 	"github.com/smartcard-service-centre/kiosk/domain/selfservice"
 	"github.com/smartcard-service-centre/kiosk/mail"
 	"github.com/smartcard-service-centre/kiosk/tui"
@@ -34,56 +28,12 @@ func cmdRun(ctx context.Context, e *runEnv, args []string) error {
 		// Real readers and nowhere to send codes: nobody could unlock.
 		return errNoMailRelay
 	}
-	if !e.terminal() {
-		return errors.New("the kiosk needs a terminal to draw on (run it in a console, not with output redirected)")
-	}
-	if !e.cfg.AllowExit {
-		// Until the UI puts the terminal in raw mode (and while it starts:
-		// the store may take seconds to answer), Ctrl+C, Ctrl+\ and Ctrl+Z
-		// would be signals: the public must not stop or suspend the kiosk.
-		signal.Ignore(os.Interrupt, syscall.SIGQUIT, syscall.SIGTSTP)
-	}
-	log, closeLog, err := e.logger()
+	st, err := e.openStation(ctx, "the kiosk", nil)
 	if err != nil {
 		return err
 	}
-	defer closeLog()
-
-	keys, err := secret.LoadKEK(e.cfg.KEKFile)
-	if err != nil {
-		return err
-	}
-	authority, err := ca.Load(e.cfg.CADir)
-	if err != nil {
-		return fmt.Errorf("load the service certificate authority (--ca-dir): %w", err)
-	}
-	store, err := e.openStore(ctx, keys, log)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-
-	passcodes := domain.DefaultPasscodePolicy()
-	passcodes.Charset = e.cfg.PasscodeCharset
-
-	var (
-		readers cardio.Readers
-		tray    *demoTray // --readers sim only
-	)
-	switch e.cfg.Readers {
-	case "sim":
-		t, err := newDemoTray(ctx, store, e.cfg.CardsDir)
-		if err != nil {
-			return err
-		}
-		defer t.Close()
-		readers, tray = t.tray, t
-	default:
-		p := pcsc.New(log)
-		defer p.Close()
-		readers = p
-	}
-	cardReaders := pivcard.NewReaders(readers, e.assignment())
+	defer st.Close()
+	log, keys, store, cardReaders, tray, passcodes := st.log, st.keys, st.store, st.readers, st.tray, st.passcodes
 
 	transport, mailbox, err := e.mailTransport()
 	if err != nil {
@@ -104,7 +54,7 @@ func cmdRun(ctx context.Context, e *runEnv, args []string) error {
 	rec, err := recoverWrites(ctx, journal)
 	logRecovery(log, rec, err)
 	svc := selfservice.New(selfservice.Config{
-		Store: store, Keys: keys, CA: ca.ForDomain(authority), Notify: sender.Notify,
+		Store: store, Keys: keys, CA: st.ca, Notify: sender.Notify,
 		Log: log.With("part", "selfservice"), Passcodes: passcodes,
 		Emails: domain.EmailPolicy{Domains: e.cfg.EmailDomains}, Terminal: e.cfg.Terminal,
 		Journal: journal,
@@ -135,12 +85,7 @@ func cmdRun(ctx context.Context, e *runEnv, args []string) error {
 		defer cancel()
 		return runUI(gctx)
 	})
-	err = g.Wait()
-	if err != nil && !errors.Is(err, context.Canceled) {
-		log.Error("kiosk stopped", "err", err)
-		return err
-	}
-	return nil
+	return errStopped(log, "kiosk", g.Wait())
 }
 
 // assignment says which reader serves which role: the simulated readers
