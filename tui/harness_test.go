@@ -25,7 +25,7 @@ import (
 	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/domain/secret"
 	"github.com/smartcard-service-centre/kiosk/domain/selfservice"
-	"github.com/smartcard-service-centre/kiosk/domain/selfservice/sstest"
+	"github.com/smartcard-service-centre/kiosk/internal/sstest"
 	"github.com/smartcard-service-centre/kiosk/storage/sqlite"
 	"github.com/smartcard-service-centre/kiosk/tui"
 	"github.com/smartcard-service-centre/kiosk/tui/demo"

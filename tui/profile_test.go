@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
-	"github.com/smartcard-service-centre/kiosk/domain/selfservice/sstest"
+	"github.com/smartcard-service-centre/kiosk/internal/sstest"
 	"github.com/smartcard-service-centre/kiosk/tui"
 )
 

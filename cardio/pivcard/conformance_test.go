@@ -20,7 +20,7 @@ import (
 // The adapter passes the card port's suite over the software card, both
 // in-process (simreader, as the demo runs) and through libpcsclite, a
 // private pcscd and vpcd, as with a real reader. The test double passes
-// the same suite (domain/selfservice/sstest).
+// the same suite (internal/sstest).
 func TestCardConformance(t *testing.T) {
 	t.Run("pivcard-sim", func(t *testing.T) {
 		cardtest.Run(t, authority(t), newTrayReader)

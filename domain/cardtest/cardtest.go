@@ -1,7 +1,7 @@
 // Package cardtest is the conformance suite every domain.Card must pass.
 // It runs against the real adapter (cardio/pivcard over the software card,
 // in-process and through pcscd) and against the test double the domain and
-// screen tests use (domain/selfservice/sstest), so that a test passing
+// screen tests use (internal/sstest), so that a test passing
 // against the double means what it would mean against a card.
 //
 // Each implementation's tests call Run with a certificate authority and a

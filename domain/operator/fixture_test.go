@@ -10,7 +10,7 @@ import (
 	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/domain/operator"
 	"github.com/smartcard-service-centre/kiosk/domain/secret"
-	"github.com/smartcard-service-centre/kiosk/domain/selfservice/sstest"
+	"github.com/smartcard-service-centre/kiosk/internal/sstest"
 	"github.com/smartcard-service-centre/kiosk/storage/sqlite"
 )
 
@@ -23,7 +23,7 @@ var cheap = secret.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, Ke
 type issuer func(t *testing.T, serial domain.CardSerial, pin string, keys domain.CardKeys, blocked bool,
 	certify func(domain.KeySlot, crypto.PublicKey) ([]byte, error)) domain.Card
 
-// issueDouble makes the test double (domain/selfservice/sstest), which
+// issueDouble makes the test double (internal/sstest), which
 // passes the card port's conformance suite.
 func issueDouble(t *testing.T, serial domain.CardSerial, pin string, keys domain.CardKeys, blocked bool,
 	certify func(domain.KeySlot, crypto.PublicKey) ([]byte, error)) domain.Card {

@@ -12,7 +12,7 @@ import (
 	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/domain/operator"
 	"github.com/smartcard-service-centre/kiosk/domain/selfservice"
-	"github.com/smartcard-service-centre/kiosk/domain/selfservice/sstest"
+	"github.com/smartcard-service-centre/kiosk/internal/sstest"
 )
 
 // testUnlock: Helen Carter (Sponsor) unlocks Mr Test Person's blocked

@@ -16,7 +16,7 @@ import (
 	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/domain/secret"
 	"github.com/smartcard-service-centre/kiosk/domain/selfservice"
-	"github.com/smartcard-service-centre/kiosk/domain/selfservice/sstest"
+	"github.com/smartcard-service-centre/kiosk/internal/sstest"
 	"github.com/smartcard-service-centre/kiosk/storage/sqlite"
 )
 

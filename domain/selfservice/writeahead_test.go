@@ -20,7 +20,7 @@ import (
 	"github.com/smartcard-service-centre/kiosk/domain/cardwrite"
 	"github.com/smartcard-service-centre/kiosk/domain/secret"
 	"github.com/smartcard-service-centre/kiosk/domain/selfservice"
-	"github.com/smartcard-service-centre/kiosk/domain/selfservice/sstest"
+	"github.com/smartcard-service-centre/kiosk/internal/sstest"
 	"github.com/smartcard-service-centre/kiosk/storage/postgres"
 	"github.com/smartcard-service-centre/kiosk/storage/postgres/pgtest"
 	"github.com/smartcard-service-centre/kiosk/storage/spool"

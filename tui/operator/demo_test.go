@@ -15,7 +15,7 @@ import (
 	"github.com/charmbracelet/x/vt"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
-	"github.com/smartcard-service-centre/kiosk/domain/selfservice/sstest"
+	"github.com/smartcard-service-centre/kiosk/internal/sstest"
 	"github.com/smartcard-service-centre/kiosk/tui/demo"
 	"github.com/smartcard-service-centre/kiosk/tui/operator"
 )

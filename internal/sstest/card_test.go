@@ -9,7 +9,7 @@ import (
 
 	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/domain/cardtest"
-	"github.com/smartcard-service-centre/kiosk/domain/selfservice/sstest"
+	"github.com/smartcard-service-centre/kiosk/internal/sstest"
 )
 
 // The double passes the suite the real adapter passes (cardio/pivcard's
