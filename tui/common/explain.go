@@ -27,6 +27,68 @@ type Explanation struct {
 // LockedOutText is seed 004's lock-out rule, word for word.
 const LockedOutText = "After 3 failed attempts you cannot continue here. Please visit the IT booth to reset your Smartcard passcode."
 
+// notRegisteredNext is where a holder goes whose locked card this kiosk
+// cannot unlock because they have not registered: seed 004 lets only
+// registered holders unlock their own card, and registering needs the
+// card unlocked.
+const notRegisteredNext = "Please remove your Smartcard and visit the IT booth to reset your passcode. Once your Smartcard is unlocked, you can register for Smartcard Unlock here under My Profile."
+
+// LockedGreeting is what the greeting says about a locked card, as the
+// session knows its holder: Smartcard Unlock when they can use it, and
+// otherwise, at once, where to go instead.
+func LockedGreeting(h selfservice.Holder) string {
+	switch {
+	case h.Registered && h.LockedOut:
+		return "Your Smartcard is locked, and you are locked out of Smartcard Unlock. " + LockedOutText
+	case !h.Registered:
+		return "Your Smartcard is locked, and this kiosk cannot unlock it because you have not registered for Smartcard Unlock. " + notRegisteredNext
+	}
+	return "Your Smartcard is locked. Choose Smartcard Unlock to set a new passcode."
+}
+
+// Locked explains a locked card (one found locked, or locked just now by
+// a wrong passcode) to its holder as the session knows them. canUnlock
+// reports whether Smartcard Unlock can help; when it cannot, the
+// explanation sends the holder to the IT booth and is fatal, since
+// nothing else here works on a locked card.
+func (c *Common) Locked(h selfservice.Holder) (ex Explanation, canUnlock bool) {
+	ex = c.Explain(domain.ErrCardBlocked)
+	switch {
+	case h.Registered && h.LockedOut:
+		ex.Next = "You are locked out of Smartcard Unlock. " + LockedOutText
+	case !h.Registered:
+		ex.Next = "This kiosk cannot unlock it because you have not registered for Smartcard Unlock. " + notRegisteredNext
+	default:
+		return ex, true
+	}
+	ex.Fatal = true
+	return ex, false
+}
+
+// CertsGreeting is what the greeting says about the holder's
+// certificates: nothing until they are due for renewal, then (as seed 003
+// says, holders are prompted close to expiry) when they expire and where
+// to renew them; once expired, when they expired and who can repair the
+// card, since they cannot be renewed here.
+func CertsGreeting(h selfservice.Holder) string {
+	switch {
+	case h.CertsExpired:
+		return "Your certificates expired on " + longDate(h.CertExpiry) +
+			", so they cannot be renewed here. Please take your Smartcard to your Registration Authority, where an RAA ID Checker can repair it."
+	case h.RenewalDue:
+		return "Your certificates expire on " + longDate(h.CertExpiry) +
+			" and are due for renewal. To renew them, choose My Profile, then Renew certificates."
+	}
+	return ""
+}
+
+// CertsExpiredRenewal is My Profile's renewal status once the
+// certificates have expired: where to go.
+const CertsExpiredRenewal = "Expired: an RAA ID Checker at your Registration Authority can repair your Smartcard"
+
+// longDate writes a date as the screens and seeds do: 2 January 2006.
+func longDate(t time.Time) string { return t.Format("2 January 2006") }
+
 // Explain turns a domain outcome into words, quoting the service's
 // settings (how long a code lasts) as configured. Errors it does not know
 // are treated as the service being unavailable (the database or the mail

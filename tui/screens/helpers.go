@@ -102,6 +102,19 @@ func ended(c *common.Common, err error) *Notice {
 	return NewMessage(c, c.Ended(err), "", nil)
 }
 
+// lockedNotice explains the holder's locked card: Enter goes on to
+// Smartcard Unlock when the holder can use it; otherwise the only way on
+// is the IT booth, and nothing here is offered that cannot work.
+func lockedNotice(c *common.Common, v *common.Visit) *Notice {
+	ex, canUnlock := c.Locked(v.Holder)
+	if !canUnlock {
+		return NewMessage(c, ex, "", nil)
+	}
+	return NewMessage(c, ex, "go to Smartcard Unlock", func() (common.Screen, tea.Cmd) {
+		return NewUnlockIntro(c, v)
+	})
+}
+
 // interrupted is the screen after a change to the card (unlock, change
 // passcode, renew) failed because the card left the reader: the change
 // may have been made. The start screen repeats it once the removal is

@@ -4,7 +4,6 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/tui/common"
 	"github.com/smartcard-service-centre/kiosk/tui/components"
 )
@@ -46,9 +45,7 @@ func (h *Home) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 		if h.v.Holder.Blocked {
 			// The card cannot verify a passcode while blocked: say so
 			// rather than ask for one.
-			return NewNotice(h.c, domain.ErrCardBlocked, "go to Smartcard Unlock", func() (common.Screen, tea.Cmd) {
-				return NewUnlockIntro(h.c, h.v)
-			}), nil
+			return lockedNotice(h.c, h.v), nil
 		}
 		return NewSignIn(h.c, h.v)
 	}
@@ -59,7 +56,15 @@ func (h *Home) View() common.Frame {
 	th, w := h.c.Theme, h.c.ContentWidth()
 	var d common.Doc
 	if h.v.Holder.Blocked {
-		d.Add(para(th.Error, w, "Your Smartcard is locked. Choose Smartcard Unlock to set a new passcode."))
+		d.Add(para(th.Error, w, common.LockedGreeting(h.v.Holder)))
+		d.Gap()
+	}
+	if certs := common.CertsGreeting(h.v.Holder); certs != "" {
+		st := th.Strong
+		if h.v.Holder.CertsExpired {
+			st = th.Error
+		}
+		d.Add(para(st, w, certs))
 		d.Gap()
 	}
 	d.Add(para(th.Text, w, "What would you like to do?"))

@@ -41,9 +41,7 @@ func (s *ChangePasscode) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 			return NewProfile(s.c, s.v, "Your passcode has been changed. Use your new passcode from now on.")
 		case errors.Is(msg.err, domain.ErrCardBlocked):
 			s.v.Holder.Blocked, s.v.SignedIn = true, false
-			return NewNotice(s.c, msg.err, "go to Smartcard Unlock", func() (common.Screen, tea.Cmd) {
-				return NewUnlockIntro(s.c, s.v)
-			}), nil
+			return lockedNotice(s.c, s.v), nil
 		case errors.As(msg.err, &pe):
 			ex := s.c.Explain(msg.err)
 			return s, s.fields.ResetCurrent(ex.What + " " + ex.Next)

@@ -47,9 +47,7 @@ func (s *SignIn) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 			return NewProfile(s.c, s.v, "")
 		case errors.Is(msg.err, domain.ErrCardBlocked):
 			s.v.Holder.Blocked = true
-			return NewNotice(s.c, msg.err, "go to Smartcard Unlock", func() (common.Screen, tea.Cmd) {
-				return NewUnlockIntro(s.c, s.v)
-			}), nil
+			return lockedNotice(s.c, s.v), nil
 		case errors.As(msg.err, &pe):
 			s.field.Reset()
 			ex := s.c.Explain(msg.err)
@@ -127,11 +125,15 @@ func NewProfile(c *common.Common, v *common.Visit, banner string) (common.Screen
 		reg = "Register again for Smartcard Unlock"
 		regDesc = "Choose new security questions or a new email address."
 	}
-	return &Profile{c: c, v: v, banner: banner, menu: components.NewMenu(c.Keys,
+	menu := components.NewMenu(c.Keys,
 		components.MenuItem{Title: reg, Desc: regDesc},
 		components.MenuItem{Title: "Change passcode", Desc: "Set a new passcode for your Smartcard."},
 		components.MenuItem{Title: "Renew certificates", Desc: "Renew your Smartcard's certificates when they are due."},
-	)}, nil
+	)
+	if v.Holder.RenewalDue && !v.Holder.CertsExpired {
+		menu.Cursor = 2 // renewal is what is due: Enter does it
+	}
+	return &Profile{c: c, v: v, banner: banner, menu: menu}, nil
 }
 
 func (s *Profile) Init() tea.Cmd { return nil }
@@ -172,14 +174,18 @@ func (s *Profile) View() common.Frame {
 	if h.RenewalDue {
 		renewal = "Due now"
 		if h.CertsExpired {
-			renewal = "Expired: visit your Registration Authority"
+			renewal = common.CertsExpiredRenewal
 		}
+	}
+	expiry := [2]string{"Certificates expire", date(h.CertExpiry)}
+	if h.CertsExpired {
+		expiry = [2]string{"Certificates expired", "on " + date(h.CertExpiry)}
 	}
 	rows := [][2]string{
 		{"Name", clean(h.Name)},
 		{"User ID", h.UserID.String()},
 		{"Smartcard serial", string(h.Serial)},
-		{"Certificates expire", date(h.CertExpiry)},
+		expiry,
 		{"Smartcard Unlock", reg},
 		{"Renewal", renewal},
 	}
