@@ -63,11 +63,29 @@ func NewCode(r io.Reader) (string, error) {
 	return fmt.Sprintf("%0*d", CodeDigits, n.Int64()), nil
 }
 
-// CodePolicy bounds the life of emailed codes.
+// CodePolicy bounds the life of emailed codes and how many are sent.
 type CodePolicy struct {
 	Validity time.Duration
 	MaxTries int
+	// MaxSends codes of one purpose may be sent to a user within any
+	// Window. They are counted from the store, so a new visit (the card
+	// pulled and inserted again, another kiosk) does not reset the count.
+	MaxSends int
+	Window   time.Duration
 }
 
-// DefaultCodePolicy: valid 15 minutes (seed 004), 3 wrong entries.
-var DefaultCodePolicy = CodePolicy{Validity: 15 * time.Minute, MaxTries: 3}
+// DefaultCodePolicy: valid 15 minutes (seed 004), 3 wrong entries, at
+// most 3 codes per purpose per user in 24 hours.
+var DefaultCodePolicy = CodePolicy{Validity: 15 * time.Minute, MaxTries: 3, MaxSends: 3, Window: 24 * time.Hour}
+
+// NextSend says when another code may be sent, given the creation times
+// (oldest first) of the codes sent within the window before now: the zero
+// time if one may be sent now, else the moment enough of them have left
+// the window.
+func (p CodePolicy) NextSend(sent []time.Time) time.Time {
+	if len(sent) < p.MaxSends {
+		return time.Time{}
+	}
+	// Once this one leaves the window, fewer than MaxSends remain.
+	return sent[len(sent)-p.MaxSends].Add(p.Window)
+}

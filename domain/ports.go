@@ -107,6 +107,10 @@ type CodeStore interface {
 	CreateCode(ctx context.Context, c OneTimeCode) (OneTimeCode, error)
 	// LatestCode returns the newest code of the user for the purpose.
 	LatestCode(ctx context.Context, id UserID, purpose CodePurpose) (OneTimeCode, error)
+	// CodesCreatedAfter returns the creation times, oldest first, of the
+	// user's codes for the purpose created strictly after since, used or
+	// not: what counts against CodePolicy.MaxSends.
+	CodesCreatedAfter(ctx context.Context, id UserID, purpose CodePurpose, since time.Time) ([]time.Time, error)
 	// RecordCodeFailure adds one wrong entry atomically and returns the code.
 	RecordCodeFailure(ctx context.Context, codeID int64) (OneTimeCode, error)
 	// UseCode marks the code used at now, once: a second use gives ErrCodeUsed.

@@ -208,15 +208,15 @@ func TestFailedSendKeepsTheCodeStep(t *testing.T) {
 	k.press("ctrl+r")
 	k.waitFor("The Smartcard Service Centre cannot complete this at the moment.")
 	blips.tx.Store(false)
-	for range selfservice.MaxCodeSends {
+	for range domain.DefaultCodePolicy.MaxSends {
 		k.press("ctrl+r")
 		k.waitFor("You asked for a new code")
 		k.typeText("1") // typing clears the news, so the next one shows
 		k.waitGone("You asked for a new code")
 		k.press("backspace")
 	}
-	if n := fx.countMail("Smartcard Unlock Code"); n != selfservice.MaxCodeSends {
-		t.Fatalf("%d codes emailed, want %d: failed sends counted against the visit", n, selfservice.MaxCodeSends)
+	if n := fx.countMail("Smartcard Unlock Code"); n != domain.DefaultCodePolicy.MaxSends {
+		t.Fatalf("%d codes emailed, want %d: failed sends counted against the visit", n, domain.DefaultCodePolicy.MaxSends)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/tui"
+	"github.com/smartcard-service-centre/kiosk/tui/screens"
 )
 
 // When the domain ends the session, the screen says to remove the card
@@ -140,8 +141,9 @@ func TestCardPulledDuringACardChange(t *testing.T) {
 	})
 }
 
-// Answers right but the visit has had its codes: the screen says no code
-// was sent and why, and the latest code still works.
+// Answers right but no more codes can be sent, while the latest one
+// still works: the screen says no code was sent, why, until when that
+// code works, and offers no button that cannot work; that code unlocks.
 func TestTooManyCodesOnTheCodeScreen(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t)
@@ -154,14 +156,16 @@ func TestTooManyCodesOnTheCodeScreen(t *testing.T) {
 	k.waitFor("You asked for a new code")
 	k.typeText("1")
 	k.waitGone("You asked for a new code")
-	k.press("ctrl+r") // the third code of the visit
+	k.press("ctrl+r") // the third code
 	k.waitFor("You asked for a new code")
+	live := fx.clock.Now().Add(domain.DefaultCodePolicy.Validity).Local().Format("15:04")
 	k.press("esc")
 	k.pressStart()
 	k.answer(p.Answers, false)
-	s := k.waitFor("Several codes have already been sent during this visit, so we have not sent another.",
-		"no new Smartcard Unlock Code was sent just now")
-	for _, bad := range []string{"We have sent a Smartcard Unlock Code", "We could not send the email"} {
+	s := k.waitFor("no new Smartcard Unlock Code was sent just now",
+		"We have already sent you 3 codes in the last 24 hours, the most we can send",
+		"The latest code we sent you still works until "+live+": enter it below")
+	for _, bad := range []string{"We have sent a Smartcard Unlock Code", "We could not send the email", screens.ResendLabel, "ctrl+r"} {
 		if strings.Contains(flat(s), bad) {
 			t.Fatalf("the code screen says %q:\n%s", bad, s)
 		}

@@ -8,6 +8,8 @@ import (
 	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/domain/selfservice"
 	"github.com/smartcard-service-centre/kiosk/tui"
+	"github.com/smartcard-service-centre/kiosk/tui/common"
+	"github.com/smartcard-service-centre/kiosk/tui/screens"
 )
 
 func TestWelcomeSaysWhatTheKioskOffers(t *testing.T) {
@@ -159,7 +161,7 @@ func TestWrongAndExpiredCode(t *testing.T) {
 	fx.clock.Advance(16 * time.Minute)
 	k.typeText(code)
 	k.press("enter")
-	k.waitFor("The code has expired", "Press ctrl+r to send a new code.")
+	k.waitFor("The code has expired", "Choose Send a new code below (or press ctrl+r).")
 
 	k.press("ctrl+r")
 	k.waitFor("You asked for a new code, so any earlier code no longer works.")
@@ -183,7 +185,7 @@ func TestCodeValidityIsTheSetting(t *testing.T) {
 	fx.clock.Advance(61 * time.Minute)
 	k.typeText(fx.latestCode("Smartcard Unlock Code"))
 	k.press("enter")
-	k.waitFor("The code has expired: codes are valid for 1 hour.", "Press ctrl+r to send a new code.")
+	k.waitFor("The code has expired: codes are valid for 1 hour.", "Choose Send a new code below (or press ctrl+r).")
 
 	k.press("ctrl+r")
 	k.waitFor("You asked for a new code")
@@ -261,15 +263,10 @@ func TestCardPulledMidFlowWipes(t *testing.T) {
 	}
 }
 
-func TestCodeTriesExhaustedAndResendLimit(t *testing.T) {
-	t.Parallel()
-	fx := newFixture(t)
-	p := testPerson()
-	card := fx.add(p)
-	k := fx.start(100, 40)
-	fx.readers.Insert(card)
-	k.toCode(p.Answers)
-	code := fx.latestCode("Smartcard Unlock Code")
+// useUp enters a wrong code until the code in the reader's email is
+// used up.
+func (k *kiosk) useUp(code string) {
+	k.t.Helper()
 	wrong := "000000"
 	if code == wrong {
 		wrong = "111111"
@@ -281,16 +278,63 @@ func TestCodeTriesExhaustedAndResendLimit(t *testing.T) {
 	}
 	k.typeText(wrong)
 	k.press("enter")
-	k.waitFor("A wrong code was entered too many times, so that code no longer works. Press ctrl+r to send a new code.")
+}
 
-	k.press("ctrl+r")
+// A dead code offers a visible Send a new code button, already chosen
+// (↑/↓ and Enter, like other buttons; ctrl+r stays a shortcut), never
+// "type it again"; once no code can be sent the visit ends with a true
+// step, the time from the oldest code of the window, and reinserting the
+// card meets the same step, not a loop.
+func TestCodeTriesExhaustedAndResendLimit(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t)
+	p := testPerson()
+	card := fx.add(p)
+	k := fx.start(100, 40, func(o *tui.Options) { o.IdleTimeout = 24 * time.Hour })
+	fx.readers.Insert(card)
+	k.toCode(p.Answers)
+	retry := common.When(fx.clock.Now().Add(domain.DefaultCodePolicy.Window))
+	k.waitFor(screens.ResendLabel, "ctrl+r send a new code")
+
+	k.useUp(fx.latestCode("Smartcard Unlock Code"))
+	k.waitFor("A wrong code was entered too many times, so that code no longer works. Choose Send a new code below (or press ctrl+r).")
+	fx.clock.Advance(time.Hour) // the time shown is from the oldest code
+	k.press("enter")            // the button, chosen for the holder
 	k.waitFor("You asked for a new code, so any earlier code no longer works.")
-	k.typeText("1")
-	k.waitGone("You asked for a new code")
-	k.press("ctrl+r")
+
+	k.useUp(fx.latestCode("Smartcard Unlock Code"))
+	k.waitFor("so that code no longer works. Choose Send a new code")
+	k.press("up") // back to the code: Enter would check it
+	k.press("down")
+	k.press("enter")
 	k.waitFor("You asked for a new code, so any earlier code no longer works.")
-	k.press("ctrl+r") // the fourth code of the visit
-	k.waitFor("Several codes have already been sent during this visit.")
+
+	k.useUp(fx.latestCode("Smartcard Unlock Code"))
+	end := []string{"No more codes for now",
+		"A wrong code was entered too many times, so that code no longer works. We have already sent you 3 codes in the last 24 hours, the most we can send, so we cannot send another until " + retry + ".",
+		"Please remove your Smartcard. You can try again after " + retry + ", or visit the IT booth now."}
+	noLoop := func(s string) {
+		t.Helper()
+		for _, bad := range []string{"Send a new code", "ctrl+r", "enter it", "type it", "latest code"} {
+			if strings.Contains(flat(s), bad) {
+				t.Fatalf("the end step offers %q:\n%s", bad, s)
+			}
+		}
+	}
+	noLoop(k.waitFor(end...))
+	k.press("ctrl+r")
+	k.press("enter")
+	noLoop(k.waitFor(end...))
+
+	// Pulled and reinserted: the same step, before any question.
+	fx.readers.Insert(nil)
+	k.waitGone("No more codes for now")
+	fx.readers.Insert(card)
+	k.pressStart()
+	noLoop(k.waitFor("We have already sent you 3 codes in the last 24 hours", "Please remove your Smartcard. You can try again after "+retry+", or visit the IT booth now."))
+	if n := fx.countMail("Smartcard Unlock Code"); n != 3 {
+		t.Fatalf("%d codes emailed, want 3", n)
+	}
 }
 
 func TestMyProfileWithLockedCard(t *testing.T) {

@@ -112,24 +112,22 @@ func TestCardCheckIsAudited(t *testing.T) {
 	}
 }
 
-// A code refused because the visit has had its codes is audited as a
-// refusal, for an unlock and for a registration, even if the visit's
-// context has ended by then (the screen gave up waiting).
+// A code refused because the user has had their codes is audited as a
+// refusal, for an unlock and for a registration.
 func TestTooManyCodesIsAudited(t *testing.T) {
-	ended, cancel := context.WithCancel(context.Background())
-	cancel()
+	limit := domain.DefaultCodePolicy.MaxSends
 	t.Run("unlock", func(t *testing.T) {
 		f := newFixture(t)
 		sess := f.identify(t, f.enrol(t, sstest.Holder{Blocked: true, Answers: answers}))
 		f.answerRight(t, sess)
-		for range selfservice.MaxCodeSends - 1 {
+		for range limit - 1 {
 			_, err := f.svc.ResendCode(t.Context(), sess)
 			noErr(t, err)
 		}
-		if _, err := f.svc.ResendCode(ended, sess); !errors.Is(err, selfservice.ErrTooManyCodes) {
-			t.Fatalf("a code past the visit's limit: %v", err)
+		if _, err := f.svc.ResendCode(t.Context(), sess); !errors.Is(err, selfservice.ErrTooManyCodes) {
+			t.Fatalf("a code past the limit: %v", err)
 		}
-		refusals(t, f, "unlock refused", selfservice.MaxCodeSends)
+		refusals(t, f, "unlock refused", limit)
 	})
 	t.Run("registration", func(t *testing.T) {
 		f := newFixture(t)
@@ -137,14 +135,14 @@ func TestTooManyCodesIsAudited(t *testing.T) {
 		sess := f.identify(t, card)
 		noErr(t, f.svc.SignIn(t.Context(), sess, card, "2580"))
 		qas := []selfservice.QuestionAnswer{{5, "Lagos"}, {6, "Fiat"}, {12, "Ward clerk"}, {3, "Biscuit"}}
-		for range selfservice.MaxCodeSends {
+		for range limit {
 			_, err := f.svc.StartRegistration(t.Context(), sess, qas, "amara@nhs.net")
 			noErr(t, err)
 		}
-		if _, err := f.svc.StartRegistration(ended, sess, qas, "amara@nhs.net"); !errors.Is(err, selfservice.ErrTooManyCodes) {
-			t.Fatalf("a code past the visit's limit: %v", err)
+		if _, err := f.svc.StartRegistration(t.Context(), sess, qas, "amara@nhs.net"); !errors.Is(err, selfservice.ErrTooManyCodes) {
+			t.Fatalf("a code past the limit: %v", err)
 		}
-		refusals(t, f, "registration refused", selfservice.MaxCodeSends)
+		refusals(t, f, "registration refused", limit)
 	})
 }
 
@@ -186,7 +184,7 @@ func TestFailedSendIsNotACodeSent(t *testing.T) {
 		t.Fatalf("code rows %+v, want both failed sends", ev)
 	}
 	blips.set("InTx", false)
-	for i := range selfservice.MaxCodeSends {
+	for i := range domain.DefaultCodePolicy.MaxSends {
 		if _, err := f.svc.ResendCode(t.Context(), sess); err != nil {
 			t.Fatalf("code %d of the visit: %v (failed sends were counted)", i+1, err)
 		}
@@ -285,5 +283,128 @@ func TestCodeDelivery(t *testing.T) {
 	f.svc.Abandon(sess)
 	if _, err := f.svc.CodeDelivery(ctx, sess); !errors.Is(err, selfservice.ErrOutOfTurn) {
 		t.Fatalf("delivery after leaving the code step: %v", err)
+	}
+}
+
+// The codes a user may be sent are counted over every visit: pulling the
+// card and inserting it again does not reset them. Once no code works and
+// none can be sent, the visit ends, saying when one can be sent again:
+// when the oldest code of the window leaves it.
+func TestCodeLimitAcrossVisits(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	card := f.enrol(t, sstest.Holder{Blocked: true, Answers: answers})
+	first := f.clock.Now().UTC()
+	retryAt := first.Add(domain.DefaultCodePolicy.Window)
+
+	// Visit 1: the answers' code, and one more.
+	sess := f.identify(t, card)
+	f.answerRight(t, sess)
+	f.clock.Advance(time.Minute)
+	_, err := f.svc.ResendCode(ctx, sess)
+	noErr(t, err)
+	sess.End() // the card is pulled
+
+	// Visit 2: the third code, the last of the window.
+	f.clock.Advance(time.Hour)
+	sess = f.identify(t, card)
+	f.answerRight(t, sess)
+	code := f.lastCode(t, "Smartcard Unlock Code")
+	// A fourth is refused, but the third still works: the visit goes on.
+	_, err = f.svc.ResendCode(ctx, sess)
+	var lim *selfservice.CodeLimitError
+	if !errors.As(err, &lim) || !lim.RetryAt.Equal(retryAt.Truncate(time.Microsecond)) || lim.LiveUntil.IsZero() || lim.Code != nil {
+		t.Fatalf("a fourth code: %v (%+v), want refused until %v with the latest code live", err, lim, retryAt)
+	}
+	if sess.Step() != selfservice.StepCodeSent {
+		t.Fatalf("step %v with a live code, want the code step", sess.Step())
+	}
+	refusals(t, f, "unlock refused", 3)
+	// Used up: no new code can be sent, so the visit ends, saying when.
+	wrong := "000000"
+	if wrong == code {
+		wrong = "111111"
+	}
+	for range domain.DefaultCodePolicy.MaxTries - 1 {
+		var ce *selfservice.CodeError
+		if err := f.svc.EnterUnlockCode(ctx, sess, wrong); !errors.As(err, &ce) {
+			t.Fatalf("wrong code: %v", err)
+		}
+	}
+	err = f.svc.EnterUnlockCode(ctx, sess, wrong)
+	if !errors.As(err, &lim) || !errors.Is(err, domain.ErrCodeTriesExhausted) || !errors.Is(err, selfservice.ErrTooManyCodes) ||
+		!lim.RetryAt.Equal(retryAt.Truncate(time.Microsecond)) || !lim.LiveUntil.IsZero() {
+		t.Fatalf("the last code used up: %v, want a dead code and no more until %v", err, retryAt)
+	}
+	if sess.Step() != selfservice.StepEnded {
+		t.Fatalf("step %v, want the visit ended", sess.Step())
+	}
+	if ev := f.audited(t, domain.AuditCodeEntered); ev[0].Outcome != domain.OutcomeFailure ||
+		!strings.Contains(ev[0].Detail, selfservice.ErrTooManyCodes.Error()) {
+		t.Fatalf("code entry audited as %+v, want the refusal", ev[0])
+	}
+
+	// Visit 3, reinserted: refused before any question is asked, and
+	// audited; still so a moment before the time shown.
+	for _, at := range []time.Time{f.clock.Now(), retryAt.Add(-time.Second)} {
+		f.clock.Advance(at.Sub(f.clock.Now()))
+		sess = f.identify(t, card)
+		if _, err := f.svc.StartUnlock(ctx, sess); !errors.As(err, &lim) || !lim.RetryAt.Equal(retryAt.Truncate(time.Microsecond)) {
+			t.Fatalf("unlock at %v: %v, want no more codes until %v", at, err, retryAt)
+		}
+		if sess.Step() != selfservice.StepEnded {
+			t.Fatalf("step %v after the refusal, want the visit ended", sess.Step())
+		}
+		if ev := f.audited(t, domain.AuditUnlockStarted); ev[0].Outcome != domain.OutcomeFailure ||
+			!strings.Contains(ev[0].Detail, selfservice.ErrTooManyCodes.Error()) {
+			t.Fatalf("unlock start audited as %+v, want the refusal", ev[0])
+		}
+	}
+	// At the time shown, a code can be sent again, and unlocks.
+	f.clock.Advance(retryAt.Sub(f.clock.Now()))
+	sess = f.identify(t, card)
+	f.answerRight(t, sess)
+	noErr(t, f.svc.EnterUnlockCode(ctx, sess, f.lastCode(t, "Smartcard Unlock Code")))
+}
+
+// With the limit reached and the latest code still working, a new visit
+// may answer the questions and enter that code; nothing new is sent.
+func TestCodeLimitKeepsTheLiveCode(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	card := f.enrol(t, sstest.Holder{Blocked: true, Answers: answers})
+	sess := f.identify(t, card)
+	f.answerRight(t, sess)
+	for range domain.DefaultCodePolicy.MaxSends - 1 {
+		_, err := f.svc.ResendCode(ctx, sess)
+		noErr(t, err)
+	}
+	code := f.lastCode(t, "Smartcard Unlock Code")
+	sess.End()
+	sess = f.identify(t, card)
+	_, err := f.svc.StartUnlock(ctx, sess)
+	noErr(t, err)
+	_, err = f.svc.AnswerQuestions(ctx, sess, answerAll(sess, true))
+	var lim *selfservice.CodeLimitError
+	if !errors.As(err, &lim) || lim.LiveUntil.IsZero() || sess.Step() != selfservice.StepCodeSent {
+		t.Fatalf("answers past the limit: %v at step %v, want the latest code still live", err, sess.Step())
+	}
+	noErr(t, f.svc.EnterUnlockCode(ctx, sess, code))
+}
+
+// NextSend: the time shown is when enough codes have left the window.
+func TestCodePolicyNextSend(t *testing.T) {
+	p := domain.CodePolicy{MaxSends: 2, Window: time.Hour}
+	t0 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	if at := p.NextSend([]time.Time{t0}); !at.IsZero() {
+		t.Fatalf("one of two sent: %v, want now", at)
+	}
+	if at := p.NextSend([]time.Time{t0, t0.Add(time.Minute)}); !at.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("two of two sent: %v, want an hour after the oldest", at)
+	}
+	// More than the limit (it was lowered): the one that leaves the count
+	// at the limit decides.
+	if at := p.NextSend([]time.Time{t0, t0.Add(time.Minute), t0.Add(2 * time.Minute)}); !at.Equal(t0.Add(time.Hour + time.Minute)) {
+		t.Fatalf("three of two sent: %v", at)
 	}
 }

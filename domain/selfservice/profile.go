@@ -64,9 +64,14 @@ func (s *Service) StartRegistration(ctx context.Context, sess *Session, qas []Qu
 		return "", domain.ErrCardCancelled
 	}
 	// Checked before anything is hashed or stored.
-	if sess.codeSends >= MaxCodeSends {
-		s.audit(ctx, nil, sess, domain.AuditCodeIssued, ErrTooManyCodes, string(domain.PurposeRegistration)+" refused")
-		return "", ErrTooManyCodes
+	lim, err := s.codeLimit(ctx, sess, domain.PurposeRegistration)
+	if err != nil {
+		return "", err
+	}
+	if lim != nil {
+		s.refuseCode(sess, lim)
+		s.audit(ctx, nil, sess, domain.AuditCodeIssued, lim, string(domain.PurposeRegistration)+" refused")
+		return "", lim
 	}
 	addr, err := s.cfg.Emails.Normalise(email)
 	if err != nil {
@@ -127,6 +132,7 @@ func (s *Service) ConfirmRegistration(ctx context.Context, sess *Session, code s
 	}
 	c, err := s.checkCode(ctx, sess, domain.PurposeRegistration, p.Email, code)
 	if err != nil {
+		err = s.deadCode(ctx, sess, domain.PurposeRegistration, err)
 		s.audit(ctx, nil, sess, domain.AuditCodeEntered, err, string(domain.PurposeRegistration))
 		if codeClosed(err) {
 			sess.step = StepSignedIn

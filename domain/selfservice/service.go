@@ -23,15 +23,42 @@ import (
 // self-service (seed 004: "after 3 failed attempts").
 const MaxFailedAttempts = 3
 
-// MaxCodeSends bounds how many codes one session may have emailed.
-const MaxCodeSends = 3
-
 // ErrOutOfTurn means a step was attempted before the steps it depends on,
 // or after the session ended; the screen should start again.
 var ErrOutOfTurn = errors.New("this step is not available now; please start again")
 
-// ErrTooManyCodes means the session has already had MaxCodeSends codes.
-var ErrTooManyCodes = errors.New("too many codes requested; please start again later")
+// ErrTooManyCodes means the user has had as many codes as the code
+// policy allows for now (*CodeLimitError says until when).
+var ErrTooManyCodes = errors.New("too many codes requested; please try again later")
+
+// CodeLimitError refuses a new code: the user has had Max codes of the
+// purpose within Window (counted from the store, so over every visit and
+// kiosk). It matches ErrTooManyCodes, and Code too when set.
+type CodeLimitError struct {
+	Max     int
+	Window  time.Duration
+	RetryAt time.Time // when a code can be sent again
+	// LiveUntil is when the latest code sent, which still works, expires;
+	// zero when no code works, and then an unlock session has ended.
+	LiveUntil time.Time
+	// Code is why the code just entered no longer works, if one was.
+	Code error
+}
+
+func (e *CodeLimitError) Error() string {
+	s := fmt.Sprintf("%v: %d codes in %v; the next can be sent from %s", ErrTooManyCodes, e.Max, e.Window, e.RetryAt.UTC().Format(time.RFC3339))
+	if e.Code != nil {
+		s = e.Code.Error() + "; " + s
+	}
+	return s
+}
+
+func (e *CodeLimitError) Unwrap() []error {
+	if e.Code != nil {
+		return []error{ErrTooManyCodes, e.Code}
+	}
+	return []error{ErrTooManyCodes}
+}
 
 // ErrSamePasscode means the new passcode equals the current one.
 var ErrSamePasscode = errors.New("the new passcode must be different from the current one")
@@ -106,7 +133,10 @@ func New(cfg Config) *Service {
 		cfg.Emails = domain.EmailPolicy{Domains: domain.DefaultApprovedDomains}
 	}
 	if cfg.Codes.Validity == 0 {
-		cfg.Codes = domain.DefaultCodePolicy
+		cfg.Codes.Validity, cfg.Codes.MaxTries = domain.DefaultCodePolicy.Validity, domain.DefaultCodePolicy.MaxTries
+	}
+	if cfg.Codes.MaxSends == 0 {
+		cfg.Codes.MaxSends, cfg.Codes.Window = domain.DefaultCodePolicy.MaxSends, domain.DefaultCodePolicy.Window
 	}
 	if cfg.Renewal.Validity == 0 {
 		cfg.Renewal = domain.DefaultRenewalPolicy

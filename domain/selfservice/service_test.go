@@ -705,7 +705,7 @@ func TestRegistrationCodeProvesItsAddress(t *testing.T) {
 	if _, err := f.svc.StartRegistration(ctx, sess, qas, "mine@nhs.net"); err != nil {
 		t.Fatal(err)
 	}
-	for range selfservice.MaxCodeSends - 1 {
+	for range domain.DefaultCodePolicy.MaxSends - 1 {
 		if _, err := f.svc.ResendCode(ctx, sess); err != nil {
 			t.Fatal(err)
 		}

@@ -63,7 +63,6 @@ type Session struct {
 	visit  string // names the visit in its card-write intents; set at the first write
 
 	questions   []Question
-	codeSends   int
 	codeMail    int64     // the outbox ID of the latest code's email
 	grantExpiry time.Time // the unlock code was accepted; new passcode until then
 	pending     string    // masked email of a registration awaiting its code

@@ -47,6 +47,18 @@ func (s *Service) StartUnlock(ctx context.Context, sess *Session) ([]Question, e
 			refused = fmt.Errorf("%w: the registration is incomplete; please register again", err)
 		}
 	}
+	if refused == nil {
+		// No code could be sent once the questions are answered, and none
+		// sent before works: this visit can only end, saying until when.
+		lim, err := s.codeLimit(ctx, sess, domain.PurposeUnlock)
+		if err != nil {
+			return nil, err
+		}
+		if lim != nil && lim.LiveUntil.IsZero() {
+			sess.step = StepEnded
+			refused = lim
+		}
+	}
 	if refused != nil {
 		s.audit(ctx, nil, sess, domain.AuditUnlockStarted, refused, "")
 		return nil, refused
@@ -238,13 +250,20 @@ func codeContext(purpose domain.CodePurpose, id domain.UserID, serial domain.Car
 
 // sendCode stores a new code and its email in one transaction, after
 // first (if set) writing what the code will confirm; the caller holds mu.
-// Only a code stored with its email counts against the visit's codes: a
+// Only a code stored with its email counts against the user's codes: a
 // send that failed (the store did not answer) may be asked for again.
 // Refusals and failures are audited like the codes sent.
 func (s *Service) sendCode(ctx context.Context, sess *Session, purpose domain.CodePurpose, to string, first func(q domain.Queries) error) error {
-	if sess.codeSends >= MaxCodeSends {
-		s.audit(ctx, nil, sess, domain.AuditCodeIssued, ErrTooManyCodes, string(purpose)+" refused")
-		return ErrTooManyCodes
+	lim, err := s.codeLimit(ctx, sess, purpose)
+	if err != nil {
+		err = fmt.Errorf("send %s code: %w", purpose, err)
+		s.audit(ctx, nil, sess, domain.AuditCodeIssued, err, string(purpose))
+		return err
+	}
+	if lim != nil {
+		s.refuseCode(sess, lim)
+		s.audit(ctx, nil, sess, domain.AuditCodeIssued, lim, string(purpose)+" refused")
+		return lim
 	}
 	mailID, err := s.issueCode(ctx, sess, purpose, to, first)
 	if err != nil {
@@ -252,10 +271,75 @@ func (s *Service) sendCode(ctx context.Context, sess *Session, purpose domain.Co
 		s.audit(ctx, nil, sess, domain.AuditCodeIssued, err, string(purpose))
 		return err
 	}
-	sess.codeSends++
 	sess.codeMail = mailID
 	s.notify()
 	return nil
+}
+
+// codeLimit says whether the policy lets another code of purpose be sent
+// to the session's user now: nil if so, else the refusal, with when one
+// can be sent and whether the latest code sent still works. The codes are
+// counted from the store, so no new visit resets them. The caller holds
+// mu.
+func (s *Service) codeLimit(ctx context.Context, sess *Session, purpose domain.CodePurpose) (*CodeLimitError, error) {
+	now, p := s.now(), s.cfg.Codes
+	sent, err := s.cfg.Store.CodesCreatedAfter(ctx, sess.user.ID, purpose, now.Add(-p.Window))
+	if err != nil {
+		return nil, fmt.Errorf("count codes sent: %w", err)
+	}
+	retry := p.NextSend(sent)
+	if retry.IsZero() {
+		return nil, nil
+	}
+	e := &CodeLimitError{Max: p.MaxSends, Window: p.Window, RetryAt: retry}
+	c, err := s.cfg.Store.LatestCode(ctx, sess.user.ID, purpose)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("look up code: %w", err)
+	case c.Usable(now) == nil && c.CardSerial == sess.card.Serial:
+		e.LiveUntil = c.ExpiresAt
+	}
+	return e, nil
+}
+
+// refuseCode moves the session on from a refused code when no code it
+// was sent works any more: an unlock can only end (nothing else a locked
+// card can do here), a registration goes back to My Profile. The caller
+// holds mu.
+func (s *Service) refuseCode(sess *Session, lim *CodeLimitError) {
+	if !lim.LiveUntil.IsZero() {
+		return // the latest code still works: the holder may enter it
+	}
+	switch sess.step {
+	case StepQuestions, StepCodeSent:
+		sess.step = StepEnded
+	case StepRegistrationCodeSent:
+		sess.step, sess.pending = StepSignedIn, ""
+	}
+}
+
+// codeDead says whether err means the code entered can no longer be used.
+func codeDead(err error) bool {
+	return errors.Is(err, domain.ErrCodeExpired) || errors.Is(err, domain.ErrCodeTriesExhausted) ||
+		errors.Is(err, domain.ErrCodeUsed)
+}
+
+// deadCode turns err, a code that no longer works, into a *CodeLimitError
+// when no new code can be sent either, moving the session on as
+// refuseCode does; otherwise it returns err. The caller holds mu.
+func (s *Service) deadCode(ctx context.Context, sess *Session, purpose domain.CodePurpose, err error) error {
+	if !codeDead(err) {
+		return err
+	}
+	lim, lerr := s.codeLimit(ctx, sess, purpose)
+	if lerr != nil || lim == nil {
+		// Not known: the holder may ask for a new code, which checks again.
+		return err
+	}
+	lim.Code = err // LiveUntil: a newer code, sent from another kiosk meanwhile
+	s.refuseCode(sess, lim)
+	return lim
 }
 
 // issueCode is sendCode's transaction; it returns the outbox ID of the
@@ -365,6 +449,7 @@ func (s *Service) EnterUnlockCode(ctx context.Context, sess *Session, code strin
 			err = fmt.Errorf("use code: %w", err)
 		}
 	}
+	err = s.deadCode(ctx, sess, domain.PurposeUnlock, err)
 	s.audit(ctx, nil, sess, domain.AuditCodeEntered, err, string(domain.PurposeUnlock))
 	if err != nil {
 		return err

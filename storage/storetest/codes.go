@@ -123,3 +123,42 @@ func testCodeUsable(t *testing.T, s domain.Store) {
 	}
 	noErr(t, "use code just in time", s.UseCode(ctx, c.ID, c.ExpiresAt.Add(-time.Microsecond)))
 }
+
+// testCodesCreatedAfter: the codes counted against the per-user limit are
+// the user's codes of the purpose created after a time, used or not,
+// oldest first, and nobody else's.
+func testCodesCreatedAfter(t *testing.T, s domain.Store) {
+	ctx := t.Context()
+	u := putUser(t, s, "Test", "Counter")
+	other := putUser(t, s, "Test", "Neighbour")
+	after := func(user domain.UserID, purpose domain.CodePurpose, since time.Time) []time.Time {
+		t.Helper()
+		got, err := s.CodesCreatedAfter(ctx, user, purpose, since)
+		noErr(t, "codes created after", err)
+		return got
+	}
+	if got := after(u.ID, domain.PurposeUnlock, base.Add(-time.Hour)); len(got) != 0 {
+		t.Fatalf("codes of a user with none: %v", got)
+	}
+	c1 := createCode(t, s, newCode(u.ID, domain.PurposeUnlock, "", base))
+	c2 := createCode(t, s, newCode(u.ID, domain.PurposeUnlock, "", base.Add(time.Hour)))
+	noErr(t, "use code", s.UseCode(ctx, c2.ID, base.Add(time.Hour+time.Minute)))
+	createCode(t, s, newCode(u.ID, domain.PurposeRegistration, "", base.Add(2*time.Hour)))
+	createCode(t, s, newCode(other.ID, domain.PurposeUnlock, "", base.Add(2*time.Hour)))
+	c3 := createCode(t, s, newCode(u.ID, domain.PurposeUnlock, "", base.Add(3*time.Hour)))
+
+	equal(t, "all unlock codes, oldest first, used and retired ones too",
+		after(u.ID, domain.PurposeUnlock, base.Add(-time.Hour)), []time.Time{c1.CreatedAt, c2.CreatedAt, c3.CreatedAt})
+	// Strictly after: a code created at since has left the window.
+	equal(t, "codes after the first", after(u.ID, domain.PurposeUnlock, c1.CreatedAt), []time.Time{c2.CreatedAt, c3.CreatedAt})
+	equal(t, "codes after a moment before the first", after(u.ID, domain.PurposeUnlock, c1.CreatedAt.Add(-time.Microsecond)),
+		[]time.Time{c1.CreatedAt, c2.CreatedAt, c3.CreatedAt})
+	equal(t, "registration codes", after(u.ID, domain.PurposeRegistration, base.Add(-time.Hour)), []time.Time{stored(base.Add(2 * time.Hour))})
+	equal(t, "codes of another user", after(other.ID, domain.PurposeUnlock, base.Add(-time.Hour)), []time.Time{stored(base.Add(2 * time.Hour))})
+	if got := after(u.ID, domain.PurposeUnlock, c3.CreatedAt); len(got) != 0 {
+		t.Fatalf("codes after the newest: %v", got)
+	}
+	if got := after(newUserID(), domain.PurposeUnlock, base.Add(-time.Hour)); len(got) != 0 {
+		t.Fatalf("codes of an unknown user: %v", got)
+	}
+}

@@ -87,6 +87,7 @@ func Run(t *testing.T, open func(t *testing.T) domain.Store, opts ...Option) {
 		{"Smartcards/Cancel", testCancelSmartcard},
 		{"Codes", testCodes},
 		{"Codes/UsableOnlyOnce", testCodeUsable},
+		{"Codes/CreatedAfter", testCodesCreatedAfter},
 		{"Mail/EnqueueList", testMailEnqueueList},
 		{"Mail/ClaimOrder", testMailClaimOrder},
 		{"Mail/Lease", testMailLease},

@@ -89,6 +89,33 @@ const CertsExpiredRenewal = "Expired: an RAA ID Checker at your Registration Aut
 // longDate writes a date as the screens and seeds do: 2 January 2006.
 func longDate(t time.Time) string { return t.Format("2 January 2006") }
 
+// When words a moment on the kiosk's clock: "14:32 on 3 March 2026".
+func When(t time.Time) string { return t.Local().Format("15:04 on 2 January 2006") }
+
+// codeLimit explains that no more codes can be sent for now: while the
+// latest code works, enter it; else the visit ends, saying when a code
+// can be sent again, or the IT booth now.
+func codeLimit(e *selfservice.CodeLimitError, codeValidity time.Duration) Explanation {
+	what := fmt.Sprintf("We have already sent you %s in the last %s, the most we can send, so we cannot send another until %s.",
+		count(e.Max, "code", "codes"), domain.Period(e.Window), When(e.RetryAt))
+	if e.Code != nil {
+		what = explain(e.Code, codeValidity).What + " " + what
+	}
+	if !e.LiveUntil.IsZero() {
+		return Explanation{
+			Title: "No more codes for now",
+			What:  what,
+			Next:  "The latest code we sent you still works until " + e.LiveUntil.Local().Format("15:04") + ": enter it below (check your Junk folder too).",
+		}
+	}
+	return Explanation{
+		Title: "No more codes for now",
+		What:  what,
+		Next:  "Please remove your Smartcard. You can try again after " + When(e.RetryAt) + ", or visit the IT booth now.",
+		Fatal: true,
+	}
+}
+
 // Explain turns a domain outcome into words, quoting the service's
 // settings (how long a code lasts) as configured. Errors it does not know
 // are treated as the service being unavailable (the database or the mail
@@ -100,6 +127,7 @@ func explain(err error, codeValidity time.Duration) Explanation {
 	var pe *domain.PasscodeError
 	var ae *selfservice.AnswerError
 	var ce *selfservice.CodeError
+	var lim *selfservice.CodeLimitError
 	switch {
 	// Before the card being pulled and ErrNeedsOperator: a renewal that
 	// stopped part-way matches those too, and only repair helps.
@@ -196,6 +224,8 @@ func explain(err error, codeValidity time.Duration) Explanation {
 			What:  "The answers did not match the ones you gave when you registered.",
 			Next:  attemptsLeft(ae.AttemptsLeft),
 		}
+	case errors.As(err, &lim):
+		return codeLimit(lim, codeValidity)
 	case errors.As(err, &ce):
 		return Explanation{
 			Title: "Code not correct",
@@ -224,8 +254,8 @@ func explain(err error, codeValidity time.Duration) Explanation {
 	case errors.Is(err, selfservice.ErrTooManyCodes):
 		return Explanation{
 			Title: "Too many codes requested",
-			What:  "Several codes have already been sent during this visit.",
-			Next:  "Please check your email (and your Junk folder) for the latest code, or remove your Smartcard and try again later.",
+			What:  "No more codes can be sent just now.",
+			Next:  "Please remove your Smartcard and try again later, or visit the IT booth now.",
 		}
 	case errors.Is(err, domain.ErrCardBlocked):
 		return Explanation{

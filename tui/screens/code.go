@@ -65,18 +65,31 @@ type Code struct {
 	// gen counts the codes sent from this screen, so that an answer about
 	// the email of an earlier code is not taken for the new one's.
 	gen int
+	// onResend: the "Send a new code" button is chosen (↑/↓), so Enter
+	// sends a new code rather than the one typed.
+	onResend bool
+	// noMore: the domain has said no more codes can be sent for now
+	// (while the latest one still works), so the button is not offered.
+	noMore bool
 }
+
+// ResendLabel names the button that emails a new code.
+const ResendLabel = "Send a new code"
 
 // NewCode returns the code screen; masked is the address the code went
 // to (already masked by the domain), sent whether a code was sent just
 // now, problem an opening complaint.
 func NewCode(c *common.Common, v *common.Visit, p Purpose, masked string, sent bool, problem string) (common.Screen, tea.Cmd) {
+	return newCode(c, v, p, masked, sent, problem), nil
+}
+
+func newCode(c *common.Common, v *common.Visit, p Purpose, masked string, sent bool, problem string) *Code {
 	label := "Smartcard Unlock Code"
 	if p == PurposeRegistration {
 		label = "Registration Code"
 	}
 	return &Code{c: c, v: v, purpose: p, masked: masked, sent: sent, problem: problem,
-		field: components.NewCodeField(label, domain.CodeDigits)}, nil
+		field: components.NewCodeField(label, domain.CodeDigits)}
 }
 
 // Init starts following the code's email, if one was sent on the way here.
@@ -142,12 +155,16 @@ func (s *Code) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 		s.busy = false
 		if msg.err != nil {
 			logFault(s.c, "resend code", msg.err)
+			var lim *selfservice.CodeLimitError
+			if errors.As(msg.err, &lim) {
+				return s.limited(lim)
+			}
 			ex := s.c.Explain(msg.err)
 			s.problem, s.info = ex.What+" "+ex.Next, ""
 			return s, nil
 		}
 		s.masked, s.sent = clean(msg.masked), true
-		s.problem = ""
+		s.problem, s.onResend = "", false
 		// A new code is a new email, followed from the start.
 		s.info, s.delivery = common.NewCodeText, 0
 		s.gen++
@@ -163,13 +180,14 @@ func (s *Code) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 			s.busy = true
 			return s, abandon(s.c, s.v, s.back())
 		case key.Matches(msg, s.c.Keys.Resend):
-			s.busy = true
-			s.field.Reset()
-			svc, sess := s.c.Service, s.v.Session
-			return s, s.v.Do(func(ctx context.Context) tea.Msg {
-				masked, err := svc.ResendCode(ctx, sess)
-				return codeResentMsg{masked, err}
-			})
+			return s, s.resend()
+		case key.Matches(msg, s.c.Keys.Next, s.c.Keys.Prev):
+			// ↑/↓ move between the code (with its Next button) and the
+			// Send a new code button, when there is one.
+			s.onResend = !s.noMore && key.Matches(msg, s.c.Keys.Next)
+			return s, nil
+		case key.Matches(msg, s.c.Keys.Enter) && s.onResend:
+			return s, s.resend()
 		case key.Matches(msg, s.c.Keys.Enter):
 			if !s.field.Complete() {
 				s.field.Feedback, s.field.Bad = fmt.Sprintf("Type all %d digits of the code from the email.", domain.CodeDigits), true
@@ -185,10 +203,46 @@ func (s *Code) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 	before := s.field.Value()
 	s.field, cmd = s.field.Update(msg)
 	if s.field.Value() != before {
-		// Typing answers the last complaint and news.
-		s.field.Feedback, s.field.Bad, s.info = "", false, ""
+		// Typing answers the last complaint and news, and is about the
+		// code, not the button.
+		s.field.Feedback, s.field.Bad, s.info, s.onResend = "", false, "", false
 	}
 	return s, cmd
+}
+
+// resend asks the domain for a new code (the button or its key).
+func (s *Code) resend() tea.Cmd {
+	s.busy = true
+	s.field.Reset()
+	svc, sess := s.c.Service, s.v.Session
+	return s.v.Do(func(ctx context.Context) tea.Msg {
+		masked, err := svc.ResendCode(ctx, sess)
+		return codeResentMsg{masked, err}
+	})
+}
+
+// limited takes the domain's word that no more codes can be sent for now.
+// While the latest code works the holder stays to enter it, with no
+// button that cannot work; otherwise nothing here can work any more, and
+// the holder is told so, and when to come back.
+func (s *Code) limited(lim *selfservice.CodeLimitError) (common.Screen, tea.Cmd) {
+	s.field.Reset()
+	if !lim.LiveUntil.IsZero() {
+		ex := s.c.Explain(lim)
+		s.noMore, s.onResend, s.info = true, false, ""
+		s.problem = ex.What + " " + ex.Next
+		return s, nil
+	}
+	if s.purpose == PurposeRegistration {
+		// The domain has closed this registration attempt; the rest of My
+		// Profile still works.
+		ex := s.c.Explain(lim)
+		return NewMessage(s.c, common.Explanation{
+			Title: ex.Title, What: ex.What,
+			Next: "You can register after " + common.When(lim.RetryAt) + ". Your Smartcard itself is not affected.",
+		}, s.backTo(), s.back()), nil
+	}
+	return ended(s.c, lim), nil
 }
 
 func (s *Code) submit() tea.Cmd {
@@ -206,6 +260,7 @@ func (s *Code) submit() tea.Cmd {
 
 func (s *Code) checked(msg codeCheckedMsg) (common.Screen, tea.Cmd) {
 	var ce *selfservice.CodeError
+	var lim *selfservice.CodeLimitError
 	switch {
 	case msg.err == nil && s.purpose == PurposeUnlock:
 		return NewNewPasscode(s.c, s.v)
@@ -217,6 +272,10 @@ func (s *Code) checked(msg codeCheckedMsg) (common.Screen, tea.Cmd) {
 		ex := s.c.Explain(msg.err)
 		s.field.Feedback, s.field.Bad = ex.What+" "+ex.Next+".", true
 		return s, nil
+	case errors.As(msg.err, &lim):
+		// The code no longer works, and no new one can be sent.
+		logFault(s.c, "check code", msg.err)
+		return s.limited(lim)
 	case errors.Is(msg.err, domain.ErrCodeExpired), errors.Is(msg.err, domain.ErrCodeTriesExhausted), errors.Is(msg.err, domain.ErrCodeUsed):
 		s.field.Reset()
 		ex := s.c.Explain(msg.err)
@@ -227,7 +286,9 @@ func (s *Code) checked(msg codeCheckedMsg) (common.Screen, tea.Cmd) {
 				Next: "Please start the registration again from My Profile.",
 			}, s.backTo(), s.back()), nil
 		}
-		s.problem = ex.What + " Press " + keyName(s.c.Keys.Resend) + " to send a new code."
+		// Never "type it again": the way on is a new code, chosen already.
+		s.problem = ex.What + " Choose " + ResendLabel + " below (or press " + keyName(s.c.Keys.Resend) + ")."
+		s.onResend, s.noMore = true, false
 		return s, nil
 	}
 	logFault(s.c, "check code", msg.err)
@@ -311,12 +372,37 @@ func (s *Code) View() common.Frame {
 		d.Add(th.Notice.Width(w).Render(th.Error.Render(s.problem)))
 	}
 	d.Gap()
-	d.Focus(s.field.View(th, w, !s.busy))
-	d.Gap()
-	d.Add(components.Button(th, "Next", s.field.Complete() && !s.busy))
+	field := s.field.View(th, w, !s.busy && !s.onResend)
+	next := components.Button(th, "Next", s.field.Complete() && !s.busy && !s.onResend)
+	if s.onResend {
+		d.Add(field)
+		d.Gap()
+		d.Add(next)
+	} else {
+		d.Focus(field)
+		d.Gap()
+		d.Add(next)
+	}
+	if !s.noMore {
+		d.Gap()
+		btn := components.Button(th, ResendLabel, s.onResend && !s.busy)
+		if s.onResend {
+			d.Focus(btn)
+		} else {
+			d.Add(btn)
+		}
+	}
 	return d.Frame(title)
 }
 
 func (s *Code) Help() []key.Binding {
-	return []key.Binding{common.WithHelp(s.c.Keys.Enter, "next"), s.c.Keys.Resend, common.WithHelp(s.c.Keys.Back, s.backTo())}
+	enter := common.WithHelp(s.c.Keys.Enter, "next")
+	if s.onResend {
+		enter = common.WithHelp(s.c.Keys.Enter, "send")
+	}
+	help := []key.Binding{enter}
+	if !s.noMore {
+		help = append(help, common.WithHelp(s.c.Keys.Up, "choose"), s.c.Keys.Resend)
+	}
+	return append(help, common.WithHelp(s.c.Keys.Back, s.backTo()))
 }

@@ -13,10 +13,6 @@ import (
 	"github.com/smartcard-service-centre/kiosk/tui/components"
 )
 
-// TooManyCodesText explains, on the code screen, that no new code was
-// sent because the visit has had its codes.
-const TooManyCodesText = "Several codes have already been sent during this visit, so we have not sent another. Enter the latest Smartcard Unlock Code from your email (check your Junk folder too)."
-
 // incompleteRegistration explains a stored registration without enough
 // questions to unlock with.
 var incompleteRegistration = common.Explanation{
@@ -162,10 +158,14 @@ func (s *Questions) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 			logFault(s.c, "answer questions", msg.err)
 			return ended(s.c, msg.err), nil
 		case msg.step == selfservice.StepCodeSent && errors.Is(msg.err, selfservice.ErrTooManyCodes):
-			// The answers were right, but this visit has had its codes:
-			// the latest one sent still works.
+			// The answers were right, but no more codes can be sent for
+			// now, and the latest one sent still works (else the domain
+			// would have ended the visit): enter that one.
 			logFault(s.c, "send unlock code", msg.err)
-			return NewCode(s.c, s.v, PurposeUnlock, "", false, TooManyCodesText)
+			ex := s.c.Explain(msg.err)
+			sc := newCode(s.c, s.v, PurposeUnlock, "", false, ex.What+" "+ex.Next)
+			sc.noMore = true
+			return sc, nil
 		case msg.step == selfservice.StepCodeSent:
 			// The answers were right but the email could not be queued:
 			// the holder may ask for the code again from the next screen.

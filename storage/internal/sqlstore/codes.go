@@ -63,6 +63,27 @@ func (q *Queries) LatestCode(ctx context.Context, id domain.UserID, purpose doma
 	return c, nil
 }
 
+// CodesCreatedAfter reads the creation times of the user's codes for the
+// purpose created after since, oldest first (one_time_codes_latest_idx
+// covers the query).
+func (q *Queries) CodesCreatedAfter(ctx context.Context, id domain.UserID, purpose domain.CodePurpose, since time.Time) ([]time.Time, error) {
+	var out []time.Time
+	err := each(ctx, q.r, func(r Rows) error {
+		var t time.Time
+		if err := r.Scan(timeDest{&t}); err != nil {
+			return err
+		}
+		out = append(out, t)
+		return nil
+	}, `SELECT created_at FROM one_time_codes
+		WHERE user_id = $1 AND purpose = $2 AND created_at > $3 ORDER BY created_at, id`,
+		string(id), string(purpose), q.timeArg(NormTime(since)))
+	if err != nil {
+		return nil, q.fail("codes created after", err)
+	}
+	return out, nil
+}
+
 // RecordCodeFailure counts a wrong entry in one conditional UPDATE that
 // stops at the code's limit: an entry past it is refused with
 // ErrCodeTriesExhausted and counts nothing.
