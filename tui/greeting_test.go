@@ -61,17 +61,7 @@ func TestSignInLocksCardOfHolderNotRegistered(t *testing.T) {
 	p.Email, p.Answers = "", nil
 	card := fx.add(p)
 	k := fx.start(100, 32)
-	fx.readers.Insert(card)
-	k.waitFor("What would you like to do?")
-	k.press("2")
-	for _, left := range []string{"2 tries", "1 try"} {
-		k.waitFor("Enter your current Smartcard passcode")
-		k.typeText("0000")
-		k.press("enter")
-		k.waitFor("You have " + left + " left")
-	}
-	k.typeText("0000")
-	k.press("enter")
+	k.lockOnMyProfile(fx, card)
 	s := k.waitFor("Smartcard locked", "Your Smartcard is locked because a wrong passcode was entered 3 times.",
 		"This kiosk cannot unlock it because you have not registered for Smartcard Unlock.",
 		"Please remove your Smartcard and visit the IT booth to reset your passcode.", "remove card finish")

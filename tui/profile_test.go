@@ -63,17 +63,7 @@ func TestSignInBlocksCardAfterThreeWrongPasscodes(t *testing.T) {
 	p := unblocked()
 	card := fx.add(p)
 	k := fx.start(100, 32)
-	fx.readers.Insert(card)
-	k.waitFor("What would you like to do?")
-	k.press("2")
-	for _, left := range []string{"2 tries", "1 try"} {
-		k.waitFor("Enter your current Smartcard passcode")
-		k.typeText("0000")
-		k.press("enter")
-		k.waitFor("You have " + left + " left")
-	}
-	k.typeText("0000")
-	k.press("enter")
+	k.lockOnMyProfile(fx, card)
 	k.waitFor("Smartcard locked", "Your Smartcard is locked because a wrong passcode was entered 3 times.",
 		"Use Smartcard Unlock to set a new passcode.")
 	k.press("enter")
@@ -326,4 +316,21 @@ func TestBackToTheMenuAfterSigningIn(t *testing.T) {
 	k.waitFor("What would you like to do?")
 	k.press("2") // no second passcode prompt
 	k.waitFor("Smartcard serial 4082A001132F2817")
+}
+
+// lockOnMyProfile inserts card, chooses My Profile and types a wrong
+// passcode three times, which blocks the card.
+func (k *kiosk) lockOnMyProfile(fx *fixture, card *sstest.Card) {
+	k.t.Helper()
+	fx.readers.Insert(card)
+	k.waitFor("What would you like to do?")
+	k.press("2")
+	for _, left := range []string{"2 tries", "1 try"} {
+		k.waitFor("Enter your current Smartcard passcode")
+		k.typeText("0000")
+		k.press("enter")
+		k.waitFor("You have " + left + " left")
+	}
+	k.typeText("0000")
+	k.press("enter")
 }
