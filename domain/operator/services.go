@@ -284,7 +284,7 @@ func (s *Service) RepairCard(ctx context.Context, sess *Session, newPasscode, co
 			Current: domain.CardKeys{MgmtAlg: mk.MgmtAlg, MgmtKey: mk.MgmtKey, PUK: cands[i].PUK}, New: next,
 			Certify: c.by(s.cfg.CA, h.user.ID, rec.Serial, now, expiry),
 		})
-		if !errors.Is(err, domain.ErrCardSecretRejected) || c.any() {
+		if !errors.Is(err, domain.ErrCardSecretRejected) || c.keysMade {
 			break
 		}
 	}
@@ -404,12 +404,18 @@ func containsBytes(list [][]byte, b []byte) bool {
 }
 
 // certified collects the certificates a personalisation issued.
-type certified struct{ pivAuth, cardAuth []byte }
+type certified struct {
+	pivAuth, cardAuth []byte
+	// keysMade: Certify was called, so the card had already made a new
+	// key, whether or not its certificate could then be issued.
+	keysMade bool
+}
 
 // by is a PersonaliseRequest.Certify issuing the card's certificates
 // from ca, collecting them.
 func (c *certified) by(ca domain.CertificateAuthority, user domain.UserID, serial domain.CardSerial, from, to time.Time) func(domain.KeySlot, crypto.PublicKey) ([]byte, error) {
 	return func(slot domain.KeySlot, pub crypto.PublicKey) ([]byte, error) {
+		c.keysMade = true
 		der, err := ca.Issue(pub, user, serial, slot, from, to)
 		switch slot {
 		case domain.KeyPIVAuth:
@@ -421,8 +427,12 @@ func (c *certified) by(ca domain.CertificateAuthority, user domain.UserID, seria
 	}
 }
 
-// any reports whether a new key was certified, so made on the card.
-func (c certified) any() bool { return c.pivAuth != nil || c.cardAuth != nil }
+// any reports whether the card may hold a new key: one was made, or the
+// card went (or stopped answering) before it could say, so it may have
+// made one.
+func (c certified) any(err error) bool {
+	return c.keysMade || outcomeUnknown(err) && !errors.Is(err, domain.ErrCardSecretRejected)
+}
 
 // failedPersonalise records a personalisation that failed. Whether a new
 // key was made tells how far it got, so the outcome is known even if the
@@ -433,7 +443,7 @@ func (s *Service) failedPersonalise(ctx context.Context, h *holder, w domain.Car
 	if outcomeUnknown(err) {
 		h.card = nil
 	}
-	if !c.any() {
+	if !c.any(err) {
 		detail := "no new keys were made"
 		if done != "" {
 			detail = done + "; " + detail
@@ -583,6 +593,11 @@ func (s *Service) AuditTrail(ctx context.Context, sess *Session, before int64) (
 	h := sess.holder
 	if h == nil {
 		return AuditPage{}, s.refuse(ctx, sess, domain.AuditTrailViewed, ErrNoHolder)
+	}
+	if h.user.ID == sess.op.ID {
+		// Never reachable through OpenUser or IdentifyHolder, which refuse
+		// the operator's own record; checked here too, as every service is.
+		return AuditPage{}, s.refuse(ctx, sess, domain.AuditTrailViewed, domain.ErrOwnCard)
 	}
 	n := s.cfg.AuditPageSize
 	evs, err := s.cfg.Store.ListAudit(ctx, domain.AuditFilter{

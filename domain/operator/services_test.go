@@ -3,6 +3,7 @@ package operator_test
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"errors"
 	"strings"
 	"sync/atomic"
@@ -469,5 +470,37 @@ func TestNoCardSelected(t *testing.T) {
 	noErr(t, f.svc.CancelSmartcard(ctx, sess, domain.CancelLost, ""))
 	if rec := f.card(t, p.serial); rec.Active() || rec.CancelReason != "Lost" {
 		t.Fatalf("record %+v", rec)
+	}
+}
+
+// issueFails is the service CA failing to issue the slot's certificate,
+// after the card has made the key (a CA outage mid-repair).
+type issueFails struct {
+	domain.CertificateAuthority
+	slot domain.KeySlot
+}
+
+func (c issueFails) Issue(pub crypto.PublicKey, user domain.UserID, serial domain.CardSerial, slot domain.KeySlot, from, to time.Time) ([]byte, error) {
+	if slot == c.slot {
+		return nil, errors.New("certificate authority unavailable")
+	}
+	return c.CertificateAuthority.Issue(pub, user, serial, slot, from, to)
+}
+
+// TestRepairCAFailsAfterTheKeyIsMade: the card has replaced its key when
+// the certificate cannot be issued, so the record no longer matches it:
+// the card is marked for repair, never recorded as unchanged.
+func TestRepairCAFailsAfterTheKeyIsMade(t *testing.T) {
+	f := newFixture(t, issueDouble)
+	f.svc = operator.New(operator.Config{Store: f.store, Keys: f.keys, CA: issueFails{f.ca, domain.KeyPIVAuth}, Clock: f.clock,
+		Terminal: "RA-desk-1", AuditPageSize: 3})
+	sess := f.operator(t, nia, "")
+	p := f.expired(daniel)
+	card := f.enrol(t, p).(*sstest.Card)
+	f.identify(t, sess, card)
+	err := f.svc.RepairCard(t.Context(), sess, "7351", "7351")
+	wantErr(t, "repair with the CA failing", err, domain.ErrCardNeedsRepair)
+	if rec := f.card(t, p.serial); !rec.NeedsRepair {
+		t.Fatalf("record after a key made but not certified %+v, want NeedsRepair", rec)
 	}
 }
