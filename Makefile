@@ -16,7 +16,7 @@ SHELL   := /bin/bash
 # so does each run of the card conformance suite (one per card
 # implementation), with every log line of a failure.
 TEST_FILTER := sed -u -E -e '/^[[:space:]]*=== (RUN|PAUSE|CONT|NAME)/d' \
-	-e '/^    --- PASS: TestCardConformance\/[^/ ]+ /b' -e '/^[[:space:]]+--- PASS/d'
+	-e '/^    --- PASS: Test(Card|Readers)Conformance\/[^/ ]+ /b' -e '/^[[:space:]]+--- PASS/d'
 
 .PHONY: all build demo demo-operator demo-data test lint fmt bench setup clean
 

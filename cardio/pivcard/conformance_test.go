@@ -3,6 +3,7 @@ package pivcard
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"sync"
 	"testing"
 	"time"
@@ -252,3 +253,54 @@ func (r *pcscReader) Reopen() {
 }
 
 func (r *pcscReader) PasscodeVerified() bool { return verified(r.t, r.card.Card) }
+
+// The adapter's readers pass the readers port's suite over the software
+// readers (two of them, as at an operator terminal), as the test double's
+// readers do (internal/sstest).
+func TestReadersConformance(t *testing.T) {
+	t.Run("pivcard-sim", func(t *testing.T) {
+		cardtest.RunReaders(t, func(t *testing.T) cardtest.Readers {
+			tray := simreader.New(holderTray, operatorTray)
+			t.Cleanup(func() { tray.Close() })
+			return &trayReaders{Readers: NewReaders(tray, Assignment{Holder: holderTray, Operator: operatorTray}),
+				tray: tray, ca: authority(t)}
+		})
+	})
+}
+
+const holderTray, operatorTray = "Conformance Holder Reader", "Conformance Operator Reader"
+
+// trayReaders is the adapter over two software readers and the hands
+// that move software cards in and out of them.
+type trayReaders struct {
+	*Readers
+	tray *simreader.Tray
+	ca   domain.CertificateAuthority
+}
+
+func (r *trayReaders) name(role domain.ReaderRole) string {
+	if role == domain.ReaderOperator {
+		return operatorTray
+	}
+	return holderTray
+}
+
+func (r *trayReaders) Put(t *testing.T, role domain.ReaderRole, serial domain.CardSerial) {
+	t.Helper()
+	const user = domain.UserID("555000000011")
+	now := time.Now()
+	card := issueSim(t, cardtest.Spec{Serial: serial, Passcode: "2468", Keys: FactoryKeys(),
+		Certify: func(slot domain.KeySlot, pub crypto.PublicKey) ([]byte, error) {
+			return r.ca.Issue(pub, user, serial, slot, now.Add(-time.Hour), now.AddDate(1, 0, 0))
+		}})
+	if err := r.tray.Insert(r.name(role), card); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (r *trayReaders) Take(t *testing.T, role domain.ReaderRole) {
+	t.Helper()
+	if err := r.tray.Remove(r.name(role)); err != nil {
+		t.Fatal(err)
+	}
+}

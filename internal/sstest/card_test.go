@@ -94,3 +94,19 @@ func TestPersonalisePulledPartWay(t *testing.T) {
 		t.Fatalf("the PUK changed: %v", err)
 	}
 }
+
+// The double's readers pass the suite the adapter's readers pass
+// (cardio/pivcard's TestReadersConformance).
+func TestReadersConformance(t *testing.T) {
+	t.Run("double", func(t *testing.T) {
+		cardtest.RunReaders(t, func(*testing.T) cardtest.Readers { return readers{sstest.NewReaders()} })
+	})
+}
+
+type readers struct{ *sstest.Readers }
+
+func (r readers) Put(_ *testing.T, role domain.ReaderRole, serial domain.CardSerial) {
+	r.InsertInto(role, sstest.NewCard(serial, "2468", "87654321"))
+}
+
+func (r readers) Take(_ *testing.T, role domain.ReaderRole) { r.InsertInto(role, nil) }
