@@ -13,7 +13,7 @@ TEST_TIMEOUT ?= 20m
 SHELL   := /bin/bash
 # Verbose test output without the noise: each top-level test's result
 # stays visible (the store conformance suite shows once per store), and
-# so does each run of the card conformance suite (one per card
+# so does each run of the card and readers conformance suites (one per
 # implementation), with every log line of a failure.
 TEST_FILTER := sed -u -E -e '/^[[:space:]]*=== (RUN|PAUSE|CONT|NAME)/d' \
 	-e '/^    --- PASS: Test(Card|Readers)Conformance\/[^/ ]+ /b' -e '/^[[:space:]]+--- PASS/d'

@@ -83,6 +83,21 @@ func (e AuditEvent) ChainBytes() []byte {
 	return b
 }
 
+// Result is e with the outcome of err: success when nil, else failure
+// with err's text after e's own detail.
+func (e AuditEvent) Result(err error) AuditEvent {
+	e.Outcome = OutcomeSuccess
+	if err != nil {
+		e.Outcome = OutcomeFailure
+		if e.Detail == "" {
+			e.Detail = err.Error()
+		} else {
+			e.Detail += ": " + err.Error()
+		}
+	}
+	return e
+}
+
 // AuditMACSize is the length of an audit row's MAC (HMAC-SHA-256).
 const AuditMACSize = 32
 

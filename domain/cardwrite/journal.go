@@ -35,7 +35,7 @@ import (
 )
 
 // DefaultRecordTimeout bounds writing one outcome to the store.
-const DefaultRecordTimeout = 10 * time.Second
+const DefaultRecordTimeout = domain.RecordTimeout
 
 // Config wires a Journal to its ports.
 type Config struct {

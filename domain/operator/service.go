@@ -145,33 +145,16 @@ func (s *Service) IdleLock() time.Duration { return s.cfg.IdleLock }
 
 func (s *Service) now() time.Time { return s.cfg.Clock.Now().UTC() }
 
-// recordTimeout bounds bookkeeping done after something happened.
-const recordTimeout = 10 * time.Second
-
-// recordCtx is for writing down what already happened: it outlives ctx
-// (a pulled card or a screen that gave up waiting must not lose the audit
-// record) but not for long.
-func recordCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-}
-
 // audit appends e with err's outcome through q, or through the store
 // with a context the visit cannot cancel when q is nil. A failure to
 // audit is logged and returned.
 func (s *Service) audit(ctx context.Context, q domain.Queries, e domain.AuditEvent, err error) error {
-	e.At, e.Terminal, e.Outcome = s.now(), s.cfg.Terminal, domain.OutcomeSuccess
-	if err != nil {
-		e.Outcome = domain.OutcomeFailure
-		if e.Detail == "" {
-			e.Detail = err.Error()
-		} else {
-			e.Detail += ": " + err.Error()
-		}
-	}
+	e.At, e.Terminal = s.now(), s.cfg.Terminal
+	e = e.Result(err)
 	if q == nil {
 		q = s.cfg.Store
 		var cancel context.CancelFunc
-		ctx, cancel = recordCtx(ctx)
+		ctx, cancel = domain.RecordContext(ctx)
 		defer cancel()
 	}
 	if _, aerr := q.AppendAudit(ctx, e); aerr != nil {
@@ -192,11 +175,7 @@ func (s *Service) cardKeys(ctx context.Context, serial domain.CardSerial) (domai
 }
 
 func (s *Service) open(sealed domain.CardSecrets) (domain.CardKeys, error) {
-	puk, mk, err := s.cfg.Keys.OpenCard(sealed)
-	if err != nil {
-		return domain.CardKeys{}, fmt.Errorf("open card secrets: %w", err)
-	}
-	return domain.CardKeys{MgmtAlg: sealed.MgmtKeyAlg, MgmtKey: mk, PUK: puk}, nil
+	return s.cfg.Keys.OpenCardKeys(sealed)
 }
 
 func clearKeys(k domain.CardKeys) {

@@ -196,6 +196,16 @@ func (k *Keys) OpenCard(cs domain.CardSecrets) (puk, mgmtKey []byte, err error) 
 	return puk, mgmtKey, nil
 }
 
+// OpenCardKeys opens a card's sealed secrets into the keys a card
+// operation takes; the caller clears them when done.
+func (k *Keys) OpenCardKeys(cs domain.CardSecrets) (domain.CardKeys, error) {
+	puk, mk, err := k.OpenCard(cs)
+	if err != nil {
+		return domain.CardKeys{}, fmt.Errorf("open card secrets: %w", err)
+	}
+	return domain.CardKeys{MgmtAlg: cs.MgmtKeyAlg, MgmtKey: mk, PUK: puk}, nil
+}
+
 // NewPUK draws a random 8-digit PUK: never shown to anyone, only sealed.
 func NewPUK(r io.Reader) ([]byte, error) {
 	if r == nil {

@@ -173,24 +173,15 @@ func (s *Service) now() time.Time { return s.cfg.Clock.Now().UTC() }
 // successful card changes returned, since the log must be complete.
 func (s *Service) audit(ctx context.Context, q domain.Queries, sess *Session, action domain.AuditAction, err error, detail string) error {
 	e := domain.AuditEvent{
-		At: s.now(), Action: action, Outcome: domain.OutcomeSuccess,
-		ActorID: sess.user.ID, SubjectID: sess.user.ID, CardSerial: sess.card.Serial,
+		At: s.now(), Action: action, ActorID: sess.user.ID, SubjectID: sess.user.ID, CardSerial: sess.card.Serial,
 		Terminal: s.cfg.Terminal, Detail: detail,
-	}
-	if err != nil {
-		e.Outcome = domain.OutcomeFailure
-		if e.Detail == "" {
-			e.Detail = err.Error()
-		} else {
-			e.Detail += ": " + err.Error()
-		}
-	}
+	}.Result(err)
 	if q == nil {
 		q = s.cfg.Store
 		// The record outlives the visit: a pulled card or a screen that
 		// gave up waiting must not lose it.
 		var cancel context.CancelFunc
-		ctx, cancel = s.recordCtx(ctx)
+		ctx, cancel = domain.RecordContext(ctx)
 		defer cancel()
 	}
 	if _, aerr := q.AppendAudit(ctx, e); aerr != nil {
@@ -200,16 +191,6 @@ func (s *Service) audit(ctx context.Context, q domain.Queries, sess *Session, ac
 	return nil
 }
 
-// recordTimeout bounds bookkeeping done after a card has changed.
-const recordTimeout = 10 * time.Second
-
-// recordCtx is for writing down what already happened on the card: it
-// outlives ctx (a pulled card or a screen that gave up waiting must not
-// lose the audit record) but not for long.
-func (s *Service) recordCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-}
-
 // cardKeys opens the card's sealed PUK and management key; the caller
 // clears them when done.
 func (s *Service) cardKeys(ctx context.Context, serial domain.CardSerial) (domain.CardKeys, error) {
@@ -217,11 +198,7 @@ func (s *Service) cardKeys(ctx context.Context, serial domain.CardSerial) (domai
 	if err != nil {
 		return domain.CardKeys{}, fmt.Errorf("look up card secrets: %w", err)
 	}
-	puk, mk, err := s.cfg.Keys.OpenCard(sealed)
-	if err != nil {
-		return domain.CardKeys{}, fmt.Errorf("open card secrets: %w", err)
-	}
-	return domain.CardKeys{MgmtAlg: sealed.MgmtKeyAlg, MgmtKey: mk, PUK: puk}, nil
+	return s.cfg.Keys.OpenCardKeys(sealed)
 }
 
 // readStatus reads back what the card says of its passcode after it

@@ -172,7 +172,7 @@ func (s *Service) AnswerQuestions(ctx context.Context, sess *Session, answers []
 	}
 	if !ok {
 		// Recorded even if the holder pulls the card right now.
-		rctx, cancel := s.recordCtx(ctx)
+		rctx, cancel := domain.RecordContext(ctx)
 		defer cancel()
 		reg, err := s.cfg.Store.RecordFailedAttempt(rctx, sess.user.ID, MaxFailedAttempts, s.now())
 		if errors.Is(err, domain.ErrLockedOut) {
@@ -403,7 +403,7 @@ func (s *Service) checkCode(ctx context.Context, sess *Session, purpose domain.C
 	}
 	if c.CardSerial != sess.card.Serial ||
 		!s.cfg.Keys.CodeMatches(c.Hash, codeContext(purpose, sess.user.ID, sess.card.Serial, to), normaliseCode(typed)) {
-		rctx, cancel := s.recordCtx(ctx)
+		rctx, cancel := domain.RecordContext(ctx)
 		defer cancel()
 		c, err := s.cfg.Store.RecordCodeFailure(rctx, c.ID)
 		if errors.Is(err, domain.ErrCodeTriesExhausted) {
