@@ -36,16 +36,9 @@ const (
 
 // Messages of the root model.
 type (
-	eventsReadyMsg struct{ ch <-chan domain.CardEvent }
-	eventsFailMsg  struct{ err error }
-	cardEventMsg   struct {
-		ev domain.CardEvent
-		ch <-chan domain.CardEvent
-	}
-	eventsClosedMsg struct{ ch <-chan domain.CardEvent }
-	subscribeMsg    struct{}
-	tickMsg         time.Time
-	identifiedMsg   struct {
+	subscribeMsg  struct{}
+	tickMsg       time.Time
+	identifiedMsg struct {
 		card   domain.Card
 		sess   *selfservice.Session
 		holder selfservice.Holder
@@ -137,22 +130,22 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 	case subscribeMsg:
 		return m, m.subscribe()
-	case eventsReadyMsg:
+	case common.EventsReadyMsg:
 		m.readerBack()
-		m.events = msg.ch
-		return m, waitEvent(msg.ch)
-	case eventsFailMsg:
-		return m, m.readerLost(msg.err)
-	case eventsClosedMsg:
-		if msg.ch != m.events || m.opts.Context.Err() != nil {
+		m.events = msg.Ch
+		return m, common.WaitEvent(msg.Ch)
+	case common.EventsFailMsg:
+		return m, m.readerLost(msg.Err)
+	case common.EventsClosedMsg:
+		if msg.Ch != m.events || m.opts.Context.Err() != nil {
 			return m, nil
 		}
 		return m, m.readerLost(errors.New("card event stream ended"))
-	case cardEventMsg:
-		if msg.ch != m.events {
+	case common.CardEventMsg:
+		if msg.Ch != m.events {
 			return m, nil
 		}
-		cmds = append(cmds, waitEvent(msg.ch), m.cardEvent(msg.ev))
+		cmds = append(cmds, common.WaitEvent(msg.Ch), m.cardEvent(msg.Ev))
 
 	case tickMsg:
 		cmds = append(cmds, m.tick(), m.idle())
@@ -468,29 +461,7 @@ func (m *Model) readerBack() {
 	m.welcome.ReaderDown = false
 }
 
-func (m *Model) subscribe() tea.Cmd {
-	readers, ctx := m.opts.Readers, m.opts.Context
-	if readers == nil {
-		return func() tea.Msg { return eventsFailMsg{errors.New("no card readers configured")} }
-	}
-	return func() tea.Msg {
-		ch, err := readers.Events(ctx)
-		if err != nil {
-			return eventsFailMsg{err}
-		}
-		return eventsReadyMsg{ch}
-	}
-}
-
-func waitEvent(ch <-chan domain.CardEvent) tea.Cmd {
-	return func() tea.Msg {
-		ev, ok := <-ch
-		if !ok {
-			return eventsClosedMsg{ch}
-		}
-		return cardEventMsg{ev, ch}
-	}
-}
+func (m *Model) subscribe() tea.Cmd { return common.Subscribe(m.opts.Context, m.opts.Readers) }
 
 func (m *Model) tick() tea.Cmd {
 	return tea.Tick(tickEvery, func(t time.Time) tea.Msg { return tickMsg(t) })

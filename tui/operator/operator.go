@@ -89,12 +89,6 @@ func ProgramOptions(o Options) []tea.ProgramOption {
 
 // Messages of the root model.
 type (
-	eventsReadyMsg struct{ ch <-chan domain.CardEvent }
-	eventsFailMsg  struct{ err error }
-	cardEventMsg   struct {
-		ev domain.CardEvent
-		ch <-chan domain.CardEvent
-	}
 	subscribeMsg struct{}
 	tickMsg      time.Time
 	// begunMsg: the operator's card was read and is known.
@@ -182,18 +176,25 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 	case subscribeMsg:
 		return m, m.subscribe()
-	case eventsReadyMsg:
+	case common.EventsReadyMsg:
 		m.down = false
 		m.insert.down = false
-		m.events = msg.ch
-		return m, waitEvent(msg.ch)
-	case eventsFailMsg:
-		return m, m.readersLost(msg.err)
-	case cardEventMsg:
-		if msg.ch != m.events {
+		m.events = msg.Ch
+		return m, common.WaitEvent(msg.Ch)
+	case common.EventsFailMsg:
+		return m, m.readersLost(msg.Err)
+	case common.EventsClosedMsg:
+		// A stream subscribed to before, or ended with the program, says
+		// nothing about the readers now.
+		if msg.Ch != m.events || m.opts.Context.Err() != nil {
 			return m, nil
 		}
-		cmds = append(cmds, waitEvent(msg.ch), m.cardEvent(msg.ev))
+		return m, m.readersLost(errors.New("card event stream ended"))
+	case common.CardEventMsg:
+		if msg.Ch != m.events {
+			return m, nil
+		}
+		cmds = append(cmds, common.WaitEvent(msg.Ch), m.cardEvent(msg.Ev))
 	case tickMsg:
 		cmds = append(cmds, m.tick(), m.idle())
 
@@ -494,29 +495,7 @@ func (m *Model) readersDown(err error) tea.Cmd {
 	return m.endLogin("")
 }
 
-func (m *Model) subscribe() tea.Cmd {
-	readers, ctx := m.opts.Readers, m.opts.Context
-	if readers == nil {
-		return func() tea.Msg { return eventsFailMsg{errors.New("no card readers configured")} }
-	}
-	return func() tea.Msg {
-		ch, err := readers.Events(ctx)
-		if err != nil {
-			return eventsFailMsg{err}
-		}
-		return eventsReadyMsg{ch}
-	}
-}
-
-func waitEvent(ch <-chan domain.CardEvent) tea.Cmd {
-	return func() tea.Msg {
-		ev, ok := <-ch
-		if !ok {
-			return eventsFailMsg{errors.New("card event stream ended")}
-		}
-		return cardEventMsg{ev, ch}
-	}
-}
+func (m *Model) subscribe() tea.Cmd { return common.Subscribe(m.opts.Context, m.opts.Readers) }
 
 func (m *Model) tick() tea.Cmd {
 	return tea.Tick(tickEvery, func(t time.Time) tea.Msg { return tickMsg(t) })
