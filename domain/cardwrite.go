@@ -19,6 +19,7 @@ type CardWriteOp string
 const (
 	CardWriteSelfUnlock      CardWriteOp = CardWriteOp(AuditSelfUnlock)
 	CardWriteSelfRenew       CardWriteOp = CardWriteOp(AuditSelfRenew)
+	CardWriteChangePasscode  CardWriteOp = CardWriteOp(AuditChangePasscode)
 	CardWriteOperatorUnlock  CardWriteOp = CardWriteOp(AuditOperatorUnlock)
 	CardWriteOperatorRepair  CardWriteOp = CardWriteOp(AuditOperatorRepair)
 	CardWriteAssistedRenewal CardWriteOp = CardWriteOp(AuditAssistedRenewal)

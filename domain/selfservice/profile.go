@@ -208,8 +208,20 @@ func (s *Service) ChangePasscode(ctx context.Context, sess *Session, card domain
 	if newPasscode == current {
 		return ErrSamePasscode
 	}
-	err := card.ChangePasscode(ctx, current, newPasscode)
-	s.audit(ctx, nil, sess, domain.AuditChangePasscode, err, "")
+	// A new passcode is a change to the card: written ahead like the
+	// others, so it is never made unrecorded.
+	w, err := s.beginWrite(ctx, sess, domain.CardWriteChangePasscode)
+	if err != nil {
+		return fmt.Errorf("change passcode: %w", err)
+	}
+	err = card.ChangePasscode(ctx, current, newPasscode)
+	if outcomeUnknown(err) {
+		s.leaveWrite(ctx, sess, w, err)
+	} else if ferr := s.finishWrite(ctx, w, err, "", nil, nil); err == nil && ferr != nil {
+		// The card has the new passcode, which is what the holder must
+		// know; its record follows from the spool, or staff are told.
+		s.cfg.Log.Error("passcode changed but not yet recorded", "serial", sess.card.Serial, "err", ferr)
+	}
 	var pe *domain.PasscodeError
 	if errors.As(err, &pe) && pe.TriesLeft == 0 || errors.Is(err, domain.ErrCardBlocked) {
 		sess.status.Blocked, sess.status.PasscodeTriesLeft = true, 0

@@ -55,20 +55,10 @@ func (s *Service) finishPartWay(ctx context.Context, w domain.CardWriteIntent, c
 
 // writeEvent is the audit row of a write's outcome, written by this kiosk.
 func (s *Service) writeEvent(w domain.CardWriteIntent, err error, detail string) domain.AuditEvent {
-	e := domain.AuditEvent{
-		At: s.now(), Action: w.Op.Action(), Outcome: domain.OutcomeSuccess,
-		ActorID: w.ActorID, SubjectID: w.SubjectID, CardSerial: w.Serial, Role: w.Role,
+	return domain.AuditEvent{
+		At: s.now(), Action: w.Op.Action(), ActorID: w.ActorID, SubjectID: w.SubjectID, CardSerial: w.Serial, Role: w.Role,
 		Terminal: s.cfg.Terminal, Detail: detail,
-	}
-	if err != nil {
-		e.Outcome = domain.OutcomeFailure
-		if e.Detail == "" {
-			e.Detail = err.Error()
-		} else {
-			e.Detail += ": " + err.Error()
-		}
-	}
-	return e
+	}.Result(err)
 }
 
 // outcomeUnknown reports whether a card error leaves it unknown whether
@@ -166,6 +156,10 @@ func (s *Service) fromCard(ctx context.Context, sess *Session, w domain.CardWrit
 		default:
 			return o, nil, false // the card could not be asked
 		}
+	case domain.CardWriteChangePasscode:
+		// A card does not say whether its passcode was changed: record
+		// that the outcome is unknown rather than leave it open for ever.
+		failed, because = errors.New("outcome unknown"), "the card cannot tell whether its passcode was changed"
 	default:
 		return o, nil, false // another workflow's write: that workflow settles it
 	}

@@ -68,7 +68,7 @@ func (f *fixture) records(t *testing.T, store domain.Store, serial domain.CardSe
 	noErr(t, err)
 	r := records{audit: map[string]int{}}
 	for _, e := range ev {
-		if e.Action == domain.AuditSelfUnlock || e.Action == domain.AuditSelfRenew {
+		if e.Action == domain.AuditSelfUnlock || e.Action == domain.AuditSelfRenew || e.Action == domain.AuditChangePasscode {
 			r.audit[string(e.Action)+" "+string(e.Outcome)]++
 		}
 	}
@@ -406,4 +406,35 @@ func TestRenewalRecordedAfterTheStoreReturns(t *testing.T) {
 	if kept, err := sp.List(); err != nil || len(kept) != 0 {
 		t.Fatalf("spool after the replay: %v, %v", kept, err)
 	}
+}
+
+// TestPasscodeChangeRecordedAfterTheStoreReturns: a new passcode is a card
+// write like the others: with the store cut off after the card took it,
+// the holder keeps the new passcode and its record follows from the spool.
+func TestPasscodeChangeRecordedAfterTheStoreReturns(t *testing.T) {
+	ctx := t.Context()
+	f := newFixture(t)
+	cut := &outage{Store: f.store}
+	svc, _, sp := f.kiosk(t, cut, filepath.Join(t.TempDir(), "spool"))
+	card := f.enrol(t, sstest.Holder{})
+	sess, err := svc.Identify(ctx, card)
+	noErr(t, err)
+	noErr(t, svc.SignIn(ctx, sess, card, "2580"))
+	card.Hook = func(op string) {
+		if op == "ChangePasscode" {
+			cut.down.Store(true)
+		}
+	}
+	noErr(t, svc.ChangePasscode(ctx, sess, card, "2580", "4826", "4826"))
+	if !card.PINIs("4826") {
+		t.Fatal("the card does not have the new passcode")
+	}
+	if kept, err := sp.List(); err != nil || len(kept) != 1 {
+		t.Fatalf("spool while the store was cut off: %v, %v; want the change", kept, err)
+	}
+	cut.down.Store(false)
+	if _, err := svc.Identify(ctx, card); err != nil {
+		t.Fatalf("visit after the store returned: %v", err)
+	}
+	f.records(t, f.store, card.Serial).want(t, "after the replay", map[string]int{"change_passcode success": 1}, 0)
 }
