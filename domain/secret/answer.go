@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/text/cases"
@@ -65,7 +67,9 @@ func HashAnswer(p Argon2Params, answer string, r io.Reader) (string, error) {
 	if _, err := io.ReadFull(r, salt); err != nil {
 		return "", fmt.Errorf("draw salt: %w", err)
 	}
+	argon2Slots <- struct{}{}
 	key := argon2.IDKey([]byte(norm), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	<-argon2Slots
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
 		argon2.Version, p.Memory, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
@@ -76,15 +80,61 @@ func HashAnswer(p Argon2Params, answer string, r io.Reader) (string, error) {
 // (less memory, fewer passes, a shorter salt or key) is refused with
 // ErrWeakHash rather than checked.
 func VerifyAnswer(min Argon2Params, encoded, answer string) (bool, error) {
-	p, salt, want, err := parseHash(encoded)
+	match, err := VerifyAnswers(min, []string{encoded}, []string{answer})
 	if err != nil {
 		return false, err
 	}
-	if p.Memory < min.Memory || p.Time < min.Time || uint32(len(salt)) < min.SaltLen || uint32(len(want)) < min.KeyLen {
-		return false, fmt.Errorf("%w: m=%d,t=%d with a %d-byte salt and %d-byte key", ErrWeakHash, p.Memory, p.Time, len(salt), len(want))
+	return match[0], nil
+}
+
+// argon2Slots bounds the argon2id computations running at once in this
+// process, whatever the number of visits: each holds its whole memory
+// cost (19 MiB by default) while it runs.
+var argon2Slots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+
+// VerifyAnswers checks each answer against its stored hash (answers[i]
+// against encoded[i]) and reports which match. Every hash is read first,
+// so a malformed or weak one is refused before any work; then all are
+// computed, in parallel up to the process-wide bound, and all are waited
+// for, so the time taken says nothing about which answer was wrong.
+func VerifyAnswers(min Argon2Params, encoded, answers []string) ([]bool, error) {
+	if len(encoded) != len(answers) {
+		return nil, fmt.Errorf("%d answers for %d hashes", len(answers), len(encoded))
 	}
-	got := argon2.IDKey([]byte(NormaliseAnswer(answer)), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
-	return subtle.ConstantTimeCompare(got, want) == 1, nil
+	type parsed struct {
+		p          Argon2Params
+		salt, want []byte
+	}
+	hs := make([]parsed, len(encoded))
+	for i, e := range encoded {
+		p, salt, want, err := parseHash(e)
+		if err != nil {
+			return nil, fmt.Errorf("answer %d: %w", i+1, err)
+		}
+		if err := checkStrength(min, p, salt, want); err != nil {
+			return nil, fmt.Errorf("answer %d: %w", i+1, err)
+		}
+		hs[i] = parsed{p, salt, want}
+	}
+	match := make([]bool, len(hs))
+	var wg sync.WaitGroup
+	for i, h := range hs {
+		wg.Go(func() {
+			argon2Slots <- struct{}{}
+			defer func() { <-argon2Slots }()
+			got := argon2.IDKey([]byte(NormaliseAnswer(answers[i])), h.salt, h.p.Time, h.p.Memory, h.p.Threads, uint32(len(h.want)))
+			match[i] = subtle.ConstantTimeCompare(got, h.want) == 1
+		})
+	}
+	wg.Wait()
+	return match, nil
+}
+
+func checkStrength(min, p Argon2Params, salt, want []byte) error {
+	if p.Memory < min.Memory || p.Time < min.Time || uint32(len(salt)) < min.SaltLen || uint32(len(want)) < min.KeyLen {
+		return fmt.Errorf("%w: m=%d,t=%d with a %d-byte salt and %d-byte key", ErrWeakHash, p.Memory, p.Time, len(salt), len(want))
+	}
+	return nil
 }
 
 func parseHash(s string) (Argon2Params, []byte, []byte, error) {

@@ -150,26 +150,27 @@ func (s *Service) AnswerQuestions(ctx context.Context, sess *Session, answers []
 	}
 	// Check every answer, not stopping at the first wrong one, so timing
 	// does not say which was wrong.
-	ok := true
+	// A drawn question with no stored answer (the holder registered anew
+	// on another kiosk since) counts as wrong.
+	var hashes, given []string
 	for i, q := range sess.questions {
-		right := false
 		for _, a := range sess.reg.Answers {
 			if a.Question == q.ID {
-				m, err := secret.VerifyAnswer(s.cfg.MinArgon2, a.Hash, answers[i])
-				if err != nil {
-					// A stored hash weaker than ours, or not a hash: someone
-					// wrote to the database who should not have.
-					err = fmt.Errorf("check answer: %w", err)
-					s.cfg.Log.Error("stored security answer refused; the database may have been tampered with",
-						"user", sess.user.ID, "question", q.ID, "err", err)
-					s.audit(ctx, nil, sess, domain.AuditQuestionsAnswered, err, "stored answer refused")
-					return "", err
-				}
-				right = m
+				hashes, given = append(hashes, a.Hash), append(given, answers[i])
 			}
 		}
-		ok = ok && right
 	}
+	match, err := secret.VerifyAnswers(s.cfg.MinArgon2, hashes, given)
+	if err != nil {
+		// A stored hash weaker than ours, or not a hash (or none): someone
+		// wrote to the database who should not have.
+		err = fmt.Errorf("check answers: %w", err)
+		s.cfg.Log.Error("stored security answer refused; the database may have been tampered with",
+			"user", sess.user.ID, "err", err)
+		s.audit(ctx, nil, sess, domain.AuditQuestionsAnswered, err, "stored answer refused")
+		return "", err
+	}
+	ok := len(match) == len(sess.questions) && !slices.Contains(match, false)
 	if !ok {
 		// Recorded even if the holder pulls the card right now.
 		rctx, cancel := domain.RecordContext(ctx)
