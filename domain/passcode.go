@@ -57,7 +57,8 @@ func (c Charset) allows(r rune) bool {
 type PasscodePolicy struct {
 	MinLen, MaxLen int
 	Charset        Charset
-	// DenyList holds passcodes refused outright (compared case-insensitively).
+	// DenyList holds passcodes refused outright (compared case-insensitively),
+	// on top of the common passcodes and patterns of commonpins.go.
 	DenyList []string
 }
 
@@ -90,7 +91,11 @@ func (p PasscodePolicy) Describe() string {
 	default:
 		chars = "You can use any standard keyboard characters except spaces."
 	}
-	return fmt.Sprintf("The passcode must be between %d and %d characters long. %s Avoid obvious sequences such as 1234, 9999 or password.", p.MinLen, p.MaxLen, chars)
+	avoid := "password"
+	if p.Charset == CharsetNumeric {
+		avoid = "a year"
+	}
+	return fmt.Sprintf("The passcode must be between %d and %d characters long. %s Avoid easy guesses such as 1234, 1212, 2580 or %s.", p.MinLen, p.MaxLen, chars, avoid)
 }
 
 // Check returns a *PolicyError (matching ErrPasscodePolicy) or nil.
@@ -111,17 +116,8 @@ func (p PasscodePolicy) Check(pin string) error {
 			}
 		}
 	}
-	if isSameChar(pin) {
-		return &PolicyError{"The passcode must not repeat one character (such as 9999)."}
-	}
-	if isRun(pin) {
-		return &PolicyError{"The passcode must not be a sequence (such as 1234, 4321 or abcd)."}
-	}
-	lower := strings.ToLower(pin)
-	for _, d := range p.DenyList {
-		if lower == strings.ToLower(d) {
-			return &PolicyError{"That passcode is too easy to guess. Please choose another."}
-		}
+	if why := easyToGuess(pin, p.Charset == CharsetNumeric, p.DenyList); why != "" {
+		return &PolicyError{fmt.Sprintf("This passcode is too easy to guess (%s). Choose another.", why)}
 	}
 	return nil
 }
@@ -135,39 +131,4 @@ func (p PasscodePolicy) CheckConfirm(pin, confirm string) error {
 		return &PolicyError{"The two passcodes do not match."}
 	}
 	return nil
-}
-
-func isSameChar(s string) bool {
-	return strings.Count(s, s[:1]) == len(s)
-}
-
-// isRun reports an ascending or descending run of digits or letters, the
-// whole passcode long (1234, 8765, abcd, DCBA).
-func isRun(s string) bool {
-	b := []byte(strings.ToLower(s))
-	if len(b) < 3 {
-		return false
-	}
-	class := func(c byte) int {
-		switch {
-		case c >= '0' && c <= '9':
-			return 1
-		case c >= 'a' && c <= 'z':
-			return 2
-		}
-		return 0
-	}
-	if class(b[0]) == 0 {
-		return false
-	}
-	step := int(b[1]) - int(b[0])
-	if step != 1 && step != -1 {
-		return false
-	}
-	for i := 1; i < len(b); i++ {
-		if class(b[i]) != class(b[0]) || int(b[i])-int(b[i-1]) != step {
-			return false
-		}
-	}
-	return true
 }

@@ -2,7 +2,9 @@ package domain
 
 import (
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // QuestionsPerUser is how many security questions a registration holds.
@@ -91,6 +93,124 @@ func ValidateAnswers(answers []Answer) error {
 		if a.Hash == "" {
 			return fmt.Errorf("%w: question %d has no answer", ErrQuestions, a.Question)
 		}
+	}
+	return nil
+}
+
+// Rules for the answers a holder registers (issue 11: "aa" for three
+// questions, and a 500-character answer, were accepted).
+const (
+	// MinAnswerLen is the fewest characters an answer may have once
+	// normalised: shorter ones are guessed in the attempts allowed.
+	MinAnswerLen = 3
+	// MaxAnswerLen is the most characters an answer may have as typed:
+	// longer ones only make a typing error at the unlock likelier. It is
+	// counted as typed, as the answer field counts, so the field's limit
+	// and this rule always agree.
+	MaxAnswerLen = 64
+)
+
+// AnswerProblem is what is wrong with one answer.
+type AnswerProblem int
+
+const (
+	AnswerMissing  AnswerProblem = iota + 1 // nothing but spaces
+	AnswerTooShort                          // fewer than MinAnswerLen characters
+	AnswerTooLong                           // more than MaxAnswerLen characters
+	AnswerRepeated                          // the same as another answer, once normalised
+)
+
+func (p AnswerProblem) String() string {
+	switch p {
+	case AnswerMissing:
+		return "no answer"
+	case AnswerTooShort:
+		return fmt.Sprintf("fewer than %d characters", MinAnswerLen)
+	case AnswerTooLong:
+		return fmt.Sprintf("more than %d characters", MaxAnswerLen)
+	case AnswerRepeated:
+		return "the same as another answer"
+	}
+	return fmt.Sprintf("AnswerProblem(%d)", int(p))
+}
+
+// AnswerIssue is the problem with the answer at Index (0-based, in the
+// order the answers were given).
+type AnswerIssue struct {
+	Index   int
+	Problem AnswerProblem
+	// SameAs is, for AnswerRepeated, the index of the first other answer
+	// it equals.
+	SameAs int
+}
+
+// AnswersError lists every answer that breaks the rules, so that each
+// field can say what is wrong with it rather than only the first. It
+// matches ErrQuestions, and never holds the answers themselves: it is
+// logged.
+type AnswersError struct {
+	Issues []AnswerIssue // in order of Index
+}
+
+func (e *AnswersError) Error() string {
+	parts := make([]string, len(e.Issues))
+	for i, is := range e.Issues {
+		parts[i] = fmt.Sprintf("answer %d: %v", is.Index+1, is.Problem)
+		if is.Problem == AnswerRepeated {
+			parts[i] += fmt.Sprintf(" (%d)", is.SameAs+1)
+		}
+	}
+	return fmt.Sprintf("%v: %s", ErrQuestions, strings.Join(parts, "; "))
+}
+
+func (e *AnswersError) Unwrap() error { return ErrQuestions }
+
+// Issue returns the problem with answer i, if it has one.
+func (e *AnswersError) Issue(i int) (AnswerIssue, bool) {
+	for _, is := range e.Issues {
+		if is.Index == i {
+			return is, true
+		}
+	}
+	return AnswerIssue{}, false
+}
+
+// CheckAnswers applies the answer rules to answers as typed: each at least
+// MinAnswerLen characters once normalised, at most MaxAnswerLen as typed,
+// and no two the same once normalised. normalise must be the normalisation
+// the answers are hashed with (secret.NormaliseAnswer, which domain cannot
+// import), so that two answers an unlock would take as the same are never
+// registered as different. The error is an *AnswersError, or nil.
+func CheckAnswers(answers []string, normalise func(string) string) error {
+	norm := make([]string, len(answers))
+	for i, a := range answers {
+		norm[i] = normalise(a)
+	}
+	var issues []AnswerIssue
+	for i, a := range answers {
+		n := utf8.RuneCountInString(norm[i])
+		switch {
+		case n == 0:
+			issues = append(issues, AnswerIssue{Index: i, Problem: AnswerMissing})
+			continue
+		case n < MinAnswerLen:
+			issues = append(issues, AnswerIssue{Index: i, Problem: AnswerTooShort})
+			continue
+		case utf8.RuneCountInString(a) > MaxAnswerLen:
+			issues = append(issues, AnswerIssue{Index: i, Problem: AnswerTooLong})
+			continue
+		}
+		// Every answer of a repeated pair is marked, so each field says
+		// which other it repeats.
+		for j := range answers {
+			if j != i && norm[j] == norm[i] {
+				issues = append(issues, AnswerIssue{Index: i, Problem: AnswerRepeated, SameAs: j})
+				break
+			}
+		}
+	}
+	if len(issues) > 0 {
+		return &AnswersError{Issues: issues}
 	}
 	return nil
 }

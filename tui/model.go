@@ -64,7 +64,9 @@ type Model struct {
 	readerLogged bool // the reader's failure is in the log: say only when it changes
 
 	lastActivity time.Time
-	countdown    int // seconds left on the idle warning; 0: not shown
+	countdown    int          // seconds left on the idle warning; 0: not shown
+	light        bool         // the terminal's background is light
+	compactTheme *theme.Theme // for screens too long for the terminal
 	reasonUntil  time.Time
 
 	spinner  spinner.Model
@@ -90,7 +92,7 @@ func New(o Options) *Model {
 
 		DeliveryPoll: o.deliveryPoll,
 	}
-	m := &Model{opts: o, c: c, spinner: spinner.New(spinner.WithSpinner(spinner.Dot))}
+	m := &Model{opts: o, c: c, compactTheme: c.Theme.Compact(), spinner: spinner.New(spinner.WithSpinner(spinner.Dot))}
 	m.welcome = screens.NewWelcome(c)
 	m.screen = m.welcome
 	m.lastActivity = o.Now()
@@ -115,7 +117,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.layout()
 		return m, nil
 	case tea.BackgroundColorMsg:
-		m.c.Theme = theme.New(msg.IsDark())
+		m.light = !msg.IsDark()
+		m.layout()
 		return m, nil
 
 	case tea.KeyPressMsg:
@@ -480,11 +483,10 @@ func (m *Model) idle() tea.Cmd {
 		return nil
 	}
 	left := m.opts.IdleTimeout - now.Sub(m.lastActivity)
-	warn := min(countdownFrom, m.opts.IdleTimeout/2)
 	switch {
 	case left <= 0:
 		return m.endVisit(idleTimedOut)
-	case left <= warn:
+	case left <= countdownFrom:
 		m.countdown = int((left + time.Second - 1) / time.Second)
 	default:
 		m.countdown = 0

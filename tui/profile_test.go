@@ -106,8 +106,8 @@ func TestRegistration(t *testing.T) {
 	k.press("enter")
 	k.typeText("Elm Road")
 	k.press("enter")
-	k.waitFor("Please give an answer of at least 2 characters.")
-	k.typeText("y")
+	k.waitFor("Please give an answer of at least 3 characters.")
+	k.typeText("yz")
 	k.press("enter", "enter", "enter", "enter")
 
 	k.waitFor("Confirm your email address")
@@ -118,6 +118,8 @@ func TestRegistration(t *testing.T) {
 	}
 	k.typeText("nhs.net")
 	k.waitFor("Approved email provider")
+	k.press("enter")
+	k.waitFor("Check your details", "test.person@nhs.net")
 	k.press("enter")
 
 	s = k.waitFor("Registration Code", "We are sending a Registration Code to t•••@nhs.net.", "only valid for 15 minutes")
@@ -150,12 +152,15 @@ func (k *kiosk) toRegistrationCode(email string) {
 	k.waitFor("Chosen: 0 of 4")
 	k.press("space", "down", "space", "down", "space", "down", "space", "enter")
 	k.waitFor("Answer your security questions")
-	for _, a := range []string{"Aa", "Bb", "Cc", "Dd"} {
+	for _, a := range []string{"Ann", "Bob", "Cat", "Dog"} {
 		k.typeText(a)
 		k.press("enter")
 	}
 	k.waitFor("Confirm your email address")
+	k.press("ctrl+u") // the registered address, when registering again
 	k.typeText(email)
+	k.press("enter")
+	k.waitFor("Check your details", email)
 	k.press("enter")
 	k.waitFor("a Registration Code to")
 }
@@ -221,7 +226,7 @@ func TestChangePasscode(t *testing.T) {
 	k.typeText("9999")
 	k.press("tab")
 	k.typeText("1111")
-	k.waitFor("The passcode must not repeat one character")
+	k.waitFor("This passcode is too easy to guess (one character repeated).")
 	for range 4 {
 		k.press("backspace")
 	}

@@ -25,6 +25,10 @@ import (
 // clears itself and returns to the start.
 const DefaultIdleTimeout = 120 * time.Second
 
+// MinIdleTimeout is the shortest idle timeout: the last 30 s of it are
+// the countdown, and a screen needs as long again to be read and answered.
+const MinIdleTimeout = 2 * countdownFrom
+
 // MinWidth and MinHeight are the smallest terminal the kiosk draws in.
 const (
 	MinWidth  = 60
@@ -37,7 +41,8 @@ type Options struct {
 	Readers domain.CardReaders
 
 	// IdleTimeout returns an idle screen to the start and wipes it;
-	// 0 means DefaultIdleTimeout. A countdown shows in the last 30 s.
+	// 0 means DefaultIdleTimeout, else at least MinIdleTimeout. A
+	// countdown shows in the status bar for the last 30 s.
 	IdleTimeout time.Duration
 	// AllowExit lets Ctrl+C quit (development only): the public must not
 	// be able to leave the kiosk.
@@ -65,8 +70,8 @@ func (o Options) Validate() error {
 	if o.Readers == nil {
 		errs = append(errs, errors.New("no card readers"))
 	}
-	if o.IdleTimeout < 0 {
-		errs = append(errs, fmt.Errorf("idle timeout %s is negative", o.IdleTimeout))
+	if o.IdleTimeout != 0 && o.IdleTimeout < MinIdleTimeout {
+		errs = append(errs, fmt.Errorf("idle timeout %s is shorter than %s", o.IdleTimeout, MinIdleTimeout))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("kiosk ui options: %w", err)

@@ -132,3 +132,22 @@ func TestSeedHookFailureRollsBack(t *testing.T) {
 		}
 	}
 }
+
+// The demo's passcodes are ones a card holder would be allowed to choose,
+// whichever charset the kiosk is set to: a demo showing 2580 as a fine
+// passcode would teach the opposite of the policy.
+func TestPersonaPasscodesMeetThePolicy(t *testing.T) {
+	personas, err := demo.Load(kiosk.DemoData())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cs := range []domain.Charset{domain.CharsetPrintable, domain.CharsetAlphanumeric, domain.CharsetNumeric} {
+		p := domain.DefaultPasscodePolicy()
+		p.Charset = cs
+		for _, pe := range personas {
+			if err := p.Check(pe.Card.Passcode); err != nil {
+				t.Errorf("%s %s (%s): passcode %s: %v", pe.Given, pe.Family, cs, pe.Card.Passcode, err)
+			}
+		}
+	}
+}

@@ -49,11 +49,40 @@ type QuestionAnswer struct {
 	Answer   string
 }
 
+// CheckAnswers applies the answer rules (domain.CheckAnswers) to the
+// answers as typed, normalised as they are hashed. It reads nothing, so a
+// screen may call it before the holder goes on; StartRegistration applies
+// it again. The error is a *domain.AnswersError (matching
+// domain.ErrQuestions), or nil.
+func CheckAnswers(qas []QuestionAnswer) error {
+	texts := make([]string, len(qas))
+	for i, qa := range qas {
+		texts[i] = qa.Answer
+	}
+	return domain.CheckAnswers(texts, secret.NormaliseAnswer)
+}
+
+// RegisteredEmail is the holder's registered address in full, to start a
+// new registration from, or "" when not registered. Only the signed-in
+// holder (the card has verified their passcode) may see it: elsewhere the
+// address is shown masked.
+func (s *Service) RegisteredEmail(sess *Session) (string, error) {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if err := sess.at(StepSignedIn, StepRegistrationCodeSent); err != nil {
+		return "", err
+	}
+	if sess.reg == nil {
+		return "", nil
+	}
+	return domain.CleanText(sess.reg.Email), nil
+}
+
 // StartRegistration registers (or re-registers) the signed-in holder for
-// the Smartcard Unlock Service: 4 distinct questions with answers and an
-// approved-domain email address. The registration takes effect only when
-// the code emailed to that address is entered; the masked address is
-// returned.
+// the Smartcard Unlock Service: 4 distinct questions with answers that
+// pass CheckAnswers, and an approved-domain email address. The
+// registration takes effect only when the code emailed to that address is
+// entered; the masked address is returned.
 func (s *Service) StartRegistration(ctx context.Context, sess *Session, qas []QuestionAnswer, email string) (string, error) {
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
@@ -79,13 +108,13 @@ func (s *Service) StartRegistration(ctx context.Context, sess *Session, qas []Qu
 	}
 	answers := make([]domain.Answer, len(qas))
 	for i, qa := range qas {
-		if len([]rune(secret.NormaliseAnswer(qa.Answer))) < 2 {
-			return "", fmt.Errorf("%w: every answer needs at least 2 characters", domain.ErrQuestions)
-		}
 		// A placeholder hash: the shape is checked before paying for argon2id.
 		answers[i] = domain.Answer{Question: qa.Question, Hash: "unhashed"}
 	}
 	if err := domain.ValidateAnswers(answers); err != nil {
+		return "", err
+	}
+	if err := CheckAnswers(qas); err != nil {
 		return "", err
 	}
 	for i, qa := range qas {

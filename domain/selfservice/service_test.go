@@ -494,22 +494,24 @@ func TestRegistration(t *testing.T) {
 func TestChangePasscodeAndRenewal(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
-	card := f.enrol(t, sstest.Holder{CertExpiry: time.Now().AddDate(0, 0, 40)})
+	// A passcode the policy accepts, so that choosing it again is refused
+	// as the same one, not as too easy to guess.
+	card := f.enrol(t, sstest.Holder{PIN: "4739", CertExpiry: time.Now().AddDate(0, 0, 40)})
 	sess := f.identify(t, card)
-	if err := f.svc.SignIn(ctx, sess, card, "2580"); err != nil {
+	if err := f.svc.SignIn(ctx, sess, card, "4739"); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.ChangePasscode(ctx, sess, card, "2580", "2580", "2580"); !errors.Is(err, selfservice.ErrSamePasscode) {
+	if err := f.svc.ChangePasscode(ctx, sess, card, "4739", "4739", "4739"); !errors.Is(err, selfservice.ErrSamePasscode) {
 		t.Fatalf("same passcode: %v", err)
 	}
-	if err := f.svc.ChangePasscode(ctx, sess, card, "2580", "password", "password"); !errors.Is(err, domain.ErrPasscodePolicy) {
+	if err := f.svc.ChangePasscode(ctx, sess, card, "4739", "password", "password"); !errors.Is(err, domain.ErrPasscodePolicy) {
 		t.Fatalf("deny-listed: %v", err)
 	}
 	var pe *domain.PasscodeError
 	if err := f.svc.ChangePasscode(ctx, sess, card, "0000", "Kx9!a", "Kx9!a"); !errors.As(err, &pe) || pe.TriesLeft != domain.PasscodeTries-1 {
 		t.Fatalf("wrong current: %v", err)
 	}
-	if err := f.svc.ChangePasscode(ctx, sess, card, "2580", "Kx9!a", "Kx9!a"); err != nil || !card.PINIs("Kx9!a") {
+	if err := f.svc.ChangePasscode(ctx, sess, card, "4739", "Kx9!a", "Kx9!a"); err != nil || !card.PINIs("Kx9!a") {
 		t.Fatalf("change: %v", err)
 	}
 

@@ -291,7 +291,7 @@ func explain(err error, codeValidity time.Duration) Explanation {
 	case errors.Is(err, domain.ErrQuestions):
 		return Explanation{
 			Title: "Security questions not complete",
-			What:  fmt.Sprintf("Choose %d different questions and give an answer of at least 2 characters to each.", domain.QuestionsPerUser),
+			What:  fmt.Sprintf("Choose %d different questions and give each a different answer of %d to %d characters.", domain.QuestionsPerUser, domain.MinAnswerLen, domain.MaxAnswerLen),
 			Next:  "Please check your questions and answers.",
 		}
 	case errors.Is(err, domain.ErrRenewalTooEarly):

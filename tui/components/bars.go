@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"strings"
 
-	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/tui/theme"
@@ -50,21 +50,53 @@ func StatusBar(th *theme.Theme, s CardState, width int) string {
 	return th.StatusBar.Width(width).MaxHeight(1).Render(line)
 }
 
-// HelpBar draws the keys on offer on one line, width wide; the help
-// bubble drops what does not fit with an ellipsis.
+// HelpBar draws the keys on offer, width wide, wrapping onto a second
+// line rather than dropping one (a lost "esc back" strands people); only
+// what does not fit on two lines is left out, marked with an ellipsis.
 func HelpBar(th *theme.Theme, bindings []key.Binding, width int) string {
-	h := help.New()
-	h.Styles = th.Help
-	h.SetWidth(width)
-	return lipgloss.NewStyle().Width(width).MaxHeight(1).Render(h.ShortHelpView(bindings))
+	const maxLines = 2
+	sep := th.Help.ShortSeparator.Render(" • ")
+	var lines []string
+	line, lineW := "", 0
+	for _, b := range bindings {
+		if !b.Enabled() || b.Help().Key == "" {
+			continue
+		}
+		item := th.Help.ShortKey.Render(b.Help().Key) + " " + th.Help.ShortDesc.Render(b.Help().Desc)
+		itemW := lipgloss.Width(item)
+		switch {
+		case line == "":
+			line, lineW = item, itemW
+		case lineW+lipgloss.Width(sep)+itemW <= width:
+			line += sep + item
+			lineW += lipgloss.Width(sep) + itemW
+		case len(lines)+1 < maxLines:
+			lines = append(lines, line)
+			line, lineW = item, itemW
+		default:
+			ellipsis := th.Help.Ellipsis.Render(" …")
+			if lineW+lipgloss.Width(ellipsis) <= width {
+				line += ellipsis
+			}
+			return fitLines(append(lines, line), width)
+		}
+	}
+	return fitLines(append(lines, line), width)
 }
 
-// Countdown draws the idle warning.
+func fitLines(lines []string, width int) string {
+	for i, l := range lines {
+		lines[i] = lipgloss.NewStyle().Width(width).MaxWidth(width).Render(l)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Countdown draws the idle warning in the status bar's place: one line.
 func Countdown(th *theme.Theme, left int, width int) string {
 	s := "seconds"
 	if left == 1 {
 		s = "second"
 	}
-	msg := fmt.Sprintf("Are you still there? This screen will close and clear in %d %s. Press any key to carry on.", left, s)
-	return th.Countdown.Width(width).Render(msg)
+	msg := fmt.Sprintf("Are you still there? This screen will close and clear in %d %s.", left, s)
+	return th.Countdown.Width(width).MaxHeight(1).Render(ansi.Truncate(msg, width-2, "…"))
 }

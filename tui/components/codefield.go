@@ -76,9 +76,9 @@ func (c CodeField) View(th *theme.Theme, width int, focused bool) string {
 		if i < len(c.digits) {
 			ch = string(c.digits[i])
 		}
-		st := th.Field.Padding(0, 1)
+		st := th.DigitBox
 		if focused && i == len(c.digits) {
-			st = th.FieldFocused.Padding(0, 1)
+			st = th.DigitBoxFocused
 		}
 		cells[i] = st.Render(ch)
 	}

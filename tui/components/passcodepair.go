@@ -20,9 +20,9 @@ type PasscodeFields struct {
 	c       *common.Common
 }
 
-// passcodeLimit lets people type past the maximum so they are told the
-// rule, rather than have keys silently ignored.
-const passcodeLimit = 16
+// cardPasscodeLimit bounds the current passcode: a PIV card's PIN is at
+// most 8 characters, whatever the policy for new ones says.
+const cardPasscodeLimit = 8
 
 // NewPasscodeFields returns the fields, the first focused, checked against
 // the service's passcode policy. With current, the first field asks for
@@ -36,11 +36,14 @@ func NewPasscodeFields(c *common.Common, current bool) (PasscodeFields, tea.Cmd)
 func NewPasscodeFieldsFor(c *common.Common, policy domain.PasscodePolicy, current bool) (PasscodeFields, tea.Cmd) {
 	p := PasscodeFields{policy: policy, c: c, current: current}
 	if current {
-		p.fields = append(p.fields, NewField("Current Passcode", true, passcodeLimit))
+		p.fields = append(p.fields, NewField("Current Passcode", true, cardPasscodeLimit))
 	}
+	// The new passcode stops at the policy's maximum (the screen says it
+	// before anything is typed), so no one types a ninth character and
+	// learns only afterwards that it was too many.
 	p.fields = append(p.fields,
-		NewField("New Passcode", true, passcodeLimit),
-		NewField("Confirm Passcode", true, passcodeLimit))
+		NewField("New Passcode", true, policy.MaxLen),
+		NewField("Confirm Passcode", true, policy.MaxLen))
 	return p, p.fields[0].Focus()
 }
 
@@ -135,22 +138,25 @@ func (p PasscodeFields) Update(msg tea.Msg) (PasscodeFields, tea.Cmd, bool) {
 }
 
 // check gives live feedback: the policy on the new passcode, a match on
-// the confirmation. Nothing is said about a field not yet typed in.
+// the confirmation. Nothing is said about a field not yet typed in, nor
+// about the confirmation while the new passcode is refused: a green
+// "match" beside a passcode that cannot be used would say the opposite.
 func (p *PasscodeFields) check() {
 	if p.current && p.fields[0].Value() != "" {
 		p.fields[0].Feedback, p.fields[0].Bad = "", false
 	}
 	n, c := &p.fields[p.newIdx()], &p.fields[p.newIdx()+1]
-	switch err := p.policy.Check(n.Value()); {
+	policyErr := p.policy.Check(n.Value())
+	switch {
 	case n.Value() == "":
 		n.Feedback, n.Bad = "", false
-	case err != nil:
-		n.Feedback, n.Bad = p.c.Explain(err).What, true
+	case policyErr != nil:
+		n.Feedback, n.Bad = p.c.Explain(policyErr).What, true
 	default:
 		n.Feedback, n.Bad = "Meets the passcode rules", false
 	}
 	switch {
-	case c.Value() == "":
+	case c.Value() == "", policyErr != nil:
 		c.Feedback, c.Bad = "", false
 	case c.Value() != n.Value():
 		c.Feedback, c.Bad = "The two passcodes do not match.", true

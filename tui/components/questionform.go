@@ -6,13 +6,14 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/tui/common"
 	"github.com/smartcard-service-centre/kiosk/tui/theme"
 )
 
-// AnswerLimit bounds an answer's length; answers are compared after
-// normalising, so a longer one only makes typing errors likelier.
-const AnswerLimit = 64
+// AnswerLimit bounds an answer's length: the field stops taking
+// characters where the domain's rule would refuse them.
+const AnswerLimit = domain.MaxAnswerLen
 
 // QuestionForm asks security questions, one answer field each, masked
 // as they are typed; Reveal shows the focused answer until it is pressed
@@ -61,6 +62,18 @@ func (q *QuestionForm) SetFeedback(i int, text string) {
 	if i >= 0 && i < len(q.fields) {
 		q.fields[i].Feedback, q.fields[i].Bad = text, text != ""
 	}
+}
+
+// Flagged lists the answers whose feedback is a complaint, in order; an
+// answer typed into again drops out (see Update).
+func (q QuestionForm) Flagged() []int {
+	var out []int
+	for i, f := range q.fields {
+		if f.Bad && f.Feedback != "" {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // FocusField moves the cursor to answer i.

@@ -24,7 +24,7 @@ var incompleteRegistration = common.Explanation{
 // Seed 004's texts for Smartcard Unlock.
 const (
 	DisciplinaryText = "You should not attempt to unlock another staff member's card; this could result in disciplinary action."
-	AttemptsNoteText = "** Please note that after 3 failed attempts at answering your security questions, you will not be able to proceed and you will have to visit the IT Booth to reset your Smartcard passcode"
+	AttemptsNoteText = "** Please note that after 3 failed attempts at answering your security questions, you will not be able to proceed and you will have to visit the IT booth to reset your Smartcard passcode"
 	UnlockedText     = "Your Smartcard has been successfully unlocked."
 	ReinsertText     = "Please remove and then reinsert your Smartcard to log in as normal using your new passcode."
 )
@@ -210,7 +210,9 @@ func (s *Questions) View() common.Frame {
 	var d common.Doc
 	d.Add(th.Warning.Width(w).Render(th.Strong.Render(DisciplinaryText)))
 	d.Gap()
-	d.Add(para(th.Text, w, "To confirm your identity please answer the following security questions. These are questions that you provided when you registered for the Smartcard Unlock Service."))
+	// The 3-attempts warning comes before the answers, where it is read
+	// (and where it stays in view on an 80×24 screen).
+	d.Add(para(th.Text, w, "To confirm your identity please answer the following security questions. These are questions that you provided when you registered for the Smartcard Unlock Service. "+th.Strong.Render(AttemptsNoteText)))
 	if s.problem != "" {
 		d.Gap()
 		d.Add(th.Notice.Width(w).Render(th.Error.Render(s.problem)))
@@ -219,13 +221,11 @@ func (s *Questions) View() common.Frame {
 	s.form.View(&d, th, w)
 	d.Gap()
 	d.Add(components.Button(th, "Next", !s.busy))
-	d.Gap()
-	d.Add(para(th.Muted, w, AttemptsNoteText))
 	return d.Frame("Security questions")
 }
 
 func (s *Questions) Help() []key.Binding {
-	return []key.Binding{s.c.Keys.Next, common.WithHelp(s.c.Keys.Enter, "next"), s.c.Keys.Reveal, common.WithHelp(s.c.Keys.Back, "back to the menu")}
+	return []key.Binding{s.c.Keys.Next, common.WithHelp(s.c.Keys.Enter, "next"), common.WithHelp(s.c.Keys.Reveal, "show/hide"), common.WithHelp(s.c.Keys.Back, "back to the menu")}
 }
 
 // NewPasscode takes the new passcode twice, checked as it is typed, and

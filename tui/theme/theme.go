@@ -47,8 +47,12 @@ type Theme struct {
 	Field        lipgloss.Style // an input box
 	FieldFocused lipgloss.Style
 	FieldError   lipgloss.Style
-	Button       lipgloss.Style
-	ButtonActive lipgloss.Style
+	// DigitBox is one box of a code field: always three lines high, as
+	// a row of one-line boxes would not read as boxes.
+	DigitBox        lipgloss.Style
+	DigitBoxFocused lipgloss.Style
+	Button          lipgloss.Style
+	ButtonActive    lipgloss.Style
 
 	MenuItem       lipgloss.Style
 	MenuItemActive lipgloss.Style
@@ -61,6 +65,16 @@ type Theme struct {
 
 	Help  help.Styles
 	Input textinput.Styles
+}
+
+// Compact returns a copy of t for short terminals (80×24): input boxes
+// lose their top and bottom edges, one line each instead of three.
+func (t *Theme) Compact() *Theme {
+	c := *t
+	for _, st := range []*lipgloss.Style{&c.Field, &c.FieldFocused, &c.FieldError} {
+		*st = st.BorderTop(false).BorderBottom(false)
+	}
+	return &c
 }
 
 // New builds the theme for a dark or light terminal background.
@@ -92,6 +106,7 @@ func New(isDark bool) *Theme {
 	t.Field = box
 	t.FieldFocused = box.Border(lipgloss.ThickBorder()).BorderForeground(nhsYellow)
 	t.FieldError = box.Border(lipgloss.ThickBorder()).BorderForeground(errc)
+	t.DigitBox, t.DigitBoxFocused = t.Field, t.FieldFocused
 	t.Button = lipgloss.NewStyle().Padding(0, 2).Background(ld(nhsPaleGrey, nhsGrey)).Foreground(ld(nhsBlack, nhsWhite))
 	t.ButtonActive = lipgloss.NewStyle().Padding(0, 2).Background(nhsYellow).Foreground(nhsBlack).Bold(true)
 
