@@ -3,8 +3,10 @@ package tui_test
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,12 +37,12 @@ func TestDemoPanels(t *testing.T) {
 	k := fx.startDemo(130, 44, demo.Options{Tray: tray, Mailbox: testMailbox{fx}},
 		func(o *tui.Options) { o.IdleTimeout = time.Hour })
 	k.waitFor("Demo card tray", "F1 Mr Test Person — locked", "F2 Mr Other Person — active",
-		"Demo: the card holder's email inbox", "No emails yet.", "f1–f12 demo card in/out")
+		"Demo: the holder's email inbox", "No emails yet.", "f1–f12 demo card in/out")
 
 	k.press("f2")
-	k.waitFor("Hello, Mr Other Person", "▶ F2")
+	k.waitFor("Hello, Mr Other Person", "▶F2")
 	k.press("alt+1") // swaps the cards
-	k.waitFor("Hello, Mr Test Person", "▶ F1")
+	k.waitFor("Hello, Mr Test Person", "▶F1")
 	k.pressStart()
 	k.answer(p.Answers, false)
 	k.waitFor("a Smartcard Unlock Code to your registered email address")
@@ -88,13 +90,13 @@ func TestEveryTrayCardHasAKey(t *testing.T) {
 	k := fx.startDemo(130, 44, demo.Options{Tray: tray})
 	k.waitFor("F9 Demo card 9", "F11 Demo card 10", "F12 Demo card 11", "– Demo card 12")
 	k.press("f11")
-	k.waitFor("▶ F11 Demo card 10", "Smartcard not recognised")
+	k.waitFor("▶F11 Demo card 10", "Smartcard not recognised")
 	k.press("f12")
-	k.waitFor("▶ F12 Demo card 11")
+	k.waitFor("▶F12 Demo card 11")
 	k.press("alt+0")
-	k.waitFor("▶ F11 Demo card 10")
+	k.waitFor("▶F11 Demo card 10")
 	k.press("alt+-")
-	k.waitFor("▶ F12 Demo card 11")
+	k.waitFor("▶F12 Demo card 11")
 	k.press("alt+-")
 	k.waitGone("▶")
 }
@@ -108,9 +110,9 @@ func TestDemoPanelsOnNarrowTerminal(t *testing.T) {
 		t.Fatalf("panels shown by default on a narrow terminal:\n%s", s)
 	}
 	k.press("f10")
-	k.waitFor("Demo card tray", "F1 Mr Test Person")
+	k.waitFor("Demo card tray", "F1 Mr Test Person", "f10 back to the kiosk")
 	k.press("f1")
-	k.waitFor("▶ F1")
+	k.waitFor("▶F1")
 	k.press("f10")
 	k.waitFor("Hello, Mr Test Person")
 }
@@ -133,11 +135,11 @@ func TestTrayKeysActInOrder(t *testing.T) {
 	close(slow)
 	eventually(t, "both cards to move", func() bool { return len(tray.moves()) == 2 })
 	k.press("f10")
-	k.waitFor("▶ F2 Mr Other Person", "Hello, Mr Other Person")
+	k.waitFor("▶F2 Mr Other Person", "Hello, Mr Other Person")
 	if got := tray.moves(); !slices.Equal(got, []int{0, 1}) {
 		t.Fatalf("tray toggled %v, want [0 1]", got)
 	}
-	if s := k.settle(); strings.Contains(s, "▶ F1") {
+	if s := k.settle(); strings.Contains(s, "▶F1") {
 		t.Fatalf("the tray shows an older state:\n%s", s)
 	}
 }
@@ -150,22 +152,23 @@ func TestDemoGivesTheKioskItsShare(t *testing.T) {
 	fx := newFixture(t)
 	k := fx.startDemo(130, 44, demo.Options{Tray: oneCardTray(fx), Mailbox: testMailbox{fx}})
 	s := k.waitFor("Demo card tray", "Insert your Smartcard")
-	// 130 columns less the panels' 43 and the 2 at the right edge: the
-	// kiosk's title bar ends where the panels begin.
-	if got := headerWidth(s); got != 84 {
-		t.Fatalf("the kiosk's header reaches column %d, want 84 (a kiosk 85 wide):\n%s", got, s)
+	// The kiosk gets the 80 columns its screens are laid out for, the
+	// panels 48 and the 2 at the right edge the rest: the kiosk's title
+	// bar ends where the panels begin.
+	if got := headerWidth(s); got != 79 {
+		t.Fatalf("the kiosk's header reaches column %d, want 79 (a kiosk 80 wide):\n%s", got, s)
 	}
-	if last := lastLine(s); !strings.Contains(last, "f1–f12 demo card in/out") || !strings.Contains(last, "f10 demo panels") {
+	if last := lastLine(s); !strings.Contains(last, "f1–f12 demo card in/out") || !strings.Contains(last, "f10 hide demo panels") {
 		t.Fatalf("the demo's keys are not on the last line %q:\n%s", last, s)
 	}
 	k.press("f10")
 	k.waitUntil("the kiosk to take the width of the hidden panels", func(s string) bool {
-		return headerWidth(s) == 129 && !strings.Contains(s, "Demo card tray")
+		return headerWidth(s) == 129 && !strings.Contains(s, "Demo card tray") && strings.Contains(lastLine(s), "f10 show demo panels")
 	})
 
 	k.resize(80, 20) // no room for the kiosk and the demo's keys: the kiosk alone
 	s = k.waitUntil("the kiosk alone", func(s string) bool {
-		return headerWidth(s) == 79 && !strings.Contains(s, "f10 demo panels")
+		return headerWidth(s) == 79 && !strings.Contains(s, "f10")
 	})
 	if strings.Contains(s, "too small") {
 		t.Fatalf("the kiosk was given less than the terminal:\n%s", s)
@@ -175,7 +178,7 @@ func TestDemoGivesTheKioskItsShare(t *testing.T) {
 	k.resize(80, 21)
 	// Still toggled from the default, which on a narrow terminal covers
 	// the kiosk with the panels.
-	k.waitFor("Demo card tray", "f10 demo panels")
+	k.waitFor("Demo card tray", "f10 back to the kiosk")
 	k.press("f10")
 	s = k.waitFor("Insert your Smartcard", "f10 demo panels")
 	if strings.Contains(s, "too small") {
@@ -204,7 +207,7 @@ func TestDemoPanelsCoverTheScreen(t *testing.T) {
 		fx.clock.Advance(95 * time.Second)
 		k.waitFor("Are you still there?")
 		k.press("f10")
-		s := k.waitFor("Demo card tray", "▶ F1")
+		s := k.waitFor("Demo card tray", "▶F1")
 		if strings.Contains(s, "Abc") || strings.Contains(s, "carry on") {
 			t.Fatalf("the covered screen or its keys are shown:\n%s", s)
 		}
@@ -234,7 +237,7 @@ func TestDemoKeepsTheKioskLifecycle(t *testing.T) {
 	fx.clock.Advance(95 * time.Second)
 	k.waitFor("Are you still there? This screen will close and clear in 25 seconds.")
 	fx.clock.Advance(30 * time.Second)
-	k.waitFor("Your session ended because there was no activity", "▶ F1")
+	k.waitFor("Your session ended because there was no activity", "▶F1")
 	k.press("f1")
 	k.waitFor("Insert your Smartcard")
 	k.press("ctrl+c")
@@ -253,7 +256,7 @@ func TestDemoRun(t *testing.T) {
 	k := fx.runWith(t.Context(), 130, 44, run, func(o *tui.Options) { o.AllowExit = true })
 	k.waitFor("Demo card tray", "No emails yet.", "Insert your Smartcard")
 	k.press("f1")
-	k.waitFor("Hello, Mr Test Person", "▶ F1")
+	k.waitFor("Hello, Mr Test Person", "▶F1")
 	k.press("ctrl+c")
 	select {
 	case err := <-k.done:
@@ -290,4 +293,316 @@ func TestKioskAloneHasNoDemo(t *testing.T) {
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimRight(s, "\n "), "\n")
 	return lines[len(lines)-1]
+}
+
+// holderTray is a test tray whose cards say whose they are and the
+// holders' addresses, as the demo's own tray does.
+type holderTray struct {
+	*testTray
+	holders []string
+	mail    [][]string
+}
+
+func (t holderTray) Cards() []demo.TrayCard {
+	cards := t.testTray.Cards()
+	for i := range cards {
+		cards[i].Holder, cards[i].Mail = t.holders[i], t.mail[i]
+	}
+	return cards
+}
+
+// personTray holds the locked, registered test person's card on F1 and,
+// on F2, Ms Grace Hughes's (not registered), labelled as the demo labels
+// them.
+func personTray(fx *fixture) holderTray {
+	grace := testPerson()
+	grace.ID, grace.Title, grace.Given, grace.Family, grace.Serial = "555000000037", "Ms", "Grace", "Hughes", "4082A00100000037"
+	grace.Email, grace.Answers = "grace.hughes@nhs.net", nil
+	return holderTray{
+		testTray: &testTray{fx: fx, in: -1,
+			labels: []string{"Mr Test Person · locked", "Ms Grace Hughes · unregistered"},
+			cards:  []*sstest.Card{fx.add(testPerson()), fx.add(grace)}},
+		holders: []string{"Mr Test Person", "Ms Grace Hughes"},
+		mail:    [][]string{{"test.person@nhs.net"}, {"grace.hughes@nhs.net"}},
+	}
+}
+
+// answerInTurn answers the questions of the unlock one at a time, each
+// when its field has the cursor (the thick border), as someone would on a
+// screen too short to show them all at once; Enter on the last one sends
+// them.
+func (k *kiosk) answerInTurn(answers map[domain.QuestionID]string) {
+	k.t.Helper()
+	byText := map[string]string{}
+	for id, a := range answers {
+		text, _ := domain.QuestionText(id)
+		byText[text] = a
+	}
+	done := map[string]bool{}
+	k.waitFor("Security questions")
+	for len(done) < 4 {
+		var q string
+		s := k.waitUntil("the next question or the end of the questions", func(s string) bool {
+			q = focusedQuestion(s, byText)
+			return !strings.Contains(s, "Security questions") || q != "" && !done[q]
+		})
+		if !strings.Contains(s, "Security questions") {
+			break
+		}
+		done[q] = true
+		k.typeText(byText[q])
+		k.press("enter")
+	}
+	if len(done) < 2 {
+		k.t.Fatalf("%d questions asked, want 2–4", len(done))
+	}
+}
+
+var focusedField = regexp.MustCompile(`┃[^┃]*┃`)
+
+// focusedQuestion is the question (one of texts) whose field has the
+// cursor: the one just above the field drawn with the thick border
+// (┃ on both sides).
+func focusedQuestion(s string, texts map[string]string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if !focusedField.MatchString(l) {
+			continue
+		}
+		for j := i - 1; j >= max(0, i-3); j-- { // the nearest first
+			for text := range texts {
+				if strings.Contains(lines[j], text) {
+					return text
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// column is where x starts on line, in cells; -1 if it is not there.
+func column(line, x string) int {
+	i := strings.Index(line, x)
+	if i < 0 {
+		return -1
+	}
+	return len([]rune(line[:i]))
+}
+
+// lineWith is the first line of s showing x, and its number; -1 if none.
+func lineWith(s, x string) (string, int) {
+	for i, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, x) {
+			return l, i
+		}
+	}
+	return "", -1
+}
+
+// The README's walkthrough at 100×30: the kiosk (60 columns, its least)
+// beside the panels, whose labels fit whole; the unlock code shows in the
+// inbox beside the kiosk without scrolling, and the card is unlocked.
+func TestDemoReadmeUnlockAt100x30(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t)
+	tray := personTray(fx)
+	k := fx.startDemo(100, 30, demo.Options{Tray: tray, Mailbox: testMailbox{fx}}, func(o *tui.Options) { o.IdleTimeout = time.Hour })
+	s := k.waitFor("Insert your Smartcard", "Demo card tray", "Demo: the holder's email inbox", "All mail (no card in) · none yet",
+		"f1–f12 demo card in/out", "f10 hide demo panels", "alt+↑/↓ scroll inbox")
+	if got := headerWidth(s); got != 59 {
+		t.Fatalf("the kiosk's header reaches column %d, want 59 (a kiosk 60 wide beside the panels):\n%s", got, s)
+	}
+	for _, label := range []string{"F1  Mr Test Person · locked", "F2  Ms Grace Hughes · unregistered"} {
+		if l, _ := lineWith(s, label); column(l, label) != 62 {
+			t.Fatalf("tray label %q not whole on its line in the panel:\n%s", label, s)
+		}
+	}
+	k.press("f1")
+	k.waitFor("Hello, Mr Test Person", "▶F1", "Mail to Mr Test Person · none yet")
+	k.pressStart()
+	k.answerInTurn(testPerson().Answers)
+	k.waitFor("Send a new code", "Mail to Mr Test Person · 1 email")
+	code := fx.latestCode("Smartcard Unlock Code")
+	s = k.waitFor("Code: " + code)
+	l, at := lineWith(s, "Code: "+code)
+	if c := column(l, "Code: "); c < 60 {
+		t.Fatalf("the code is drawn at column %d, inside the kiosk's 60:\n%s", c, s)
+	}
+	if subject, _ := lineWith(s, "Smartcard Unlock Code"); at < 1 || !strings.Contains(strings.Split(s, "\n")[at-1], "│ Smartcard Unlock Code") {
+		t.Fatalf("the inbox does not show the subject just above the code (%q):\n%s", subject, s)
+	}
+	k.typeText(code)
+	k.press("enter")
+	k.waitFor("Reset Smartcard Passcode")
+	k.typeText("Kx9!a")
+	k.press("enter")
+	k.typeText("Kx9!a")
+	k.press("enter")
+	k.waitFor("Your Smartcard has been successfully unlocked.", "Mail to Mr Test Person · 2 emails", "Your Smartcard has been unlocked")
+}
+
+// At 80×24 the kiosk has the terminal (less the demo's keys) and one key
+// switches to the panels, which then have it to themselves: the tray and
+// the inbox side by side, the inbox scrolled by the bare arrows; the same
+// key goes back. The walkthrough works so.
+func TestDemoAt80x24(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t)
+	tray := personTray(fx)
+	k := fx.startDemo(80, 24, demo.Options{Tray: tray, Mailbox: testMailbox{fx}}, func(o *tui.Options) { o.IdleTimeout = time.Hour })
+	s := k.waitFor("Insert your Smartcard", "f10 demo panels")
+	if strings.Contains(s, "Demo card tray") || headerWidth(s) != 79 {
+		t.Fatalf("at 80×24 the kiosk does not have the width to itself:\n%s", s)
+	}
+	k.press("f10")
+	s = k.waitFor("Demo card tray", "F2 Ms Grace Hughes · unregistered", "f10 back to the kiosk", "↑/↓ scroll inbox")
+	if l, _ := lineWith(s, "Demo card tray"); !strings.Contains(l, "Demo: the holder's email inbox") {
+		t.Fatalf("the tray and the inbox are not side by side:\n%s", s)
+	}
+	k.press("f1")
+	k.waitFor("▶F1", "Mail to Mr Test Person")
+	k.press("f10")
+	k.pressStart()
+	k.answerInTurn(testPerson().Answers)
+	k.waitFor("Send a new code", "f10 demo panels")
+	code := fx.latestCode("Smartcard Unlock Code")
+	k.press("f10")
+	k.waitFor("Code: "+code, "↓ more below: ↑/↓")
+	// The panels have the keys: the inbox scrolls, and the kiosk's code
+	// screen, covered, keeps the cursor in the code (typed below).
+	k.press("down")
+	s = k.waitGone("Code: " + code)
+	if !strings.Contains(s, "↑↓ more: ↑/↓") && !strings.Contains(s, "↑ more above: ↑/↓") {
+		t.Fatalf("nothing says there is more above:\n%s", s)
+	}
+	k.press("up")
+	k.waitFor("Code: " + code)
+	k.press("f10")
+	s = k.waitFor("Send a new code")
+	if strings.Contains(s, code) || strings.Contains(s, "Demo card tray") {
+		t.Fatalf("the kiosk's screen shows the code or the panels:\n%s", s)
+	}
+	k.typeText(code)
+	k.press("enter")
+	k.waitFor("Reset Smartcard Passcode")
+}
+
+// The inbox shows the newest mail first, its code right under its
+// subject; older mail is below, reached by scrolling with the keys its
+// last line and the help name.
+func TestDemoInboxShowsTheNewestCodeFirst(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t)
+	tray := personTray(fx)
+	k := fx.startDemo(100, 30, demo.Options{Tray: tray, Mailbox: testMailbox{fx}}, func(o *tui.Options) { o.IdleTimeout = time.Hour })
+	k.waitFor("Insert your Smartcard")
+	k.press("f1")
+	k.pressStart()
+	k.answerInTurn(testPerson().Answers)
+	k.waitFor("Send a new code")
+	first := fx.latestCode("Smartcard Unlock Code")
+	k.waitFor("Code: " + first)
+	k.press("ctrl+r")
+	var second string
+	eventually(t, "a second code", func() bool {
+		mails, err := fx.openMail(t.Context(), 5)
+		second = ""
+		if err == nil && len(mails) == 2 {
+			second = fx.latestCode("Smartcard Unlock Code")
+		}
+		return second != ""
+	})
+	s := k.waitFor("Mail to Mr Test Person · 2 emails", "Code: "+second, "↓ more below: alt+↑/↓", "alt+↑/↓ scroll inbox")
+	lines := strings.Split(s, "\n")
+	_, at := lineWith(s, "Code: "+second)
+	if !strings.Contains(lines[at-1], "│ Smartcard Unlock Code") || !strings.Contains(lines[at+1], "│ To t•••@nhs.net") {
+		t.Fatalf("want the subject, the code, then the rest:\n%s", s)
+	}
+	if strings.Contains(s, first) {
+		t.Fatalf("the older code shows above the newest mail's end:\n%s", s)
+	}
+	s = k.scrollUntil(tea.KeyPressMsg{Code: tea.KeyDown, Mod: tea.ModAlt}, "Code: "+first)
+	if strings.Contains(s, "Code: "+second) || !strings.Contains(s, "↑↓ more") && !strings.Contains(s, "↑ more above") {
+		t.Fatalf("scrolled to the older code: the newer still shows, or nothing says there is more above:\n%s", s)
+	}
+	if cs, _ := lineWith(s, "┏━━━┓"); cs == "" {
+		t.Fatalf("the kiosk's code field lost the cursor while the inbox scrolled:\n%s", s)
+	}
+	k.scrollUntil(tea.KeyPressMsg{Code: tea.KeyUp, Mod: tea.ModAlt}, "Code: "+second)
+	k.waitFor("↓ more below: alt+↑/↓")
+}
+
+// scrollUntil presses key until the screen shows want, each time waiting
+// for the screen to change; a key that changes nothing fails the test.
+func (k *kiosk) scrollUntil(key tea.KeyPressMsg, want string) string {
+	k.t.Helper()
+	for range 30 {
+		before := k.screen()
+		if strings.Contains(before, want) {
+			return before
+		}
+		k.send(key)
+		k.waitUntil(fmt.Sprintf("%s to scroll towards %q", key, want), func(s string) bool { return s != before })
+	}
+	k.t.Fatalf("%q not reached", want)
+	return ""
+}
+
+// listMailbox is a mailbox a test delivers to.
+type listMailbox struct {
+	mu      sync.Mutex
+	mails   []domain.Mail // newest first
+	updates chan struct{}
+}
+
+func newListMailbox() *listMailbox { return &listMailbox{updates: make(chan struct{}, 1)} }
+
+// deliver puts a mail with code to addr at the top.
+func (b *listMailbox) deliver(to, code string) {
+	b.mu.Lock()
+	m := domain.Mail{ID: int64(len(b.mails) + 1), To: to, Subject: "Smartcard Unlock Code", CreatedAt: start,
+		Body: "Hello\n\n" + code + "\n\nThis code is valid for 15 minutes.\n"}
+	b.mails = append([]domain.Mail{m}, b.mails...)
+	b.mu.Unlock()
+	select {
+	case b.updates <- struct{}{}:
+	default:
+	}
+}
+
+func (b *listMailbox) Recent(context.Context) ([]domain.Mail, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.mails), nil
+}
+
+func (b *listMailbox) Updates() <-chan struct{} { return b.updates }
+
+// The inbox shows the mail of the holder whose card is in the reader: to
+// their addresses on record, and to a new address while their card was in
+// (a registration code); with no card in, everyone's.
+func TestDemoInboxFollowsTheCardInTheReader(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t)
+	box := newListMailbox()
+	box.deliver("grace.hughes@nhs.net", "111111")
+	box.deliver("test.person@nhs.net", "222222")
+	k := fx.startDemo(100, 30, demo.Options{Tray: personTray(fx), Mailbox: box}, func(o *tui.Options) { o.IdleTimeout = time.Hour })
+	k.waitFor("All mail (no card in) · 2 emails", "Code: 222222")
+	k.press("f2")
+	s := k.waitFor("Mail to Ms Grace Hughes · 1 email", "Code: 111111")
+	if strings.Contains(s, "222222") {
+		t.Fatalf("Ms Grace Hughes's inbox shows Mr Test Person's code:\n%s", s)
+	}
+	box.deliver("g.hughes@nhs.uk", "333333") // an address on no card's record, while her card is in
+	k.waitFor("Mail to Ms Grace Hughes · 2 emails", "Code: 333333")
+	k.press("f1")
+	s = k.waitFor("Mail to Mr Test Person · 1 email", "Code: 222222")
+	if strings.Contains(s, "111111") || strings.Contains(s, "333333") {
+		t.Fatalf("Mr Test Person's inbox shows another holder's code:\n%s", s)
+	}
+	k.press("f1")
+	k.waitFor("All mail (no card in) · 3 emails", "Code: 333333")
+	k.press("f2")
+	k.waitFor("Mail to Ms Grace Hughes · 2 emails", "Code: 333333")
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	kiosk "github.com/smartcard-service-centre/kiosk"
 	"github.com/smartcard-service-centre/kiosk/cardio/democard"
@@ -38,7 +39,9 @@ type demoTray struct {
 	mu      sync.Mutex
 	cards   []*sim.Card
 	serials []domain.CardSerial
-	labels  []string
+	labels  []string            // e.g. "Mr Test Person · locked"
+	holders []string            // the holder's name; "" if not on record
+	mail    [][]string          // the holder's addresses on record
 	in      []domain.ReaderRole // the reader each card is in; "" in the tray
 }
 
@@ -56,7 +59,7 @@ func newDemoTray(ctx context.Context, store domain.Store, dir string) (*demoTray
 	order := map[string]int{}
 	if personas, err := demo.Load(kiosk.DemoData()); err == nil {
 		for i, p := range personas {
-			cases[domain.CardSerial(p.Card.Serial)] = p.Case
+			cases[domain.CardSerial(p.Card.Serial)] = trayCase(p)
 			order[democard.Path(dir, domain.CardSerial(p.Card.Serial))] = i + 1
 		}
 	}
@@ -70,21 +73,84 @@ func newDemoTray(ctx context.Context, store domain.Store, dir string) (*demoTray
 		}
 		c.SetAutoSave(f)
 		serial := domain.CardSerial(strings.TrimSuffix(filepath.Base(f), democard.Ext))
-		label := string(serial)
-		if rec, err := store.GetSmartcard(ctx, serial); err == nil {
-			if u, err := store.GetUser(ctx, rec.UserID); err == nil {
-				label = domain.CleanText(u.DisplayName())
-			}
+		holder, mail := holderOnRecord(ctx, store, serial)
+		label := holder
+		if label == "" {
+			label = string(serial)
 		}
 		if c := cases[serial]; c != "" {
-			label += " — " + c
+			label += " · " + c
 		}
 		t.cards = append(t.cards, c)
 		t.serials = append(t.serials, serial)
 		t.labels = append(t.labels, label)
+		t.holders = append(t.holders, holder)
+		t.mail = append(t.mail, mail)
 		t.in = append(t.in, "")
 	}
 	return t, nil
+}
+
+// holderOnRecord is the name of the holder of the card serial and their
+// email addresses (their own, and the one registered for codes, if
+// any); "" and none if the store does not know the card.
+func holderOnRecord(ctx context.Context, store domain.Store, serial domain.CardSerial) (name string, mail []string) {
+	rec, err := store.GetSmartcard(ctx, serial)
+	if err != nil {
+		return "", nil
+	}
+	u, err := store.GetUser(ctx, rec.UserID)
+	if err != nil {
+		return "", nil
+	}
+	mail = []string{u.Email}
+	if reg, err := store.GetRegistration(ctx, u.ID); err == nil && reg.Email != "" && !strings.EqualFold(reg.Email, u.Email) {
+		mail = append(mail, reg.Email)
+	}
+	return domain.CleanText(u.DisplayName()), mail
+}
+
+// trayCase says in a word or two what a persona's card shows, from the
+// persona's card, registration and roles, so that a tray label fits on
+// one line beside its key (the persona's own description is a sentence).
+func trayCase(p demo.Persona) string {
+	codes := map[domain.ActivityCode]bool{}
+	for _, pos := range p.Positions {
+		for _, c := range pos.Codes {
+			codes[domain.ActivityCode(c)] = true
+		}
+	}
+	var roles []string
+	for _, r := range []struct {
+		code domain.ActivityCode
+		name string
+	}{{domain.ActivitySponsor, "Sponsor"}, {domain.ActivityLocalSCA, "Smartcard admin"}, {domain.ActivityRAAIDChecker, "ID Checker"}} {
+		if codes[r.code] {
+			roles = append(roles, r.name)
+		}
+	}
+	expires := time.Duration(p.Card.ExpiresInDays) * 24 * time.Hour
+	switch {
+	case p.Card.CancelReason != "":
+		return "cancelled"
+	case expires < 0:
+		return "expired"
+	case p.Card.Blocked && p.Reg == nil:
+		// Locked too, as the greeting says; what matters is that this
+		// kiosk cannot unlock it.
+		return "unregistered"
+	case p.Card.Blocked && p.Reg.LockedOut:
+		return "locked out"
+	case p.Card.Blocked:
+		return "locked"
+	case len(roles) > 1:
+		return fmt.Sprintf("%d roles", len(roles))
+	case len(roles) == 1:
+		return roles[0]
+	case expires <= domain.DefaultRenewalPolicy.Window:
+		return "renewal due"
+	}
+	return "active"
 }
 
 // rank puts files of known personas first, in their order.
@@ -101,7 +167,7 @@ func (t *demoTray) Cards() []tuidemo.TrayCard {
 	defer t.mu.Unlock()
 	out := make([]tuidemo.TrayCard, len(t.cards))
 	for i, l := range t.labels {
-		out[i] = tuidemo.TrayCard{Label: l, In: t.in[i]}
+		out[i] = tuidemo.TrayCard{Label: l, Holder: t.holders[i], Mail: t.mail[i], In: t.in[i]}
 	}
 	return out
 }
@@ -156,7 +222,7 @@ func (t *demoTray) checkLogInCerts(ctx context.Context, store domain.Store, data
 		if err != nil || len(rec.PIVAuthCert) > 0 {
 			continue // a card file the store does not know shows as not recognised
 		}
-		name, _, _ := strings.Cut(t.labels[i], " — ")
+		name := t.holders[i]
 		return fmt.Errorf("the demo data in %s was made by an older version: card %s (%s) has no log-in certificate (9A) on record, so no operator could log in; "+
 			"remove that directory and seed it again (make demo-operator seeds it once it is gone; its default is .cache/demo)", dataDir, serial, name)
 	}

@@ -7,8 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/storage/sqlite"
+	tuidemo "github.com/smartcard-service-centre/kiosk/tui/demo"
 )
 
 // seededDemo is a data directory with the demo personas seeded, and its
@@ -109,5 +112,48 @@ func TestOperatorDemoNeedsLogInCerts(t *testing.T) {
 	err = c.run(context.Background(), e, []string{"--readers", "sim", "--allow-exit"})
 	if err == nil || !strings.Contains(err.Error(), string(helen)) || !strings.Contains(err.Error(), "remove that directory and seed it again") {
 		t.Fatalf("operator --readers sim on old demo data: %v", err)
+	}
+}
+
+// The tray labels each demo card with its holder's name and, in a word or
+// two taken from the persona's data, its case: short enough to be drawn
+// whole beside its key. Each card says whose it is and their addresses,
+// which the inbox shows the mail of.
+func TestDemoTrayLabels(t *testing.T) {
+	env, store := seededDemo(t)
+	tray, err := newDemoTray(t.Context(), store, dataFile(env, "cards"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tray.Close()
+	want := []string{
+		"Dr Amara Okafor · active",
+		"Mr Test Person · locked",
+		"Ms Grace Hughes · unregistered",
+		"Mr Owen Price · locked out",
+		"Mrs Fatima Khan · renewal due",
+		"Mr Daniel Reid · expired",
+		"Ms Chloe Evans · cancelled",
+		"Mrs Helen Carter · Sponsor",
+		"Mr Raj Mehta · Smartcard admin",
+		"Ms Nia Roberts · ID Checker",
+		"Dr Peter Walsh · 2 roles",
+	}
+	cards := tray.Cards()
+	var got []string
+	for _, c := range cards {
+		got = append(got, c.Label)
+		if w := ansi.StringWidth(c.Label); w > tuidemo.LabelWidth {
+			t.Errorf("label %q is %d wide; the tray draws %d whole", c.Label, w, tuidemo.LabelWidth)
+		}
+		if name, _, _ := strings.Cut(c.Label, " · "); c.Holder != name || len(c.Mail) == 0 {
+			t.Errorf("card %q: holder %q, mail %v", c.Label, c.Holder, c.Mail)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("tray labels:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if m := cards[1].Mail; !slices.Contains(m, "test.person@nhs.net") {
+		t.Fatalf("Mr Test Person's addresses: %v", m)
 	}
 }

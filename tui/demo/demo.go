@@ -21,8 +21,16 @@ import (
 
 // TrayCard is one card of the demo card tray.
 type TrayCard struct {
-	// Label describes the card, e.g. "Mr Test Person — locked, registered".
+	// Label describes the card in a few words, e.g. "Mr Test Person ·
+	// locked": the tray draws it on one line beside its key.
 	Label string
+	// Holder is the card holder's name, e.g. "Mr Test Person"; "" if the
+	// card is not on record.
+	Holder string
+	// Mail is the holder's email addresses on record (their own and the
+	// one registered for codes): with the card in the holder's reader the
+	// inbox shows the mail sent to them.
+	Mail []string
 	// In is the reader the card is in; "" while it is in the tray.
 	In domain.ReaderRole
 }
@@ -57,7 +65,8 @@ var (
 // Mailbox is the demo's stand-in for the card holder's email inbox. In
 // production codes go only by email.
 type Mailbox interface {
-	// Recent returns the latest emails, newest first.
+	// Recent returns the latest emails, newest first, each with its own
+	// ID.
 	Recent(ctx context.Context) ([]domain.Mail, error)
 	// Updates signals that mail may have arrived; nil if it never does.
 	Updates() <-chan struct{}
@@ -112,6 +121,7 @@ type Model struct {
 	queue  []move // cards to move once the running action is done
 
 	mails []domain.Mail
+	inbox inbox // what the inbox panel shows of mails
 }
 
 var _ tea.Model = (*Model)(nil)
@@ -134,7 +144,7 @@ func newModel(p Product, o Options, keys KeyMap) *Model {
 	if o.Context == nil {
 		o.Context = context.Background()
 	}
-	m := &Model{product: p, o: o, keys: keys, th: theme.New(true)}
+	m := &Model{product: p, o: o, keys: keys, th: theme.New(true), inbox: newInbox()}
 	// A key with nothing to act on is not the demo's: it goes to the
 	// product.
 	if o.Tray == nil {
@@ -142,6 +152,10 @@ func newModel(p Product, o Options, keys KeyMap) *Model {
 		m.keys.Operator.SetEnabled(false)
 	}
 	m.keys.Panels.SetEnabled(m.hasPanels())
+	if o.Mailbox == nil {
+		m.keys.InboxUp.SetEnabled(false)
+		m.keys.InboxDown.SetEnabled(false)
+	}
 	return m
 }
 
@@ -194,14 +208,37 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.flip = !m.flip
 			return m, m.resize()
 		}
+		if lay := m.layout(); lay.inboxH > 0 {
+			up, down := m.inboxKeys(lay.a)
+			dir := 0
+			switch {
+			case key.Matches(msg, up):
+				dir = -1
+			case key.Matches(msg, down):
+				dir = 1
+			}
+			if dir != 0 {
+				_, lines, rows := m.inboxParts(lay.inboxW, lay.inboxH)
+				m.inbox.scroll(dir, len(lines), rows)
+				if lay.a == instead {
+					// The covered kiosk takes it only as someone there.
+					return m, m.forward(msg)
+				}
+				return m, nil
+			}
+		}
 	case trayMsg:
-		return m, m.moved(msg)
+		cmd := m.moved(msg)
+		m.inbox.follow(m.cards, m.mails)
+		return m, cmd
 	case mailsMsg:
 		if msg.err != nil {
 			m.o.Log.Warn("demo mailbox", "err", msg.err)
 			return m, nil
 		}
 		m.mails = msg.mails
+		m.inbox.arrived(m.cards, m.mails)
+		m.inbox.follow(m.cards, m.mails)
 		return m, nil
 	case mailUpdateMsg:
 		return m, tea.Batch(m.loadMail(), m.waitMail())
@@ -219,14 +256,13 @@ func (m *Model) forward(msg tea.Msg) tea.Cmd {
 // resize arranges the terminal and tells the product its share: the panels
 // covering it blur it, so that keys reach none of its screens.
 func (m *Model) resize() tea.Cmd {
-	a := m.arrangement()
-	if a == instead {
+	lay := m.layout()
+	if lay.a == instead {
 		m.product.Blur()
 	} else {
 		m.product.Focus()
 	}
-	w, h := m.kioskSize(a)
-	return m.forward(tea.WindowSizeMsg{Width: w, Height: h})
+	return m.forward(tea.WindowSizeMsg{Width: lay.kw, Height: lay.kh})
 }
 
 // toggle moves a card of the tray in or out of a reader (mv.i < 0:

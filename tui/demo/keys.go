@@ -14,7 +14,12 @@ import (
 type KeyMap struct {
 	Tray     key.Binding // put a demo card in the card holder's reader, or take it out
 	Operator key.Binding // the same at the operator's reader (operator terminal only)
-	Panels   key.Binding // show or hide the demo panels
+	Panels   key.Binding // switch between the kiosk and the demo panels
+	// Scroll the inbox while it is on screen (with a mailbox only). Alt:
+	// the kiosk beside it takes the bare arrows; while the panels cover
+	// the kiosk, the bare arrows scroll too.
+	InboxUp   key.Binding
+	InboxDown key.Binding
 }
 
 // DefaultKeyMap is the demo's key map around the kiosk, whose only
@@ -24,7 +29,9 @@ func DefaultKeyMap() KeyMap {
 		Tray: key.NewBinding(key.WithKeys(trayKeyNames(domain.ReaderHolder)...), key.WithHelp("f1–f12", "demo card in/out")),
 		Operator: key.NewBinding(key.WithKeys(trayKeyNames(domain.ReaderOperator)...), key.WithHelp("shift+f1–f12", "card in/out, operator's reader"),
 			key.WithDisabled()),
-		Panels: key.NewBinding(key.WithKeys("f10", "alt+m"), key.WithHelp("f10", "demo panels")),
+		Panels:    key.NewBinding(key.WithKeys("f10", "alt+m"), key.WithHelp("f10", "demo panels")),
+		InboxUp:   key.NewBinding(key.WithKeys("alt+up"), key.WithHelp("alt+↑/↓", "scroll inbox")),
+		InboxDown: key.NewBinding(key.WithKeys("alt+down")), // shown with InboxUp
 	}
 }
 

@@ -49,8 +49,9 @@ func (noTray) Cards() []TrayCard                   { return nil }
 func (noTray) Toggle(int, domain.ReaderRole) error { return nil }
 
 // The kiosk gets the room the demo leaves: beside the panels on a wide
-// terminal, above the demo's keys, or all of it when there is no room for
-// both (the kiosk then says the terminal is too small, with its size).
+// terminal (up to the 80 columns its screens are laid out for before the
+// panels grow), above the demo's keys, or all of it when there is no room
+// for both (the kiosk then says the terminal is too small, with its size).
 func TestArrangement(t *testing.T) {
 	for _, tc := range []struct {
 		w, h   int
@@ -58,16 +59,20 @@ func TestArrangement(t *testing.T) {
 		panels bool
 		want   arrangement
 		kw, kh int
+		pw     int // the panels' width
 	}{
-		{130, 44, false, true, beside, 85, 43},
-		{100, 30, false, true, beside, 65, 29},
-		{130, 44, true, true, above, 130, 43},
-		{99, 30, false, true, above, 99, 29},
-		{99, 30, true, true, instead, 99, 29},
-		{80, 21, false, true, above, 80, 20},
-		{80, 20, false, true, alone, 80, 20},
-		{59, 30, true, true, alone, 59, 30},
-		{130, 44, false, false, alone, 130, 44},
+		{140, 44, false, true, beside, 90, 43, 48},
+		{130, 44, false, true, beside, 80, 43, 48},
+		{120, 40, false, true, beside, 80, 39, 38},
+		{100, 30, false, true, beside, 60, 29, 38},
+		{130, 44, true, true, above, 130, 43, 0},
+		{99, 30, false, true, above, 99, 29, 0},
+		{99, 30, true, true, instead, 99, 29, 95},
+		{80, 24, true, true, instead, 80, 23, 76},
+		{80, 21, false, true, above, 80, 20, 0},
+		{80, 20, false, true, alone, 80, 20, 0},
+		{59, 30, true, true, alone, 59, 30, 0},
+		{130, 44, false, false, alone, 130, 44, 0},
 	} {
 		var o Options
 		if tc.panels {
@@ -75,11 +80,10 @@ func TestArrangement(t *testing.T) {
 		}
 		m := New(nil, o)
 		m.width, m.height, m.flip = tc.w, tc.h, tc.flip
-		a := m.arrangement()
-		kw, kh := m.kioskSize(a)
-		if a != tc.want || kw != tc.kw || kh != tc.kh {
-			t.Errorf("%d×%d (toggled %v, panels %v): arrangement %d with the kiosk %d×%d, want %d with %d×%d",
-				tc.w, tc.h, tc.flip, tc.panels, a, kw, kh, tc.want, tc.kw, tc.kh)
+		l := m.layout()
+		if l.a != tc.want || l.kw != tc.kw || l.kh != tc.kh || l.pw != tc.pw {
+			t.Errorf("%d×%d (toggled %v, panels %v): arrangement %d with the kiosk %d×%d and panels %d wide, want %d with %d×%d and %d",
+				tc.w, tc.h, tc.flip, tc.panels, l.a, l.kw, l.kh, l.pw, tc.want, tc.kw, tc.kh, tc.pw)
 		}
 	}
 }

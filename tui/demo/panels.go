@@ -11,27 +11,59 @@ import (
 	"github.com/smartcard-service-centre/kiosk/tui/theme"
 )
 
+// LabelWidth is the longest tray label drawn in full, on one line beside
+// its key, at the tray's narrowest: panelMinWidth less the frame, the
+// mark's column and the key's.
+const LabelWidth = panelMinWidth - 8
+
 // trayEntry is one demo card in the tray panel.
 type trayEntry struct {
-	Key   string // the key that moves it to the holder's reader, e.g. "F2"
-	Label string
-	In    domain.ReaderRole // "" in the tray
+	Key    string // the key that moves it to the holder's reader, e.g. "F2"
+	Label  string
+	Holder string            // the holder's name; "" if not on record
+	In     domain.ReaderRole // "" in the tray
+}
+
+// readerKeys says which keys move cards to a reader.
+type readerKeys struct {
+	what string // e.g. "Holder's reader"
+	keys string // e.g. "f1–f12"
+	alt  string // the Alt+keys, e.g. "alt+1…0, -"
+}
+
+// lines is k in text columns: on one line if it fits, else the Alt+keys
+// on a line of their own.
+func (k readerKeys) lines(text int) []string {
+	if one := fmt.Sprintf("%s: %s or %s", k.what, k.keys, k.alt); ansi.StringWidth(one) <= text {
+		return []string{one}
+	}
+	return []string{k.what + ": " + k.keys, "  (or " + k.alt + ")"}
 }
 
 // trayPanel draws the demo card tray, width wide (frame included): keys
 // says which keys reach which reader; with both readers (the operator
-// terminal) it says first what is in each.
-func trayPanel(th *theme.Theme, keys []string, entries []trayEntry, note string, width int, both bool) string {
-	inner := max(10, width-th.Panel.GetHorizontalFrameSize())
-	wrap := func(st lipgloss.Style, s string) []string { return strings.Split(st.Width(inner).Render(s), "\n") }
-	lines := []string{th.PanelHead.Render("Demo card tray")}
+// terminal) it says first what is in each. Each card takes one line: the
+// mark of a card in a reader stands in the panel's left padding, so that
+// a label has all the room beside its key.
+func trayPanel(th *theme.Theme, keys []readerKeys, entries []trayEntry, note string, width int, both bool) string {
+	st := th.Panel.PaddingLeft(0)
+	text := max(10, width-st.GetHorizontalFrameSize()-1) // after the mark's column
+	pad := func(lines ...string) []string {
+		for i, l := range lines {
+			lines[i] = " " + l
+		}
+		return lines
+	}
+	wrap := func(s lipgloss.Style, t string) []string { return pad(strings.Split(s.Width(text).Render(t), "\n")...) }
+	lines := pad(th.PanelHead.Render("Demo card tray"))
 	if both {
 		in := map[domain.ReaderRole]string{}
 		for _, e := range entries {
 			if e.In != "" {
-				// The name, without the demo case after it.
-				name, _, _ := strings.Cut(domain.CleanText(e.Label), " — ")
-				in[e.In] = name
+				in[e.In] = e.Holder
+				if e.Holder == "" {
+					in[e.In] = e.Label
+				}
 			}
 		}
 		for _, r := range []struct {
@@ -39,71 +71,110 @@ func trayPanel(th *theme.Theme, keys []string, entries []trayEntry, note string,
 			name string
 		}{{domain.ReaderOperator, "Operator's reader: "}, {domain.ReaderHolder, "Holder's reader:   "}} {
 			what := th.Muted.Render("empty")
-			if l := in[r.role]; l != "" {
-				what = th.Strong.Render(ansi.Truncate(l, max(1, inner-len(r.name)), "…"))
+			if l := domain.CleanText(in[r.role]); l != "" {
+				what = th.Strong.Render(ansi.Truncate(l, max(1, text-len(r.name)), "…"))
 			}
-			lines = append(lines, r.name+what)
+			lines = append(lines, pad(r.name+what)...)
 		}
 		lines = append(lines, "")
 	}
-	lines = append(lines, wrap(th.Muted, "Press a key to insert or remove a card:")...)
 	for _, k := range keys {
-		lines = append(lines, wrap(th.Muted, k)...)
+		for _, l := range k.lines(text) {
+			lines = append(lines, wrap(th.Muted, l)...)
+		}
 	}
 	for _, e := range entries {
-		mark := "  "
+		mark := " "
+		// A label longer than the room (not a demo persona's) is cut
+		// rather than wrapped, so that each key keeps its line.
+		line := ansi.Truncate(fmt.Sprintf("%-4s%s", e.Key, domain.CleanText(e.Label)), text, "…")
 		if e.In != "" {
-			mark = "▶ "
+			mark, line = "▶", th.Strong.Render(line)
 		}
-		line := fmt.Sprintf("%s%-3s %s", mark, e.Key, domain.CleanText(e.Label))
-		if e.In != "" {
-			line = th.Strong.Render(ansi.Truncate(line, inner, "…"))
-		} else {
-			line = ansi.Truncate(line, inner, "…")
-		}
-		lines = append(lines, line)
+		lines = append(lines, mark+line)
 	}
 	if note != "" {
-		lines = append(lines, th.Error.Width(inner).Render(domain.CleanText(note)))
+		lines = append(lines, wrap(th.Error, domain.CleanText(note))...)
 	}
-	return th.Panel.Width(width).Render(strings.Join(lines, "\n"))
+	return st.Width(width).Render(strings.Join(lines, "\n"))
 }
 
-// mailboxPanel draws the demo mailbox: the newest email in full, older
-// ones by subject, height lines tall at most (frame included). It stands
-// for the card holder's own email inbox, so it is the one place a code
-// appears; addresses stay masked even here.
-func mailboxPanel(th *theme.Theme, mails []domain.Mail, width, height int) string {
-	inner := max(10, width-th.Panel.GetHorizontalFrameSize())
-	lines := []string{th.PanelHead.Render("Demo: the card holder's email inbox")}
-	lines = append(lines, strings.Split(th.Muted.Width(inner).Render("Not part of the kiosk: this is what arrives in the person's mailbox."), "\n")...)
-	lines = append(lines, "")
+// inboxHead is the inbox panel's heading, inner wide: what it is, and
+// whose mail it shows.
+func inboxHead(th *theme.Theme, holder string, n, inner int) []string {
+	who := "All mail (no card in)"
+	if holder != "" {
+		who = "Mail to " + domain.CleanText(holder)
+	}
+	count := fmt.Sprintf("%d emails", n)
+	switch n {
+	case 0:
+		count = "none yet"
+	case 1:
+		count = "1 email"
+	}
+	lines := []string{th.PanelHead.Render(ansi.Truncate("Demo: the holder's email inbox", inner, "…"))}
+	return append(lines, strings.Split(th.Muted.Width(inner).Render(who+" · "+count), "\n")...)
+}
+
+// mailLines are the mails, newest first, inner wide: each its subject,
+// its code (the line the holder came for), who it went to and when, and
+// then the rest of it. It stands for the card holder's own email inbox,
+// so it is the one place a code appears; addresses stay masked even here.
+func mailLines(th *theme.Theme, mails []domain.Mail, inner int) []string {
 	if len(mails) == 0 {
-		lines = append(lines, th.Muted.Render("No emails yet."))
+		return []string{th.Muted.Render("No emails yet.")}
 	}
-	for i, m := range mails {
-		when := m.CreatedAt.Local().Format("15:04")
-		to := domain.MaskEmail(domain.CleanText(m.To))
-		subject := domain.CleanText(m.Subject)
+	wrap := func(s lipgloss.Style, t string) []string { return strings.Split(s.Width(inner).Render(t), "\n") }
+	var lines []string
+	for i, ml := range mails {
 		if i > 0 {
-			lines = append(lines, ansi.Truncate(fmt.Sprintf("%s  %s", when, subject), inner, "…"))
-			continue
+			lines = append(lines, th.Muted.Render(strings.Repeat("─", inner)))
 		}
-		lines = append(lines,
-			th.Strong.Render(ansi.Truncate(subject, inner, "…")),
-			th.Muted.Render(ansi.Truncate(fmt.Sprintf("To %s · %s", to, when), inner, "…")),
-			"")
-		for _, para := range strings.Split(strings.TrimRight(m.Body, "\n"), "\n") {
-			lines = append(lines, strings.Split(lipgloss.NewStyle().Width(inner).Render(domain.CleanText(para)), "\n")...)
+		code, rest := splitCode(ml.Body)
+		lines = append(lines, wrap(th.Strong, domain.CleanText(ml.Subject))...)
+		if code != "" {
+			lines = append(lines, th.Title.Render("Code: "+code))
 		}
-		lines = append(lines, "", th.Muted.Render("Earlier:"))
+		to := domain.MaskEmail(domain.CleanText(ml.To))
+		lines = append(lines, th.Muted.Render(ansi.Truncate(fmt.Sprintf("To %s · %s", to, ml.CreatedAt.Local().Format("15:04")), inner, "…")), "")
+		blank := true // no two blank lines in a row
+		for _, para := range strings.Split(strings.TrimRight(rest, "\n"), "\n") {
+			para = domain.CleanText(para)
+			if strings.TrimSpace(para) == "" {
+				if !blank {
+					lines = append(lines, "")
+				}
+				blank = true
+				continue
+			}
+			lines = append(lines, wrap(lipgloss.NewStyle(), para)...)
+			blank = false
+		}
+		if blank {
+			lines = lines[:len(lines)-1]
+		}
 	}
-	if len(mails) == 1 {
-		lines = lines[:len(lines)-2]
+	return lines
+}
+
+// inboxPanel draws the inbox, width wide (frame included): its heading,
+// then rows lines of mail from offset; when they do not all fit, the
+// last line says which way there is more and which keys scroll.
+func inboxPanel(th *theme.Theme, head, lines []string, offset, rows int, keys string, width int) string {
+	shown := mailRows(len(lines), rows)
+	offset = clampScroll(offset, len(lines), shown)
+	out := append([]string(nil), head...)
+	out = append(out, lines[offset:min(len(lines), offset+shown)]...)
+	if len(lines) > rows {
+		more := "↑↓ more"
+		switch {
+		case offset == 0:
+			more = "↓ more below"
+		case offset+shown >= len(lines):
+			more = "↑ more above"
+		}
+		out = append(out, th.Muted.Render(more+": "+keys))
 	}
-	maxLines := max(1, height-th.Panel.GetVerticalFrameSize())
-	if len(lines) > maxLines {
-		lines = lines[:maxLines]
-	}
-	return th.Panel.Width(width).Render(strings.Join(lines, "\n"))
+	return th.Panel.Width(width).Render(strings.Join(out, "\n"))
 }

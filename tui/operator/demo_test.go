@@ -110,12 +110,12 @@ func TestOperatorDemoTray(t *testing.T) {
 	k := fx.startDemo(130, 44, demo.Options{Tray: tray})
 	k.waitFor(operator.InsertText, "Demo card tray", "Operator's reader: empty", "Holder's reader: empty",
 		"F1 Mr Test Person — locked", "F2 Mrs Helen Carter — Sponsor",
-		"f1–f12 (or alt+1…0, -): card in/out, holder's reader",
-		"shift+f1–f12 (or alt+q…p, =): card in/out, operator's reader",
-		"f1–f12 card in/out, holder's reader • shift+f1–f12 card in/out, operator's reader • f10 demo panels")
+		"Holder's reader: f1–f12 or alt+1…0, -",
+		"Operator's reader: shift+f1–f12 (or alt+q…p, =)",
+		"f1–f12 card in/out, holder's reader • shift+f1–f12 card in/out, operator's reader • f10 hide demo panels")
 
 	k.tm.Send(fkey(2, tea.ModShift)) // Helen's card in the operator's reader
-	k.waitFor("Enter your Smartcard passcode", "Operator's reader: Mrs Helen Carter", "▶ F2 Mrs Helen Carter")
+	k.waitFor("Enter your Smartcard passcode", "Operator's reader: Mrs Helen Carter", "▶F2 Mrs Helen Carter")
 	k.typeText("5093")
 	k.press("enter")
 	k.waitFor("Dashboard", "Hi, Mrs Helen Carter", "● Your Smartcard 4082A00100000087")
@@ -129,8 +129,8 @@ func TestOperatorDemoTray(t *testing.T) {
 	// holder's reader, and Helen's leaves hers, which logs her out; his
 	// locked card cannot log in.
 	k.tm.Send(tea.KeyPressMsg{Code: 'q', Mod: tea.ModAlt})
-	s := k.waitFor("Operator's reader: Mr Test Person", "Holder's reader: empty", "Smartcard locked", "▶ F1 Mr Test Person")
-	if strings.Contains(s, "Hi, Mrs Helen Carter") || strings.Contains(s, "▶ F2") {
+	s := k.waitFor("Operator's reader: Mr Test Person", "Holder's reader: empty", "Smartcard locked", "▶F1 Mr Test Person")
+	if strings.Contains(s, "Hi, Mrs Helen Carter") || strings.Contains(s, "▶F2") {
 		t.Fatalf("Helen's card is still in, or she is still logged in:\n%s", s)
 	}
 }
