@@ -42,14 +42,50 @@ type Queries interface {
 type UserStore interface {
 	PutUser(ctx context.Context, u User) error // insert or update by ID
 	GetUser(ctx context.Context, id UserID) (User, error)
-	// SearchUsers matches a user ID (digits) or part of a name, case-insensitively.
-	SearchUsers(ctx context.Context, query string, limit int) ([]User, error)
-	// ListUsers returns up to limit users in name order (for listings).
-	ListUsers(ctx context.Context, limit int) ([]User, error)
+	// SearchUsers finds up to limit users (a store default if limit ≤ 0)
+	// by user ID or by name, each with its cards and registration, in
+	// one query (a list of results costs no query per user):
+	//   - a whole 12-digit ID (spaces or dashes allowed) finds that user;
+	//   - fewer digits find the IDs that start with them, in ID order;
+	//   - text of 3 characters or more finds the users whose "given
+	//     family" name contains it, ignoring case (no accent folding),
+	//     in name order (family, then given name);
+	//   - shorter text finds the family names that start with it, in
+	//     name order (too short to look for anywhere in a name).
+	// The query is only ever matched as literal text.
+	SearchUsers(ctx context.Context, query string, limit int) ([]UserMatch, error)
+	// ListUsers returns up to limit users in name order (for listings),
+	// shaped as SearchUsers' results.
+	ListUsers(ctx context.Context, limit int) ([]UserMatch, error)
 	AddPosition(ctx context.Context, p Position) (Position, error)
 	ListPositions(ctx context.Context, id UserID) ([]Position, error)
 	DeletePositions(ctx context.Context, id UserID) error
 }
+
+// UserMatch is one user a search or listing found, with what a list of
+// results shows, read in the same query as the user.
+type UserMatch struct {
+	// User is the user's record without Photo, which only the one user's
+	// details page draws.
+	User User
+	// Cards are the user's cards, oldest issue first (as ListSmartcards),
+	// without their certificates: look a card up before trusting it.
+	Cards []Smartcard
+	// Registration is the user's self-service registration; nil if the
+	// user has not registered.
+	Registration *RegistrationStatus
+}
+
+// RegistrationStatus is what a search result tells of a registration:
+// never the answers or the registered address.
+type RegistrationStatus struct {
+	RegisteredAt   time.Time
+	FailedAttempts int
+	LockedOutAt    time.Time
+}
+
+// LockedOut reports whether self-service is closed to the user.
+func (r RegistrationStatus) LockedOut() bool { return !r.LockedOutAt.IsZero() }
 
 // CardStore holds issued smartcards and their sealed secrets.
 type CardStore interface {

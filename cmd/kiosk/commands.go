@@ -295,7 +295,9 @@ func cmdUsers(ctx context.Context, e *runEnv, args []string) error {
 		return err
 	}
 	defer s.Close()
-	var users []domain.User
+	// One query for the users with their cards and registrations, never
+	// one more per user.
+	var users []domain.UserMatch
 	if q := strings.Join(rest, " "); strings.TrimSpace(q) == "" {
 		users, err = s.ListUsers(ctx, 1000)
 	} else {
@@ -311,26 +313,21 @@ func cmdUsers(ctx context.Context, e *runEnv, args []string) error {
 	now := time.Now()
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "USER ID\tNAME\tEMAIL\tCARD\tSTATUS\tCERTIFICATE EXPIRY\tSELF-SERVICE")
-	for _, u := range users {
+	for _, m := range users {
+		u := m.User
 		reg := "not registered"
-		if r, err := s.GetRegistration(ctx, u.ID); err == nil {
+		if r := m.Registration; r != nil {
 			reg = "registered"
 			if r.LockedOut() {
 				reg = "locked out"
 			}
-		} else if !errors.Is(err, domain.ErrNotFound) {
-			return err
-		}
-		cards, err := s.ListSmartcards(ctx, u.ID)
-		if err != nil {
-			return err
 		}
 		name := domain.CleanText(u.DisplayName())
 		email := domain.MaskEmail(domain.CleanText(u.Email))
-		if len(cards) == 0 {
+		if len(m.Cards) == 0 {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\t-\t%s\n", u.ID, name, email, reg)
 		}
-		for _, c := range cards {
+		for _, c := range m.Cards {
 			status := "Active"
 			switch {
 			case !c.Active():

@@ -15,6 +15,7 @@ import (
 	"github.com/smartcard-service-centre/kiosk/domain"
 	opsvc "github.com/smartcard-service-centre/kiosk/domain/operator"
 	"github.com/smartcard-service-centre/kiosk/storage/postgres/connstr"
+	"github.com/smartcard-service-centre/kiosk/tui"
 )
 
 // Config is what a command is told, parsed once into typed values: defaults
@@ -46,13 +47,17 @@ type Config struct {
 
 	// The operator terminal: an idle session locks after this long.
 	IdleLock time.Duration
+
+	// Import: activity codes accepted besides the service's own.
+	ActivityCodes []domain.ActivityCode
 }
 
 // appDir names the kiosk's directory under the XDG data home.
 const appDir = "smartcard-kiosk"
 
-// minIdleTimeout keeps a screen up long enough to be read and answered.
-const minIdleTimeout = 10 * time.Second
+// minIdleLock keeps an operator's screen up long enough to be read and
+// answered; the kiosk's own minimum is tui.MinIdleTimeout.
+const minIdleLock = 10 * time.Second
 
 // defaultDataDir is the kiosk's data directory by the XDG Base Directory
 // rules: $XDG_DATA_HOME/smartcard-kiosk, else
@@ -156,10 +161,13 @@ var settings = []setting{
 		bind:  func(c *Config) flag.Value { return text(&c.MailDir) }},
 	{name: "idle-timeout", env: "KIOSK_IDLE_TIMEOUT", arg: "DURATION",
 		usage: "return an untouched screen to the start after this long, wiping what was typed",
-		bind:  func(c *Config) flag.Value { return duration(&c.IdleTimeout, minIdleTimeout) }},
+		bind:  func(c *Config) flag.Value { return duration(&c.IdleTimeout, tui.MinIdleTimeout) }},
 	{name: "idle-lock", env: "KIOSK_IDLE_LOCK", arg: "DURATION",
 		usage: "operator terminal: lock a session left idle this long, asking for the operator's passcode again",
-		bind:  func(c *Config) flag.Value { return duration(&c.IdleLock, minIdleTimeout) }},
+		bind:  func(c *Config) flag.Value { return duration(&c.IdleLock, minIdleLock) }},
+	{name: "activity-codes", env: "KIOSK_ACTIVITY_CODES", arg: "LIST",
+		usage: "import: RBAC activity codes a directory file may give besides the service's own (B0001, B0263, B0267, B1300), comma-separated",
+		bind:  func(c *Config) flag.Value { return activityCodes(&c.ActivityCodes) }},
 	{name: "allow-exit", env: "KIOSK_ALLOW_EXIT",
 		usage: "let Ctrl+C quit the kiosk (development and demos only; the public must not leave it)",
 		bind:  func(c *Config) flag.Value { return boolean(&c.AllowExit) }},
@@ -243,7 +251,7 @@ func duration(p *time.Duration, minimum time.Duration) flag.Value {
 	return value[time.Duration]{p, func(s string) (time.Duration, error) {
 		d, err := time.ParseDuration(s)
 		if err != nil || d < minimum {
-			return 0, fmt.Errorf("must be a duration of at least %v, e.g. 120s (got %q)", minimum, s)
+			return 0, fmt.Errorf("must be a duration of at least %ss, e.g. 120s (got %q)", strconv.FormatFloat(minimum.Seconds(), 'f', -1, 64), s)
 		}
 		return d, nil
 	}, time.Duration.String}

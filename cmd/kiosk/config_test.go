@@ -141,8 +141,8 @@ func TestConfigPrecedence(t *testing.T) {
 		want  any
 	}{
 		{"idle default", home, nil, func(c Config) any { return c.IdleTimeout }, 120 * time.Second},
-		{"idle env", with("KIOSK_IDLE_TIMEOUT", "45s"), nil, func(c Config) any { return c.IdleTimeout }, 45 * time.Second},
-		{"idle flag wins", with("KIOSK_IDLE_TIMEOUT", "45s"), []string{"--idle-timeout", "2m"}, func(c Config) any { return c.IdleTimeout }, 2 * time.Minute},
+		{"idle env", with("KIOSK_IDLE_TIMEOUT", "75s"), nil, func(c Config) any { return c.IdleTimeout }, 75 * time.Second},
+		{"idle flag wins", with("KIOSK_IDLE_TIMEOUT", "75s"), []string{"--idle-timeout", "2m"}, func(c Config) any { return c.IdleTimeout }, 2 * time.Minute},
 		{"empty env is unset", with("KIOSK_IDLE_TIMEOUT", ""), nil, func(c Config) any { return c.IdleTimeout }, 120 * time.Second},
 		{"allow-exit default", home, nil, func(c Config) any { return c.AllowExit }, false},
 		{"allow-exit env", with("KIOSK_ALLOW_EXIT", "true"), nil, func(c Config) any { return c.AllowExit }, true},
@@ -234,8 +234,8 @@ func TestBadValues(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"idle flag", nil, []string{"--idle-timeout", "2s"}, "--idle-timeout must be a duration of at least 10s"},
-		{"idle flag not a duration", nil, []string{"--idle-timeout=soon"}, `--idle-timeout must be a duration of at least 10s, e.g. 120s (got "soon")`},
+		{"idle flag", nil, []string{"--idle-timeout", "2s"}, "--idle-timeout must be a duration of at least 60s"},
+		{"idle flag not a duration", nil, []string{"--idle-timeout=soon"}, `--idle-timeout must be a duration of at least 60s, e.g. 120s (got "soon")`},
 		{"idle env", map[string]string{"KIOSK_IDLE_TIMEOUT": "2s"}, nil, "KIOSK_IDLE_TIMEOUT must be a duration"},
 		{"allow-exit env", map[string]string{"KIOSK_ALLOW_EXIT": "yes please"}, nil, `KIOSK_ALLOW_EXIT must be true or false (got "yes please")`},
 		{"allow-exit flag", nil, []string{"--allow-exit=maybe"}, `--allow-exit must be true or false (got "maybe")`},

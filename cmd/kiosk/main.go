@@ -62,6 +62,8 @@ var commands = []command{
 		"data-dir", "database-url", "db", "kek-file", "log-file", "terminal", "ca-dir", "cards-dir"), cmdSeed},
 	{"keygen", "[--if-missing]", "create the key-encryption key file for card secrets", use(
 		"data-dir", "kek-file"), cmdKeygen},
+	{"import", "FILE.csv", "import users, their positions and cards from the organisation's directory (all or nothing; importing the same file again changes nothing)", use(
+		"data-dir", "database-url", "db", "kek-file", "log-file", "terminal", "activity-codes"), cmdImport},
 	{"users", "[QUERY]", "find users by 12-digit ID or name and show their cards", use(
 		"data-dir", "database-url", "db"), cmdUsers},
 	{"cards", "", "list the card readers and the cards in them (run this first at a booth)", use(

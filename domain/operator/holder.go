@@ -52,10 +52,15 @@ func (h *holder) update(rec domain.Smartcard) {
 	}
 }
 
-// UserSummary is one user a search found.
+// UserSummary is one user a search found, with what tells people of one
+// name apart before either is opened, read in the search's one query.
 type UserSummary struct {
 	UserID domain.UserID
 	Name   string
+	// Cards are the user's cards, newest issue first (as HolderDetails).
+	Cards      []CardDetails
+	Registered bool // for self-service
+	LockedOut  bool // out of self-service
 }
 
 // CardDetails is one row of the Smartcard Details table (seed 000 Fig 7).
@@ -113,11 +118,7 @@ func (s *Service) details(h *holder) HolderDetails {
 		d.Positions = append(d.Positions, roleOf(p))
 	}
 	for _, c := range h.cards {
-		d.Cards = append(d.Cards, CardDetails{
-			Serial: c.Serial, Type: domain.CleanText(c.Type), IssuedAt: c.IssuedAt, CertExpiry: c.CertExpiry,
-			CancelledAt: c.CancelledAt, CancelReason: domain.CleanText(c.CancelReason), Expired: c.Expired(now),
-			NeedsRepair: c.NeedsRepair, Renewals: c.RenewalsSinceOperator,
-		})
+		d.Cards = append(d.Cards, cardDetails(c, now))
 	}
 	if h.card != nil {
 		d.Genuine, d.Blocked, d.TriesLeft = h.genuine, h.status.Blocked, h.status.PasscodeTriesLeft
@@ -126,6 +127,15 @@ func (s *Service) details(h *holder) HolderDetails {
 		d.Registered, d.LockedOut, d.FailedAttempts = true, h.reg.LockedOut(), h.reg.FailedAttempts
 	}
 	return d
+}
+
+// cardDetails is a card as a row of the Smartcard Details table.
+func cardDetails(c domain.Smartcard, now time.Time) CardDetails {
+	return CardDetails{
+		Serial: c.Serial, Type: domain.CleanText(c.Type), IssuedAt: c.IssuedAt, CertExpiry: c.CertExpiry,
+		CancelledAt: c.CancelledAt, CancelReason: domain.CleanText(c.CancelReason), Expired: c.Expired(now),
+		NeedsRepair: c.NeedsRepair, Renewals: c.RenewalsSinceOperator,
+	}
 }
 
 // Holder describes the card holder in hand; false if there is none.
@@ -205,9 +215,19 @@ func (s *Service) FindUsers(ctx context.Context, sess *Session, query string) ([
 	if err != nil {
 		return nil, fmt.Errorf("search users: %w", err)
 	}
+	now := s.now()
 	out := make([]UserSummary, len(us))
-	for i, u := range us {
-		out[i] = UserSummary{UserID: u.ID, Name: domain.CleanText(u.DisplayName())}
+	for i, m := range us {
+		sum := UserSummary{UserID: m.User.ID, Name: domain.CleanText(m.User.DisplayName())}
+		cards := slices.Clone(m.Cards)
+		slices.SortStableFunc(cards, func(a, b domain.Smartcard) int { return b.IssuedAt.Compare(a.IssuedAt) })
+		for _, c := range cards {
+			sum.Cards = append(sum.Cards, cardDetails(c, now))
+		}
+		if r := m.Registration; r != nil {
+			sum.Registered, sum.LockedOut = true, r.LockedOut()
+		}
+		out[i] = sum
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package operator_test
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 
@@ -129,6 +130,16 @@ func TestSearchThenInsert(t *testing.T) {
 		noErr(t, err)
 		if len(us) != 1 || us[0].UserID != testP.id || us[0].Name != "Mx Test Person" {
 			t.Fatalf("search %q: %+v", q, us)
+		}
+		// The result tells this Test Person from another before opening:
+		// cards newest issue first, as the details page lists them.
+		var serials []domain.CardSerial
+		for _, c := range us[0].Cards {
+			serials = append(serials, c.Serial)
+		}
+		if !slices.Equal(serials, []domain.CardSerial{expired.serial, latest.serial, older.serial}) || !us[0].Cards[0].Expired ||
+			us[0].Cards[1].Expired || us[0].Registered != testP.registered || us[0].LockedOut {
+			t.Fatalf("search %q: cards %v, summary %+v", q, serials, us[0])
 		}
 	}
 	e := f.lastAudit(t, domain.AuditUserSearch)

@@ -139,6 +139,18 @@ func New(cfg Config) *Service {
 // against, for screens that explain it and check as the holder types.
 func (s *Service) PasscodePolicy() domain.PasscodePolicy { return s.cfg.Passcodes }
 
+// Ping reports whether the store answers now, so that the screens can say
+// while it is away (and carry on once it is back) without a workflow call.
+func (s *Service) Ping(ctx context.Context) error {
+	if s.cfg.Store == nil {
+		return errors.New("no store configured")
+	}
+	if err := s.cfg.Store.Ping(ctx); err != nil {
+		return fmt.Errorf("ping store: %w", err)
+	}
+	return nil
+}
+
 // IdleLock is how long a session may be idle before it locks, for the
 // screens' timer; the session also locks itself on the next call.
 func (s *Service) IdleLock() time.Duration { return s.cfg.IdleLock }

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -53,6 +54,121 @@ var dialect = &sqlstore.Dialect{
 	TimestampType: "timestamptz",
 	ClaimLock:     "FOR UPDATE SKIP LOCKED",
 	AuditLock:     fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", auditLockKey),
+	NameHits:      nameHits,
+	CollateC:      ` COLLATE "C"`,
+}
+
+// firstPer and walkPer size nameHits' first two steps, in users read
+// per user wanted. Tests change them (and walkAlways, which runs walk
+// even if first found nothing) to reach each step with few users in the
+// database.
+var (
+	firstPer, walkPer = 40, 400
+	walkAlways        = false
+)
+
+// maxSpaces is the most spaces in a name search that gets a cluster for
+// each: more, and tl is every match.
+const maxSpaces = 8
+
+// nameHits finds the first users in name order whose names contain key.
+//
+// A trigram index finds the matches but in no order: sorting them costs
+// a heap fetch per match, too many for a common name (12,800 for "smith"
+// among a million users). Walking the sort index and testing each name
+// is the opposite: quick where matches are dense, and slow where they
+// are rare or all sit together in sort order, as a family name's do (the
+// planner's choice when left to itself, and the generic plan pgx's
+// cached statements switch to: 0.5 to 1.4 s for "smith" at a million).
+// So the statement takes the cheapest way that is sure of its answer,
+// each step bounded, and each skipped once an earlier one has answered
+// (an uncorrelated count is a one-time filter, decided before the step
+// runs). Every plan, custom or generic, has these steps, as each
+// MATERIALIZED CTE is planned on its own:
+//
+//  1. first: the first 40×limit users in name order, tested from the
+//     covering sort index alone; if limit of them match, that is the
+//     answer.
+//  2. walk: if first found too few but enough that ten times as many
+//     users likely hold limit matches (matches spread across the
+//     alphabet, as a given name's), the same for 400×limit users. A
+//     walk that ends short is wasted (step 3 must run), so a hint of a
+//     match or two is not enough.
+//  3. Else every match, in two parts. cl: the matches where the family
+//     name starts with key, or with what follows a space in key, that
+//     is where a family name's matches sit together: ranges of the
+//     sort index, read in order. tl: the others, by the trigram index
+//     of search_tail (migration 0008), which breaks each name after the
+//     first letter of the family name so that cl's are not fetched
+//     again. Key with a control character (which search_tail's mark
+//     is) or many spaces has no cl: tl is then every match, on
+//     search_key.
+//
+// The answer is the first limit of the union of what the steps read:
+// each reads only matches, and the last one run holds the first limit
+// of all of them. Left slow: text inside a common family name ("mith"),
+// whose tail is that family.
+func nameHits(key string, limit int) (string, []any) {
+	args := []any{sqlstore.ContainsPattern(key)}
+	var clusters []string
+	tail := `search_tail(search_key, sort_key)`
+	// A control character may be search_tail's mark; past a few spaces
+	// (no name has so many words) the statement would only grow.
+	if strings.ContainsFunc(key, unicode.IsControl) || strings.Count(key, " ") > maxSpaces {
+		tail = `search_key`
+	} else {
+		// The family name may start at key's start or after any of its
+		// spaces (a given name ends before it).
+		starts := []string{key}
+		for i, r := range key {
+			if r == ' ' {
+				starts = append(starts, key[i+1:])
+			}
+		}
+		for _, st := range starts {
+			hi, ok := sqlstore.PrefixEnd(st)
+			if !ok {
+				clusters, tail = nil, `search_key`
+				break
+			}
+			args = append(args, st, hi)
+			clusters = append(clusters, fmt.Sprintf(`(SELECT id, sort_key FROM users
+				WHERE sort_key >= $%d AND sort_key < $%d AND search_key LIKE $1 ESCAPE '\'
+				ORDER BY sort_key, id LIMIT {L})`, len(args)-1, len(args)))
+		}
+	}
+	cl := `SELECT id, sort_key FROM users WHERE false`
+	if len(clusters) > 0 {
+		cl = strings.Join(clusters, " UNION ALL ")
+	}
+	stmt := strings.NewReplacer("{CL}", cl, "{TAIL}", tail).Replace(`
+		WITH first AS MATERIALIZED (
+			SELECT id, sort_key FROM (SELECT id, sort_key, search_key FROM users ORDER BY sort_key, id LIMIT {FIRST}) w
+			WHERE search_key LIKE $1 ESCAPE '\' LIMIT {L}),
+		walk AS MATERIALIZED (
+			SELECT id, sort_key FROM (SELECT id, sort_key, search_key FROM users ORDER BY sort_key, id LIMIT {WALK}) w
+			WHERE search_key LIKE $1 ESCAPE '\'
+				AND (SELECT count(*) FROM first) BETWEEN {DENSE} AND {L} - 1
+			LIMIT {L}),
+		cl AS MATERIALIZED ({CL}),
+		tl AS MATERIALIZED (SELECT id, sort_key FROM users WHERE {TAIL} LIKE $1 ESCAPE '\')
+		SELECT id FROM (
+			SELECT id, sort_key FROM first
+			UNION SELECT id, sort_key FROM walk
+			UNION SELECT id, sort_key FROM cl WHERE (SELECT count(*) FROM first) < {L} AND (SELECT count(*) FROM walk) < {L}
+			UNION SELECT id, sort_key FROM tl WHERE (SELECT count(*) FROM first) < {L} AND (SELECT count(*) FROM walk) < {L}
+		) m ORDER BY sort_key, id LIMIT {L}`)
+	// first's matches that make walk likely to find limit: four fifths
+	// of the share of limit that first's users are of walk's.
+	dense := 1
+	if walkAlways {
+		dense = 0
+	} else if walkPer > 0 {
+		dense = max(1, (4*limit*firstPer+5*walkPer-1)/(5*walkPer))
+	}
+	stmt = strings.NewReplacer("{L}", fmt.Sprint(limit), "{FIRST}", fmt.Sprint(firstPer*limit),
+		"{WALK}", fmt.Sprint(walkPer*limit), "{DENSE}", fmt.Sprint(dense)).Replace(stmt)
+	return stmt, args
 }
 
 // Open connects to the database at url (postgres://… or key=value form)
@@ -115,7 +231,7 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 	}
 	applied, err := sqlstore.Migrate(ctx, s.Queries, ms)
 	if err != nil {
-		return nil, err
+		return nil, s.explainExtension(ctx, err)
 	}
 	var names []string
 	for _, m := range ms {
@@ -124,6 +240,38 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 		}
 	}
 	return names, nil
+}
+
+// ErrExtension means a migration needs an extension (pg_trgm, for the
+// user search) that the server lacks or that the migrating role may not
+// create; nothing was applied.
+var ErrExtension = errors.New("database extension missing")
+
+// explainExtension turns a failed CREATE EXTENSION into what to do
+// about it; other errors pass unchanged.
+func (s *Store) explainExtension(ctx context.Context, err error) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return err
+	}
+	_, rest, ok := strings.Cut(pgErr.Message, `extension "`)
+	if !ok {
+		return err
+	}
+	ext, _, _ := strings.Cut(rest, `"`)
+	switch {
+	case pgErr.Code == "0A000" && strings.Contains(pgErr.Message, "is not available"):
+		// No control file on the server: the module is not installed.
+		return fmt.Errorf("%w: the PostgreSQL server has no %s extension, which the user search index needs: install the server's contrib modules (on Debian part of postgresql-NN, elsewhere often postgresql-contrib), then run kiosk migrate again; nothing was applied: %w",
+			ErrExtension, ext, err)
+	case pgErr.Code == "42501": // insufficient_privilege
+		db, role := "the kiosk's database", "the migrating role"
+		// Only to name them in the message: the general words do otherwise.
+		_ = s.pool.QueryRow(ctx, `SELECT current_database(), current_user`).Scan(&db, &role)
+		return fmt.Errorf("%w: role %s may not create the %s extension, which the user search index needs: have a superuser run CREATE EXTENSION %s in database %s (or GRANT CREATE ON DATABASE %s TO %s), then run kiosk migrate again; nothing was applied: %w",
+			ErrExtension, role, ext, ext, db, pgx.Identifier{db}.Sanitize(), pgx.Identifier{role}.Sanitize(), err)
+	}
+	return err
 }
 
 // ErrSchemaOutOfDate is returned by CheckSchema when migrations are pending.
@@ -291,7 +439,7 @@ var appGrants = map[string]string{
 	"app_roles":                    "SELECT",
 	"audit_events":                 "SELECT, INSERT (at, action, outcome, actor_id, subject_id, card_serial, role, terminal, detail, mac)",
 	"users":                        "SELECT, INSERT, UPDATE",
-	"positions":                    "SELECT, INSERT, DELETE",
+	"positions":                    "SELECT, INSERT, UPDATE (org_name), DELETE", // UPDATE: an import renames an organisation in place
 	"position_activities":          "SELECT, INSERT, DELETE",
 	"smartcards":                   "SELECT, INSERT, UPDATE",
 	"card_secrets":                 "SELECT, INSERT, UPDATE",

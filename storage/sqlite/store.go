@@ -50,6 +50,8 @@ var dialect = &sqlstore.Dialect{
 	Time:          sqlstore.UnixMicro,
 	Translate:     translate,
 	TimestampType: "INTEGER",
+	NameHits:      nameHits,
+	PlaceUser:     placeUser,
 }
 
 // Open opens (creating if needed, with a 0700 directory and a 0600 file)

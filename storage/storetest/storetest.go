@@ -74,7 +74,6 @@ func Run(t *testing.T, open func(t *testing.T) domain.Store, opts ...Option) {
 		{"Users/RoundTrip", testUserRoundTrip},
 		{"Users/NotFound", testUserNotFound},
 		{"Users/RejectsMalformedID", testUserMalformed},
-		{"Users/Search", testSearchUsers},
 		{"Positions", testPositions},
 		{"Smartcards", testSmartcards},
 		{"CardSecrets", testCardSecrets},
@@ -118,7 +117,9 @@ func Run(t *testing.T, open func(t *testing.T) domain.Store, opts ...Option) {
 		{"Concurrency/AuditChain", st.testConcurrentAuditChain},
 		{"Concurrency/SettleCardWrite", st.testConcurrentSettle},
 		{"Concurrency/CancelSmartcard", st.testConcurrentCancel},
+		{"Import", testImport},
 	}
+	tests = append(tests, searchTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := st.open(t)

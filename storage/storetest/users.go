@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -43,84 +42,6 @@ func testUserMalformed(t *testing.T, s domain.Store) {
 	for _, id := range []domain.UserID{"", "12345", "12345678901x", "1234 5678 9012", "1234567890123"} {
 		failsPlainly(t, "put user "+string(id), s.PutUser(t.Context(), domain.User{ID: id, GivenName: "Bad"}))
 	}
-}
-
-func testSearchUsers(t *testing.T, s domain.Store) {
-	ctx := t.Context()
-	tag := newTag()
-	u1 := putUser(t, s, "Mary", "Smith"+tag)
-	u2 := putUser(t, s, "Maryanne", "Jones"+tag)
-	u3 := putUser(t, s, "Élodie", "Øster"+tag)
-	u4 := putUser(t, s, "Per%cy", "O'Brien_"+tag)
-	other := putUser(t, s, "Test", "User"+newTag())
-
-	search := func(q string, limit int) []domain.User {
-		t.Helper()
-		got, err := s.SearchUsers(ctx, q, limit)
-		noErr(t, "search "+q, err)
-		return got
-	}
-	ids := func(us []domain.User) []domain.UserID {
-		var out []domain.UserID
-		for _, u := range us {
-			out = append(out, u.ID)
-		}
-		return out
-	}
-	want := func(us ...domain.User) []domain.UserID { return ids(us) }
-
-	// By user ID, as printed (spaces), typed with dashes or padded.
-	equal(t, "by ID", ids(search(string(u1.ID), 10)), want(u1))
-	equal(t, "by spaced ID", ids(search(u1.ID.String(), 10)), want(u1))
-	id := string(u1.ID)
-	equal(t, "by dashed ID", ids(search(" "+id[:4]+"-"+id[4:8]+"-"+id[8:]+" ", 10)), want(u1))
-	equal(t, "full user record", search(u1.ID.String(), 10), []domain.User{u1})
-	found := false
-	for _, u := range search(id[:7], 0) {
-		found = found || u.ID == u1.ID
-		if u.ID[:7] != u1.ID[:7] {
-			t.Fatalf("ID prefix %s matched %s", id[:7], u.ID)
-		}
-	}
-	if !found {
-		t.Fatalf("ID prefix %s did not find %s", id[:7], u1.ID)
-	}
-
-	// By part of a name, any case, ordered by family then given name
-	// (byte order of the lower-cased names: Ø sorts after ASCII).
-	equal(t, "by tag", ids(search(tag, 10)), want(u2, u4, u1, u3))
-	equal(t, "by upper-case tag", ids(search(strings.ToUpper(tag), 10)), want(u2, u4, u1, u3))
-	equal(t, "limit", ids(search(tag, 2)), want(u2, u4))
-	equal(t, "given name part", ids(search("ARYANN", 10)), want(u2))
-	equal(t, "given and family", ids(search("mary  smith"+tag, 10)), want(u1))
-	equal(t, "unicode case-insensitive", ids(search("ÉLODIE ØSTER", 10)), want(u3))
-	equal(t, "other user", ids(search(other.FamilyName, 10)), want(other))
-
-	// Hostile input is literal text, never a pattern or SQL.
-	equal(t, "percent", ids(search("%", 10)), want(u4))
-	equal(t, "underscore", ids(search("_", 10)), want(u4))
-	equal(t, "quote", ids(search("o'brien", 10)), want(u4))
-	equal(t, "percent in name", ids(search("r%c", 10)), want(u4))
-	equal(t, "like pattern", ids(search("m%y", 10)), want())
-	equal(t, "single char pattern", ids(search("M_ry", 10)), want())
-	equal(t, "backslash", ids(search(`\`, 10)), want())
-	equal(t, "injection", ids(search("' OR '1'='1", 10)), want())
-	equal(t, "drop table", ids(search("'; DROP TABLE users;--", 10)), want())
-	equal(t, "empty", ids(search("", 10)), want())
-	equal(t, "blank", ids(search("   ", 10)), want())
-	equal(t, "unknown ID", ids(search("0000 0000 0000", 10)), want())
-	if _, err := s.GetUser(ctx, u1.ID); err != nil {
-		t.Fatalf("users table damaged by search input: %v", err)
-	}
-	all, err := s.ListUsers(ctx, 1000)
-	noErr(t, "list users", err)
-	var listed []domain.User
-	for _, u := range all {
-		if strings.Contains(u.FamilyName, tag) || strings.Contains(u.GivenName, tag) {
-			listed = append(listed, u)
-		}
-	}
-	equal(t, "list in name order", ids(listed), want(u2, u4, u1, u3))
 }
 
 func testPositions(t *testing.T, s domain.Store) {

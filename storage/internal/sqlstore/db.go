@@ -58,6 +58,19 @@ type Dialect struct {
 	// over a row another is taking instead of queueing behind it; SQLite
 	// needs none, as it runs one writer at a time.
 	ClaimLock string
+	// NameHits is the statement that picks the users whose search key
+	// contains key (lower-cased, at least MinContains characters): their
+	// IDs, at most limit of them, the first in name order (sort_key,
+	// id). Each store serves it from its own trigram index.
+	NameHits func(key string, limit int) (stmt string, args []any)
+	// CollateC makes ID comparisons byte order, so that an ID prefix is
+	// a range of an index: ` COLLATE "C"` on PostgreSQL (whose own ID
+	// index follows the database's collation), empty on SQLite.
+	CollateC string
+	// PlaceUser, if set, runs in PutUser's transaction after the row is
+	// written, with its sort key: a store keeps its own search structures
+	// in step there (SQLite's search table, in name order).
+	PlaceUser func(ctx context.Context, db DB, id, sortKey string) error
 	// AuditLock, if set, runs in the transaction that appends an audit
 	// event, before it reads the last one, and holds until the end of the
 	// transaction: appends from many connections then chain in one line.

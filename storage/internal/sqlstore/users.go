@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"strings"
-	"unicode"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
 )
@@ -11,19 +10,19 @@ import (
 // DefaultSearchLimit caps SearchUsers when the caller gives no limit.
 const DefaultSearchLimit = 50
 
-// searchKey is what name searches match: the lower-cased names, folded in
-// Go so PostgreSQL and SQLite (whose lower() is ASCII-only) agree.
-func searchKey(u domain.User) string {
-	return strings.ToLower(strings.Join(strings.Fields(u.GivenName+" "+u.FamilyName), " "))
+// UserKeys are what a user row is searched by and sorted by. search is
+// "given family" lower-cased in Go, so PostgreSQL and SQLite (whose
+// lower() is ASCII-only) agree; sort orders results by family name,
+// then given name. Bulk loaders write them as PutUser does.
+func UserKeys(u domain.User) (search, sort string) {
+	search = strings.ToLower(strings.Join(strings.Fields(u.GivenName+" "+u.FamilyName), " "))
+	sort = strings.ToLower(strings.TrimSpace(u.FamilyName)) + string(sortSep) + strings.ToLower(strings.TrimSpace(u.GivenName))
+	return search, sort
 }
 
-// sortKey orders search results by family name, then given name.
-func sortKey(u domain.User) string {
-	return strings.ToLower(strings.TrimSpace(u.FamilyName)) + "\x1f" + strings.ToLower(strings.TrimSpace(u.GivenName))
-}
-
-// likeEscaper makes user input literal inside LIKE ... ESCAPE '\'.
-var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+// sortSep ends the family name in the sort key (and sorts below any
+// printable character, so "lee" comes before "leeds").
+const sortSep = '\x1f'
 
 const userCols = `id, title, given_name, family_name, email, photo, created_at`
 
@@ -37,7 +36,9 @@ func scanUser(row Row) (domain.User, error) {
 }
 
 func (q *Queries) PutUser(ctx context.Context, u domain.User) error {
-	_, err := q.w.Exec(ctx, `
+	search, sort := UserKeys(u)
+	write := func(tq *Queries) error {
+		_, err := tq.w.Exec(ctx, `
 		INSERT INTO users (id, title, given_name, family_name, email, photo, created_at, search_key, sort_key)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (id) DO UPDATE SET
@@ -45,8 +46,19 @@ func (q *Queries) PutUser(ctx context.Context, u domain.User) error {
 			family_name = excluded.family_name, email = excluded.email,
 			photo = excluded.photo, created_at = excluded.created_at,
 			search_key = excluded.search_key, sort_key = excluded.sort_key`,
-		string(u.ID), u.Title, u.GivenName, u.FamilyName, u.Email, blobArg(u.Photo),
-		q.timeArg(u.CreatedAt), searchKey(u), sortKey(u))
+			string(u.ID), u.Title, u.GivenName, u.FamilyName, u.Email, blobArg(u.Photo),
+			tq.timeArg(u.CreatedAt), search, sort)
+		if err != nil || q.d.PlaceUser == nil {
+			return err
+		}
+		return q.d.PlaceUser(ctx, tq.w, string(u.ID), sort)
+	}
+	var err error
+	if q.d.PlaceUser == nil {
+		err = write(q) // one statement: no transaction needed
+	} else {
+		err = q.inTx(ctx, write)
+	}
 	if err != nil {
 		return q.fail("put user", err)
 	}
@@ -59,74 +71,6 @@ func (q *Queries) GetUser(ctx context.Context, id domain.UserID) (domain.User, e
 		return domain.User{}, q.fail("get user", err)
 	}
 	return u, nil
-}
-
-// SearchUsers finds users by a 12-digit user ID (spaces or dashes allowed),
-// by the leading digits of one, or by part of a name. The input is only
-// ever bound as a parameter and LIKE wildcards in it are escaped.
-func (q *Queries) SearchUsers(ctx context.Context, query string, limit int) ([]domain.User, error) {
-	if limit <= 0 {
-		limit = DefaultSearchLimit
-	}
-	query = strings.Join(strings.Fields(query), " ")
-	if query == "" {
-		return nil, nil
-	}
-	var (
-		where string
-		arg   string
-	)
-	if id, err := domain.ParseUserID(query); err == nil {
-		where, arg = `id = $1`, string(id)
-	} else if digits, ok := digitsOnly(query); ok {
-		where, arg = `id LIKE $1 ESCAPE '\'`, digits+"%"
-	} else {
-		where, arg = `search_key LIKE $1 ESCAPE '\'`, "%"+likeEscaper.Replace(strings.ToLower(query))+"%"
-	}
-	out, err := q.users(ctx, `WHERE `+where+` ORDER BY sort_key, id LIMIT $2`, arg, limit)
-	if err != nil {
-		return nil, q.fail("search users", err)
-	}
-	return out, nil
-}
-
-// ListUsers returns up to limit users in name order.
-func (q *Queries) ListUsers(ctx context.Context, limit int) ([]domain.User, error) {
-	if limit <= 0 {
-		limit = DefaultSearchLimit
-	}
-	out, err := q.users(ctx, `ORDER BY sort_key, id LIMIT $1`, limit)
-	if err != nil {
-		return nil, q.fail("list users", err)
-	}
-	return out, nil
-}
-
-func (q *Queries) users(ctx context.Context, tail string, args ...any) ([]domain.User, error) {
-	var out []domain.User
-	err := each(ctx, q.r, func(rows Rows) error {
-		u, err := scanUser(rows)
-		if err == nil {
-			out = append(out, u)
-		}
-		return err
-	}, `SELECT `+userCols+` FROM users `+tail, args...)
-	return out, err
-}
-
-// digitsOnly strips the spaces and dashes people type inside an ID.
-func digitsOnly(s string) (string, bool) {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case r == '-' || unicode.IsSpace(r):
-		default:
-			return "", false
-		}
-	}
-	return b.String(), b.Len() > 0
 }
 
 func (q *Queries) AddPosition(ctx context.Context, p domain.Position) (domain.Position, error) {

@@ -119,7 +119,21 @@ func (d intDest) Scan(src any) error {
 	return nil
 }
 
+// nullBool scans a nullable boolean (PostgreSQL's boolean, SQLite's
+// 0 or 1); NULL is false.
+type nullBool struct{ b bool }
+
+func (d *nullBool) Scan(src any) error {
+	var n sql.NullBool
+	if err := n.Scan(src); err != nil {
+		return fmt.Errorf("scan boolean: %w", err)
+	}
+	d.b = n.Bool
+	return nil
+}
+
 var (
+	_ sql.Scanner = (*nullBool)(nil)
 	_ sql.Scanner = bytesDest{}
 	_ sql.Scanner = textDest{}
 	_ sql.Scanner = intDest{}
