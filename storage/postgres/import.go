@@ -267,26 +267,7 @@ func (t pgTx) cardClashes(ctx context.Context) error {
 		return sqlstore.ImportFail(ctx, "check cards", err, translate)
 	}
 	defer rows.Close()
-	var ip domain.ImportProblems
-	for rows.Next() {
-		var (
-			line          int
-			serial, owner string
-			total         int
-		)
-		if err := rows.Scan(&line, &serial, &owner, &total); err != nil {
-			return sqlstore.ImportFail(ctx, "check cards", err, translate)
-		}
-		ip.Problems = append(ip.Problems, sqlstore.CardClash(line, serial, owner))
-		ip.Total = total
-	}
-	if err := rows.Err(); err != nil {
-		return sqlstore.ImportFail(ctx, "check cards", err, translate)
-	}
-	if ip.Total > 0 {
-		return &ip
-	}
-	return nil
+	return sqlstore.CardClashes(ctx, rows, translate)
 }
 
 // copySource feeds the rows to COPY one at a time, so a million rows are

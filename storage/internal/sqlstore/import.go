@@ -52,9 +52,37 @@ func ImportFail(ctx context.Context, step string, err error, translate func(erro
 	return fmt.Errorf("import directory: %s: %w", step, err)
 }
 
-// CardClash is the problem of a row whose card the store holds for
-// another user.
-func CardClash(line int, serial, owner string) domain.RowProblem {
-	return domain.RowProblem{Line: line, Column: "card_serial",
-		Problem: fmt.Sprintf("card %s belongs to user %s in the store", serial, domain.UserID(owner))}
+// resultRows is what both drivers' query results offer (pgx.Rows and
+// *sql.Rows, whose Close differ).
+type resultRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// CardClashes reads the rows of a query for cards the store holds for
+// another user (line, serial, owner, total count) into the problems to
+// report: nil when there are none.
+func CardClashes(ctx context.Context, rows resultRows, translate func(error) error) error {
+	var ip domain.ImportProblems
+	for rows.Next() {
+		var (
+			line          int
+			serial, owner string
+			total         int
+		)
+		if err := rows.Scan(&line, &serial, &owner, &total); err != nil {
+			return ImportFail(ctx, "check cards", err, translate)
+		}
+		ip.Problems = append(ip.Problems, domain.RowProblem{Line: line, Column: "card_serial",
+			Problem: fmt.Sprintf("card %s belongs to user %s in the store", serial, domain.UserID(owner))})
+		ip.Total = total
+	}
+	if err := rows.Err(); err != nil {
+		return ImportFail(ctx, "check cards", err, translate)
+	}
+	if ip.Total > 0 {
+		return &ip
+	}
+	return nil
 }
