@@ -3,7 +3,6 @@ package tui_test
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"github.com/smartcard-service-centre/kiosk/internal/sstest"
 	"github.com/smartcard-service-centre/kiosk/tui"
 	"github.com/smartcard-service-centre/kiosk/tui/demo"
+	"github.com/smartcard-service-centre/kiosk/tui/tuitest"
 )
 
 // oneCardTray is a demo tray holding the locked, registered test person's
@@ -343,7 +343,7 @@ func (k *kiosk) answerInTurn(answers map[domain.QuestionID]string) {
 	for len(done) < 4 {
 		var q string
 		s := k.waitUntil("the next question or the end of the questions", func(s string) bool {
-			q = focusedQuestion(s, byText)
+			q = tuitest.FocusedQuestion(s, byText)
 			return !strings.Contains(s, "Security questions") || q != "" && !done[q]
 		})
 		if !strings.Contains(s, "Security questions") {
@@ -356,28 +356,6 @@ func (k *kiosk) answerInTurn(answers map[domain.QuestionID]string) {
 	if len(done) < 2 {
 		k.t.Fatalf("%d questions asked, want 2–4", len(done))
 	}
-}
-
-var focusedField = regexp.MustCompile(`┃[^┃]*┃`)
-
-// focusedQuestion is the question (one of texts) whose field has the
-// cursor: the one just above the field drawn with the thick border
-// (┃ on both sides).
-func focusedQuestion(s string, texts map[string]string) string {
-	lines := strings.Split(s, "\n")
-	for i, l := range lines {
-		if !focusedField.MatchString(l) {
-			continue
-		}
-		for j := i - 1; j >= max(0, i-3); j-- { // the nearest first
-			for text := range texts {
-				if strings.Contains(lines[j], text) {
-					return text
-				}
-			}
-		}
-	}
-	return ""
 }
 
 // column is where x starts on line, in cells; -1 if it is not there.

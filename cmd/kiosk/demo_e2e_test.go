@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smartcard-service-centre/kiosk/cardio/pcsctest"
+	"github.com/smartcard-service-centre/kiosk/tui/tuitest"
 )
 
 var inboxCodeRE = regexp.MustCompile(`│ Code: (\d{6}) `)
@@ -111,7 +112,7 @@ func (s *screen) answerInTurn(answers map[string]string) {
 			}
 			return
 		}
-		q := focusedQuestion(shown, answers)
+		q := tuitest.FocusedQuestion(shown, answers)
 		if q == "" || done[q] || len(done) == 4 {
 			time.Sleep(100 * time.Millisecond)
 			continue
@@ -121,26 +122,4 @@ func (s *screen) answerInTurn(answers map[string]string) {
 		s.keys("Enter")
 	}
 	s.t.Fatalf("the questions were not all answered; the screen shows:\n%s", s.capture())
-}
-
-var focusedField = regexp.MustCompile(`┃[^┃]*┃`)
-
-// focusedQuestion is the question (a key of texts) whose field has the
-// cursor: the one just above the field drawn with the thick border
-// (┃ on both sides).
-func focusedQuestion(shown string, texts map[string]string) string {
-	lines := strings.Split(shown, "\n")
-	for i, l := range lines {
-		if !focusedField.MatchString(l) {
-			continue
-		}
-		for j := i - 1; j >= max(0, i-3); j-- { // the nearest first
-			for text := range texts {
-				if strings.Contains(lines[j], text) {
-					return text
-				}
-			}
-		}
-	}
-	return ""
 }
