@@ -386,7 +386,8 @@ func TestDemoReadmeUnlockAt100x30(t *testing.T) {
 	tray := personTray(fx)
 	k := fx.startDemo(100, 30, demo.Options{Tray: tray, Mailbox: testMailbox{fx}}, func(o *tui.Options) { o.IdleTimeout = time.Hour })
 	s := k.waitFor("Insert your Smartcard", "Demo card tray", "Demo: the holder's email inbox", "All mail (no card in) · none yet",
-		"f1–f12 demo card in/out", "f10 hide demo panels", "alt+↑/↓ scroll inbox")
+		"f1–f12 demo card in/out", "f10 hide demo panels", "alt+↑/↓ scroll inbox",
+		"F1 Mr Test Person · locked", "F2 Ms Grace Hughes · unregistered") // the tray is read in the background
 	if got := headerWidth(s); got != 59 {
 		t.Fatalf("the kiosk's header reaches column %d, want 59 (a kiosk 60 wide beside the panels):\n%s", got, s)
 	}

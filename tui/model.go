@@ -74,6 +74,11 @@ type Model struct {
 	// blurred: whatever composes the kiosk covers its screen (see Blur).
 	blurred bool
 
+	// pinger asks the store whether it answers (the banner while it does
+	// not); idRetry identifies the card again while the store is away.
+	pinger  *common.Pinger
+	idRetry common.Retrier
+
 	onRun func() // NewProgram's: ties its context to the program's end
 }
 
@@ -91,8 +96,13 @@ func New(o Options) *Model {
 		Calls:   common.NewCalls(o.callTimeout),
 
 		DeliveryPoll: o.deliveryPoll,
+		RetryBase:    o.retryBase,
 	}
 	m := &Model{opts: o, c: c, compactTheme: c.Theme.Compact(), spinner: spinner.New(spinner.WithSpinner(spinner.Dot))}
+	m.pinger = &common.Pinger{C: c, Ctx: o.Context, Every: o.pingEvery, Away: o.pingAway}
+	if o.Service != nil {
+		m.pinger.Ping = o.Service.Ping
+	}
 	m.welcome = screens.NewWelcome(c)
 	m.screen = m.welcome
 	m.lastActivity = o.Now()
@@ -104,7 +114,7 @@ func (m *Model) Init() tea.Cmd {
 	if m.onRun != nil {
 		m.onRun()
 	}
-	return tea.Batch(tea.RequestBackgroundColor, m.subscribe(), m.tick())
+	return tea.Batch(tea.RequestBackgroundColor, m.subscribe(), m.tick(), m.pinger.Start())
 }
 
 // Update routes messages: global keys and reader events here, the rest to
@@ -155,6 +165,20 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 	case common.VisitMsg:
 		cmds = append(cmds, m.visitResult(msg))
+	case common.PingMsg:
+		back, cmd := m.pinger.Update(msg)
+		cmds = append(cmds, cmd)
+		if back {
+			cmds = append(cmds, m.storeBack())
+		}
+	case common.StoreAwayMsg:
+		cmds = append(cmds, m.pinger.Found(msg.Err))
+	case common.RetryMsg:
+		if m.visit != nil && m.idRetry.Due(msg) {
+			cmds = append(cmds, m.identifyAgain())
+		} else {
+			cmds = append(cmds, m.route(msg))
+		}
 	case screens.StartMsg:
 		if m.visit == nil && m.cardPresent {
 			cmds = append(cmds, m.beginVisit())
@@ -302,6 +326,7 @@ func (m *Model) beginVisit() tea.Cmd {
 	m.visits++
 	v := common.NewVisit(m.opts.Context, m.visits, m.c.Calls)
 	m.visit = v
+	m.idRetry.Stop()
 	m.welcome.Reason, m.welcome.CardLeft = "", false
 	m.countdown = 0
 	m.active()
@@ -312,17 +337,46 @@ func (m *Model) beginVisit() tea.Cmd {
 			return identifiedMsg{err: errors.New("kiosk is not configured")}
 		})
 	}
-	return v.Do(func(ctx context.Context) tea.Msg {
-		card, err := readers.Open(ctx, domain.ReaderHolder)
-		if err != nil {
-			return identifiedMsg{err: err}
+	return v.Do(identify(svc, readers, nil))
+}
+
+// identify opens the card in the reader (card nil) or takes the one
+// already open, and identifies it; the result carries the card only if
+// it opened it.
+func identify(svc *selfservice.Service, readers domain.CardReaders, card domain.Card) func(context.Context) tea.Msg {
+	return func(ctx context.Context) tea.Msg {
+		var opened domain.Card
+		if card == nil {
+			c, err := readers.Open(ctx, domain.ReaderHolder)
+			if err != nil {
+				return identifiedMsg{err: err}
+			}
+			card, opened = c, c
 		}
 		sess, err := svc.Identify(ctx, card)
 		if err != nil {
-			return identifiedMsg{card: card, err: err}
+			return identifiedMsg{card: opened, err: err}
 		}
-		return identifiedMsg{card: card, sess: sess, holder: svc.Holder(sess)}
-	})
+		return identifiedMsg{card: opened, sess: sess, holder: svc.Holder(sess)}
+	}
+}
+
+// identifyAgain identifies the visit's card again, the store having
+// been away: in the background, with the card already open, so nothing
+// is asked of the holder (no reinsert) and the idle timeout runs on.
+func (m *Model) identifyAgain() tea.Cmd {
+	v := m.visit
+	return m.idRetry.Try(v, identify(m.opts.Service, m.opts.Readers, v.Card), identifiedMsg{err: common.TryTimedOut()})
+}
+
+// storeBack follows the store answering again: a card waiting to be
+// identified is at once, and the screen carries on (or says it may).
+func (m *Model) storeBack() tea.Cmd {
+	var cmd tea.Cmd
+	if m.visit != nil && m.idRetry.Due(common.StoreBackMsg{}) {
+		cmd = m.identifyAgain()
+	}
+	return tea.Batch(cmd, m.route(common.StoreBackMsg{}))
 }
 
 // endVisit wipes the visit: its screens are dropped (and with them all
@@ -333,6 +387,7 @@ func (m *Model) endVisit(reason string) tea.Cmd {
 		cmd = m.visit.End()
 		m.visit = nil
 	}
+	m.idRetry.Stop()
 	m.countdown = 0
 	m.welcome.Reason = reason
 	m.welcome.CardLeft = m.cardPresent
@@ -397,7 +452,17 @@ func finished(s common.Screen) bool {
 
 func (m *Model) identified(id identifiedMsg) tea.Cmd {
 	v := m.visit
-	v.Card = id.card
+	if id.card != nil {
+		v.Card = id.card // a try again keeps the card it was given
+	}
+	if common.IsUnavailable(id.err) {
+		// Not the card's fault, nor the end of the visit: it stays in the
+		// reader, open, and is identified as soon as the store answers.
+		m.c.Log.Info("identify card: store unavailable, trying again", "err", id.err)
+		m.screen = screens.NewUnavailableCheck(m.c)
+		return m.idRetry.Wait(m.c, id.err)
+	}
+	m.idRetry.Done()
 	if id.err != nil {
 		if common.IsServiceFault(id.err) {
 			m.c.Log.Error("identify card", "err", id.err)
@@ -472,7 +537,8 @@ func (m *Model) tick() tea.Cmd {
 
 // idle runs the idle timeout: a countdown in its last 30 s, then the
 // visit ends as if the card had been pulled. A domain call in flight
-// holds it off.
+// holds it off (each is bounded by the call timeout); tries again while
+// the store is away do not, being no sign of life.
 func (m *Model) idle() tea.Cmd {
 	now := m.opts.Now()
 	if m.welcome.Reason != "" && now.After(m.reasonUntil) {

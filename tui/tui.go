@@ -59,6 +59,9 @@ type Options struct {
 	callTimeout  time.Duration // common.CallTimeout
 	readerRetry  time.Duration // readerRetry
 	deliveryPoll time.Duration // deliveryPoll
+	pingEvery    time.Duration // common.DefaultPingEvery
+	pingAway     time.Duration // common.DefaultPingAway
+	retryBase    time.Duration // common.DefaultRetryBase
 }
 
 // Validate reports options the kiosk cannot run without.

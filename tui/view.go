@@ -91,7 +91,7 @@ func (m *Model) header(title string) string {
 }
 
 func (m *Model) cardState() components.CardState {
-	s := components.CardState{ReaderDown: m.readerDown, Present: m.cardPresent}
+	s := components.CardState{ReaderDown: m.readerDown, StoreDown: m.c.StoreDown, Present: m.cardPresent}
 	if v := m.visit; v != nil {
 		s.Holder, s.Serial, s.Locked = v.Holder.Name, v.Holder.Serial, v.Holder.Blocked
 		if v.Busy() {

@@ -61,6 +61,13 @@ type Common struct {
 	// DeliveryPoll is how often a code screen asks how far the code's
 	// email has got, until it is sent or given up.
 	DeliveryPoll time.Duration
+	// StoreDown: the store (the service's records) cannot be reached,
+	// as the root's ping or a screen's call found; the status bar says
+	// so. The root clears it when the store answers again.
+	StoreDown bool
+	// RetryBase is the first wait before a call the store did not answer
+	// is tried again (0: DefaultRetryBase); see Backoff.
+	RetryBase time.Duration
 }
 
 // CodeValidity is how long an emailed code lasts, as the service is
@@ -242,17 +249,31 @@ func (m VisitMsg) Background() bool { return m.background }
 // Do runs f off the UI goroutine and delivers its result as a VisitMsg.
 // Call it only from Update (it counts calls in flight, which pause the
 // idle timeout and show the busy indicator).
-func (v *Visit) Do(f func(ctx context.Context) tea.Msg) tea.Cmd { return v.do(f, callPlain) }
+func (v *Visit) Do(f func(ctx context.Context) tea.Msg) tea.Cmd {
+	return v.do(v.ctx, f, callPlain, nil)
+}
 
 // DoCard is Do for a call that changes the card (unlock, change passcode,
 // renew): if the card is pulled meanwhile, the change may or may not have
 // been made, and the holder is told so.
-func (v *Visit) DoCard(f func(ctx context.Context) tea.Msg) tea.Cmd { return v.do(f, callCard) }
+func (v *Visit) DoCard(f func(ctx context.Context) tea.Msg) tea.Cmd {
+	return v.do(v.ctx, f, callCard, nil)
+}
 
 // Look is Do for a read the holder did not ask for (how far an email has
 // got): it shows no busy indicator and does not hold off the idle
 // timeout, which a screen that keeps looking would otherwise do for ever.
-func (v *Visit) Look(f func(ctx context.Context) tea.Msg) tea.Cmd { return v.do(f, callLook) }
+func (v *Visit) Look(f func(ctx context.Context) tea.Msg) tea.Cmd {
+	return v.do(v.ctx, f, callLook, nil)
+}
+
+// retry is Look for a Retrier's try, under ctx (a child of the visit's,
+// which the Retrier can cancel): like Look it is no sign of life and does
+// not hold off the idle timeout. The screen waits for every try, so one
+// that does not answer in time comes back as timedOut, not dropped.
+func (v *Visit) retry(ctx context.Context, f func(ctx context.Context) tea.Msg, timedOut tea.Msg) tea.Cmd {
+	return v.do(ctx, f, callLook, timedOut)
+}
 
 // callKind is what a call is to the visit.
 type callKind int
@@ -263,7 +284,9 @@ const (
 	callLook           // a read in the background
 )
 
-func (v *Visit) do(f func(ctx context.Context) tea.Msg, kind callKind) tea.Cmd {
+// do runs f under parent as a call of kind; timedOut, if not nil, is
+// what a call that does not answer in time delivers.
+func (v *Visit) do(parent context.Context, f func(ctx context.Context) tea.Msg, kind callKind, timedOut tea.Msg) tea.Cmd {
 	switch kind {
 	case callPlain:
 		v.inflight++
@@ -272,7 +295,7 @@ func (v *Visit) do(f func(ctx context.Context) tea.Msg, kind callKind) tea.Cmd {
 		v.cardInflight++
 	}
 	card, background := kind == callCard, kind == callLook
-	parent, id, calls, sess := v.ctx, v.ID, v.calls, v.Session
+	id, calls, sess := v.ID, v.calls, v.Session
 	return func() tea.Msg {
 		if !calls.begin(false) {
 			return nil // the kiosk is stopping
@@ -295,6 +318,10 @@ func (v *Visit) do(f func(ctx context.Context) tea.Msg, kind callKind) tea.Cmd {
 			select {
 			case out.Msg = <-res:
 			case <-t.C:
+				if timedOut != nil {
+					out.Msg = timedOut
+					return out
+				}
 				out.TimedOut = true
 				return out
 			}

@@ -117,9 +117,11 @@ func codeLimit(e *selfservice.CodeLimitError, codeValidity time.Duration) Explan
 }
 
 // Explain turns a domain outcome into words, quoting the service's
-// settings (how long a code lasts) as configured. Errors it does not know
-// are treated as the service being unavailable (the database or the mail
-// outbox), which is what they are; the caller logs the detail.
+// settings (how long a code lasts) as configured. The store being
+// unavailable (domain.ErrStoreUnavailable) is temporary and ends nothing;
+// errors it does not know are treated as the service failing (the
+// database or the mail outbox), which is what they are; the caller logs
+// the detail.
 func (c *Common) Explain(err error) Explanation { return explain(err, c.CodeValidity()) }
 
 // explain is Explain with codes lasting codeValidity.
@@ -172,6 +174,10 @@ func explain(err error, codeValidity time.Duration) Explanation {
 		}
 	case errors.Is(err, domain.ErrReaderUnavailable):
 		return ReaderServiceDown
+	// After the outcomes above, which may wrap it (a change made but not
+	// recorded): the store being away is a wait, not an end.
+	case errors.Is(err, domain.ErrStoreUnavailable):
+		return unavailable
 	case errors.Is(err, domain.ErrCardNotFound):
 		return Explanation{
 			Title: "Smartcard not recognised",

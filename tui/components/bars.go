@@ -15,6 +15,7 @@ import (
 // CardState is what the status bar says about the reader and the card.
 type CardState struct {
 	ReaderDown bool   // the reader (or the card service) cannot be used
+	StoreDown  bool   // the service's records cannot be reached
 	Present    bool   // a card is in the reader
 	Holder     string // the holder's name once the card is identified
 	Serial     domain.CardSerial
@@ -22,9 +23,19 @@ type CardState struct {
 	Busy       string // a spinner frame while the kiosk works, else ""
 }
 
-// StatusBar draws the card status line, width wide.
+// StoreDownText is the banner while the store cannot be reached.
+const StoreDownText = "Service temporarily unavailable — retrying…"
+
+// StoreDown draws the banner, for a status line of its own.
+func StoreDown(th *theme.Theme) string { return th.Error.Render("⚠ " + StoreDownText) }
+
+// StatusBar draws the card status line, width wide. The store being away
+// comes first: on one line, it is what must not be cut off.
 func StatusBar(th *theme.Theme, s CardState, width int) string {
 	var parts []string
+	if s.StoreDown {
+		parts = append(parts, StoreDown(th))
+	}
 	switch {
 	case s.ReaderDown:
 		parts = append(parts, th.Error.Render("⚠ Card reader not available"))

@@ -68,6 +68,10 @@ func explainLogin(err error) common.Explanation {
 		return fatal("Card reader not available", "The card reader service is not available at the moment.", "Try again in a few minutes; if it keeps happening, contact the IT Service Desk.")
 	case errors.Is(err, opsvc.ErrSessionEnded):
 		return fatal("Session ended", "Your session has ended.", "Remove your Smartcard and insert it again to log in.")
+	case errors.Is(err, domain.ErrStoreUnavailable):
+		// The screens that meet it wait (passcode) or try again (reading
+		// the card): these words are for any other.
+		return unavailableHand
 	}
 	return fatal("Service not available", "The Smartcard Service Centre cannot complete this at the moment.", "Remove your Smartcard and try again in a few minutes. If it keeps happening, contact the IT Service Desk.")
 }
@@ -142,9 +146,29 @@ func explain(err error) common.Explanation {
 		return common.Explanation{Title: "Please start again", What: "This step is not available now.", Next: "Go back and start again."}
 	case errors.Is(err, domain.ErrReaderUnavailable):
 		return common.Explanation{Title: "Card reader not available", What: "The card reader service is not available at the moment.", Next: "Try again in a few minutes; if it keeps happening, contact the IT Service Desk.", Fault: true}
+	// After the outcomes above, which may wrap it (a change made but not
+	// recorded): the store being away is a wait, not a failure.
+	case errors.Is(err, domain.ErrStoreUnavailable):
+		return unavailableHand
 	}
 	return common.Explanation{Title: "Service not available", What: "The Smartcard Service Centre cannot complete this at the moment.", Next: "Try again in a few minutes. If it keeps happening, contact the IT Service Desk.", Fault: true}
 }
+
+// The store being unavailable (domain.ErrStoreUnavailable), in the
+// operator's words: unavailableAuto on a screen that tries again by
+// itself, unavailableHand where the operator does (nothing is lost).
+var (
+	unavailableAuto = common.Explanation{
+		Title: "Temporarily unavailable",
+		What:  "The Smartcard Service Centre's records cannot be reached at the moment. Nothing you typed has been lost.",
+		Next:  "Please wait: this screen carries on by itself as soon as the service is back. Neither Smartcard needs to be removed.",
+	}
+	unavailableHand = common.Explanation{
+		Title: "Temporarily unavailable",
+		What:  "The Smartcard Service Centre's records cannot be reached at the moment.",
+		Next:  "Wait until the message at the bottom of the screen has gone, then try again. Neither Smartcard needs to be removed.",
+	}
+)
 
 func fatal(title, what, next string) common.Explanation {
 	return common.Explanation{Title: title, What: what, Next: next, Fatal: true}

@@ -41,6 +41,7 @@ type insertHolderScreen struct {
 	then    func(opsvc.HolderDetails) (common.Screen, tea.Cmd)
 	problem string
 	busy    bool
+	check   recheck
 }
 
 func newInsertHolder(s *session, then func(opsvc.HolderDetails) (common.Screen, tea.Cmd)) (common.Screen, tea.Cmd) {
@@ -56,6 +57,9 @@ func (h *insertHolderScreen) Init() tea.Cmd { return nil }
 
 func (h *insertHolderScreen) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 	s := h.s
+	if cmd, ok := h.check.due(s, msg); ok {
+		return h, cmd
+	}
 	switch msg := msg.(type) {
 	case holderInMsg:
 		if !h.busy {
@@ -64,9 +68,19 @@ func (h *insertHolderScreen) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 		}
 	case holderOutMsg:
 		h.problem = ""
+		if h.check.retry.Waiting() && !h.check.retry.Stop() {
+			h.busy = false // nothing in flight: ask for the card again
+		}
 	case identifiedMsg:
-		h.busy = false
 		cmd := s.adopt(msg.card, msg.err == nil)
+		if h.check.leaving {
+			h.check.leaving = false
+			return h, tea.Batch(cmd, h.back())
+		}
+		if wait, ok := h.check.away(s, msg); ok {
+			return h, tea.Batch(cmd, wait)
+		}
+		h.busy = false
 		if msg.err != nil {
 			logOutcome(s.c, "identify card holder", msg.err)
 			ex := explain(msg.err)
@@ -79,18 +93,32 @@ func (h *insertHolderScreen) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 		}
 		return newDetails(s, msg.d, ""), cmd
 	case tea.KeyPressMsg:
-		if !h.busy && key.Matches(msg, s.c.Keys.Back) {
-			h.busy = true
-			if h.then != nil {
-				return h, toDetails(s, "")
+		switch {
+		case !key.Matches(msg, s.c.Keys.Back):
+		case h.check.waiting():
+			if h.check.back() {
+				return h, h.back()
 			}
-			return h, backToDashboard(s)
+		case !h.busy:
+			return h, h.back()
 		}
 	}
 	return h, nil
 }
 
+// back leaves for where the screen came from.
+func (h *insertHolderScreen) back() tea.Cmd {
+	h.busy = true
+	if h.then != nil {
+		return toDetails(h.s, "")
+	}
+	return backToDashboard(h.s)
+}
+
 func (h *insertHolderScreen) View() common.Frame {
+	if h.check.waiting() {
+		return unavailableView(h.s.c)
+	}
 	th, w := h.s.c.Theme, h.s.c.ContentWidth()
 	var d common.Doc
 	if h.problem != "" {
@@ -127,6 +155,7 @@ type detailsScreen struct {
 	banner  string
 	problem string
 	busy    bool
+	check   recheck
 }
 
 func newDetails(s *session, d opsvc.HolderDetails, banner string) *detailsScreen {
@@ -143,6 +172,9 @@ func (x *detailsScreen) Init() tea.Cmd { return nil }
 
 func (x *detailsScreen) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 	s := x.s
+	if cmd, ok := x.check.due(s, msg); ok {
+		return x, cmd
+	}
 	switch msg := msg.(type) {
 	case holderInMsg:
 		if !x.busy {
@@ -151,9 +183,19 @@ func (x *detailsScreen) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 		}
 	case holderOutMsg:
 		x.d.CardIn = false
+		if x.check.retry.Waiting() && !x.check.retry.Stop() {
+			x.busy = false
+		}
 	case identifiedMsg:
-		x.busy = false
 		cmd := s.adopt(msg.card, msg.err == nil)
+		if x.check.leaving {
+			x.check.leaving = false
+			return x, tea.Batch(cmd, backToDashboard(s))
+		}
+		if wait, ok := x.check.away(s, msg); ok {
+			return x, tea.Batch(cmd, wait)
+		}
+		x.busy = false
 		if msg.err != nil {
 			logOutcome(s.c, "identify card holder", msg.err)
 			ex := explain(msg.err)
@@ -170,6 +212,12 @@ func (x *detailsScreen) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 		x.d = msg.d
 		return newServices(s, msg.d)
 	case tea.KeyPressMsg:
+		if x.check.waiting() && key.Matches(msg, s.c.Keys.Back) {
+			if x.check.back() {
+				return x, backToDashboard(s)
+			}
+			return x, nil
+		}
 		if x.busy {
 			return x, nil
 		}
@@ -217,6 +265,9 @@ func cardRow(c opsvc.CardDetails) []string {
 var CardTableHeader = []string{"Serial Number", "Type", "Issuance date", "Certificate expiry", "Cancellation date"}
 
 func (x *detailsScreen) View() common.Frame {
+	if x.check.waiting() {
+		return unavailableView(x.s.c)
+	}
 	th, w := x.s.c.Theme, x.s.c.Width
 	var doc common.Doc
 	if x.banner != "" {
@@ -313,6 +364,9 @@ func (x *detailsScreen) readerLine() string {
 
 func (x *detailsScreen) Help() []key.Binding {
 	k := x.s.c.Keys
+	if x.check.waiting() {
+		return []key.Binding{common.WithHelp(k.Back, "dashboard")}
+	}
 	return []key.Binding{common.WithHelp(k.Up, "select card"), common.WithHelp(k.Enter, "service"), common.WithHelp(k.Back, "dashboard")}
 }
 

@@ -74,18 +74,41 @@ func capital(b key.Binding) string {
 	return strings.ToUpper(n[:1]) + n[1:]
 }
 
-// checkingScreen shows while the operator's card is read.
-type checkingScreen struct{ c *common.Common }
+// checkingScreen shows while the operator's card is read; away: the
+// store did not answer, and the root reads it again as soon as it does.
+type checkingScreen struct {
+	c    *common.Common
+	away bool
+}
 
 func (s *checkingScreen) Init() tea.Cmd                           { return nil }
 func (s *checkingScreen) Update(tea.Msg) (common.Screen, tea.Cmd) { return s, nil }
 func (s *checkingScreen) View() common.Frame {
+	if s.away {
+		return unavailableFrame(s.c, "Keep your Smartcard in your reader: you will be asked for your passcode as soon as the service is back.")
+	}
 	var d common.Doc
 	d.Add(para(s.c.Theme.Text, s.c.ContentWidth(), "Checking your Smartcard. Please leave it in the reader."))
 	return d.Frame("Checking your Smartcard")
 }
 func (s *checkingScreen) Help() []key.Binding {
 	return []key.Binding{common.Hint("please wait", "checking your Smartcard")}
+}
+
+// unavailableFrame is a screen waiting for the store to answer, its call
+// tried again meanwhile; then (if set) says what carries on by itself.
+func unavailableFrame(c *common.Common, then string) common.Frame {
+	th, w := c.Theme, c.ContentWidth()
+	ex := unavailableAuto
+	var d common.Doc
+	d.Add(th.Notice.Width(w).Render(th.Strong.Render(ex.What)))
+	d.Gap()
+	d.Focus(para(th.Text, w, ex.Next))
+	if then != "" {
+		d.Gap()
+		d.Add(para(th.Muted, w, then))
+	}
+	return d.Frame(ex.Title)
 }
 
 // messageScreen explains an outcome. With next, Enter (or Esc) goes
@@ -145,6 +168,10 @@ type passcodeScreen struct {
 	field  components.Field
 	resume bool
 	busy   bool
+	// away: the log-in met the store unavailable once the card had
+	// checked the passcode. The passcode is never kept to be sent again
+	// by itself: the operator types it again once the store is back.
+	away bool
 }
 
 func newPasscode(s *session) (common.Screen, tea.Cmd) {
@@ -179,6 +206,10 @@ func (p *passcodeScreen) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 			p.field.Reset()
 			p.field.Feedback, p.field.Bad = ex.What+" "+ex.Next, true
 			return p, nil
+		case common.IsUnavailable(msg.err) && (msg.step == opsvc.StepPasscode || msg.step == opsvc.StepLocked):
+			logOutcome(s.c, "log in", msg.err)
+			p.away = true
+			return p, s.c.StoreAway(msg.err)
 		}
 		logOutcome(s.c, "log in", msg.err)
 		return newMessage(s, explainLogin(msg.err), nil), nil
@@ -191,7 +222,7 @@ func (p *passcodeScreen) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 				p.field.Feedback, p.field.Bad = "Type your passcode.", true
 				return p, nil
 			}
-			p.busy = true
+			p.busy, p.away = true, false
 			svc, sess, pin, resume := s.svc, s.sess, p.field.Value(), p.resume
 			p.field.Reset()
 			return p, s.v.Do(func(ctx context.Context) tea.Msg {
@@ -225,9 +256,23 @@ func (p *passcodeScreen) View() common.Frame {
 	} else {
 		d.Add(para(th.Text, w, "Enter your Smartcard passcode and press "+capital(p.s.c.Keys.Enter)+"."))
 	}
+	if p.away {
+		d.Gap()
+		d.Add(th.Notice.Width(w).Render(passcodeAwayNote(p.s.c)))
+	}
 	d.Gap()
 	d.Focus(p.field.View(th, w))
 	return d.Frame(title)
+}
+
+// passcodeAwayNote is what the passcode screen says after the log-in met
+// the store away: while it is away, to wait; once back, to type again.
+func passcodeAwayNote(c *common.Common) string {
+	if c.StoreDown {
+		return c.Theme.Error.Render("Temporarily unavailable: the Smartcard Service Centre's records cannot be reached at the moment. " +
+			"Keep your Smartcard in your reader. When the message at the bottom of the screen has gone, type your passcode again and press " + capital(c.Keys.Enter) + ".")
+	}
+	return c.Theme.Success.Render("The Smartcard Service Centre is available again: type your passcode again and press " + capital(c.Keys.Enter) + ".")
 }
 
 func (p *passcodeScreen) Help() []key.Binding {

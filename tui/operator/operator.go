@@ -49,7 +49,11 @@ type Options struct {
 	// nil: context.Background().
 	Context context.Context
 
-	callTimeout time.Duration // tests: common.CallTimeout when 0
+	// Shorter timings for tests (see export_test.go); 0: the defaults.
+	callTimeout time.Duration // common.CallTimeout
+	pingEvery   time.Duration // common.DefaultPingEvery
+	pingAway    time.Duration // common.DefaultPingAway
+	retryBase   time.Duration // common.DefaultRetryBase
 }
 
 // Validate reports options the terminal cannot run without.
@@ -124,6 +128,11 @@ type Model struct {
 	spinning     bool
 	blurred      bool
 
+	// pinger asks the store whether it answers (the banner while it does
+	// not); beginRetry reads the operator's card again while it is away.
+	pinger     *common.Pinger
+	beginRetry common.Retrier
+
 	onRun func()
 }
 
@@ -133,12 +142,17 @@ var _ tea.Model = (*Model)(nil)
 func New(o Options) *Model {
 	o = o.withDefaults()
 	c := &common.Common{
-		Theme: theme.New(true),
-		Keys:  common.DefaultKeyMap(),
-		Log:   o.Log,
-		Calls: common.NewCalls(o.callTimeout),
+		Theme:     theme.New(true),
+		Keys:      common.DefaultKeyMap(),
+		Log:       o.Log,
+		Calls:     common.NewCalls(o.callTimeout),
+		RetryBase: o.retryBase,
 	}
 	m := &Model{opts: o, c: c, spinner: spinner.New(spinner.WithSpinner(spinner.Dot))}
+	m.pinger = &common.Pinger{C: c, Ctx: o.Context, Every: o.pingEvery, Away: o.pingAway}
+	if o.Service != nil {
+		m.pinger.Ping = o.Service.Ping
+	}
 	m.insert = &insertScreen{c: c}
 	m.screen = m.insert
 	m.lastActivity = o.Now()
@@ -150,7 +164,7 @@ func (m *Model) Init() tea.Cmd {
 	if m.onRun != nil {
 		m.onRun()
 	}
-	return tea.Batch(tea.RequestBackgroundColor, m.subscribe(), m.tick())
+	return tea.Batch(tea.RequestBackgroundColor, m.subscribe(), m.tick(), m.pinger.Start())
 }
 
 // Update routes messages: global keys and reader events here, the rest to
@@ -200,6 +214,20 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 	case common.VisitMsg:
 		cmds = append(cmds, m.result(msg))
+	case common.PingMsg:
+		back, cmd := m.pinger.Update(msg)
+		cmds = append(cmds, cmd)
+		if back {
+			cmds = append(cmds, m.storeBack())
+		}
+	case common.StoreAwayMsg:
+		cmds = append(cmds, m.pinger.Found(msg.Err))
+	case common.RetryMsg:
+		if m.s != nil && m.beginRetry.Due(msg) {
+			cmds = append(cmds, m.beginAgain())
+		} else {
+			cmds = append(cmds, m.route(msg))
+		}
 	case loginAgainMsg:
 		if m.s == nil && m.opIn {
 			cmds = append(cmds, m.begin())
@@ -353,6 +381,7 @@ func (m *Model) begin() tea.Cmd {
 	s := &session{c: m.c, svc: m.opts.Service, readers: m.opts.Readers, photo: &m.photoMode, holderIn: m.holderIn}
 	s.v = common.NewVisit(m.opts.Context, m.logins, m.c.Calls)
 	m.s = s
+	m.beginRetry.Stop()
 	m.insert.reason, m.insert.cardLeft = "", false
 	m.lastActivity = m.opts.Now()
 	m.screen = &checkingScreen{c: m.c}
@@ -360,14 +389,42 @@ func (m *Model) begin() tea.Cmd {
 	if svc == nil || readers == nil {
 		return s.v.Do(func(context.Context) tea.Msg { return begunMsg{err: errors.New("operator terminal is not configured")} })
 	}
-	return s.v.Do(func(ctx context.Context) tea.Msg {
-		card, err := readers.Open(ctx, domain.ReaderOperator)
-		if err != nil {
-			return begunMsg{err: err}
+	return s.v.Do(beginWith(svc, readers, nil))
+}
+
+// beginWith opens the operator's card (card nil) or takes the one already
+// open, and starts a session with it; the result carries the card only
+// if it opened it.
+func beginWith(svc *opsvc.Service, readers domain.CardReaders, card domain.Card) func(context.Context) tea.Msg {
+	return func(ctx context.Context) tea.Msg {
+		var opened domain.Card
+		if card == nil {
+			c, err := readers.Open(ctx, domain.ReaderOperator)
+			if err != nil {
+				return begunMsg{err: err}
+			}
+			card, opened = c, c
 		}
 		sess, err := svc.Begin(ctx, card)
-		return begunMsg{card: card, sess: sess, err: err}
-	})
+		return begunMsg{card: opened, sess: sess, err: err}
+	}
+}
+
+// beginAgain reads the operator's card again, the store having been
+// away: in the background, with the card already open.
+func (m *Model) beginAgain() tea.Cmd {
+	s := m.s
+	return m.beginRetry.Try(s.v, beginWith(s.svc, s.readers, s.v.Card), begunMsg{err: common.TryTimedOut()})
+}
+
+// storeBack follows the store answering again: a log-in waiting for it
+// goes on at once, and the screen carries on (or says it may).
+func (m *Model) storeBack() tea.Cmd {
+	var cmd tea.Cmd
+	if m.s != nil && m.beginRetry.Due(common.StoreBackMsg{}) {
+		cmd = m.beginAgain()
+	}
+	return tea.Batch(cmd, m.route(common.StoreBackMsg{}))
 }
 
 // endLogin wipes the log-in: its screens (and all that was typed) go,
@@ -376,6 +433,7 @@ func (m *Model) begin() tea.Cmd {
 func (m *Model) endLogin(reason string) tea.Cmd {
 	s := m.s
 	m.s = nil
+	m.beginRetry.Stop()
 	m.insert.reason = reason
 	m.insert.cardLeft = m.opIn
 	m.screen = m.insert
@@ -404,7 +462,16 @@ func (m *Model) result(msg common.VisitMsg) tea.Cmd {
 	}
 	switch r := msg.Msg.(type) {
 	case begunMsg:
-		s.v.Card = r.card
+		if r.card != nil {
+			s.v.Card = r.card // a try again keeps the card it was given
+		}
+		if common.IsUnavailable(r.err) {
+			// The card stays in the reader, open: the log-in goes on as
+			// soon as the store answers.
+			logOutcome(m.c, "begin operator session", r.err)
+			return tea.Batch(m.show(&checkingScreen{c: m.c, away: true}, nil), m.beginRetry.Wait(m.c, r.err))
+		}
+		m.beginRetry.Done()
 		if r.err != nil {
 			logOutcome(m.c, "begin operator session", r.err)
 			return m.show(newMessage(s, explainLogin(r.err), nil), nil)
@@ -459,6 +526,8 @@ func (m *Model) logout() tea.Cmd {
 }
 
 // idle locks a logged-in session left idle for the service's IdleLock.
+// Tries again while the store is away are no sign of life: they run in
+// the background and do not hold it off.
 func (m *Model) idle() tea.Cmd {
 	s := m.s
 	if s == nil || !s.loggedIn || s.locked || s.v.Busy() {

@@ -262,6 +262,30 @@ type searchScreen struct {
 	inList  bool
 	problem string
 	busy    bool
+	// call is the search (or opening) under way, timedOut what a try of
+	// it that does not answer in time gives; retry tries it again while
+	// the store is away (both only read, and audit what they read).
+	// leaving: Esc was pressed with a try in flight, which is waited for.
+	call     func(context.Context) tea.Msg
+	timedOut tea.Msg
+	retry    common.Retrier
+	leaving  bool
+}
+
+// run makes call the search's call under way and runs it.
+func (x *searchScreen) run(call func(context.Context) tea.Msg, timedOut tea.Msg) tea.Cmd {
+	x.busy, x.call, x.timedOut = true, call, timedOut
+	return x.s.v.Do(call)
+}
+
+// away takes a result's error: the store away means try again later.
+func (x *searchScreen) away(what string, err error) (tea.Cmd, bool) {
+	if !common.IsUnavailable(err) {
+		x.retry.Done()
+		return nil, false
+	}
+	logOutcome(x.s.c, what, err)
+	return x.retry.Wait(x.s.c, err), true
 }
 
 func newSearch(s *session) (common.Screen, tea.Cmd) {
@@ -273,8 +297,22 @@ func (x *searchScreen) Init() tea.Cmd { return nil }
 
 func (x *searchScreen) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 	s, k := x.s, x.s.c.Keys
+	if x.retry.Due(msg) {
+		return x, x.retry.Try(s.v, x.call, x.timedOut)
+	}
+	switch msg.(type) {
+	case foundMsg, openedMsg:
+		if x.leaving {
+			// Given up: the search stays typed, to change or send again.
+			x.leaving, x.busy = false, false
+			return x, nil
+		}
+	}
 	switch msg := msg.(type) {
 	case foundMsg:
+		if wait, ok := x.away("search users", msg.err); ok {
+			return x, wait
+		}
 		x.busy = false
 		if msg.err != nil {
 			logOutcome(s.c, "search users", msg.err)
@@ -296,6 +334,9 @@ func (x *searchScreen) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 		x.field.Blur()
 		return x, nil
 	case openedMsg:
+		if wait, ok := x.away("open user", msg.err); ok {
+			return x, wait
+		}
 		x.busy = false
 		if msg.err != nil {
 			logOutcome(s.c, "open user", msg.err)
@@ -305,6 +346,15 @@ func (x *searchScreen) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 		}
 		return newDetails(s, msg.d, ""), nil
 	case tea.KeyPressMsg:
+		if (x.retry.Waiting() || x.leaving) && key.Matches(msg, k.Back) {
+			// Stop trying; the search stays typed.
+			if x.retry.Stop() {
+				x.leaving = true
+			} else {
+				x.busy = false
+			}
+			return x, nil
+		}
 		if x.busy {
 			return x, nil
 		}
@@ -321,12 +371,11 @@ func (x *searchScreen) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 			if chosen < 0 {
 				return x, nil
 			}
-			x.busy = true
 			svc, sess, id := s.svc, s.sess, x.users[chosen].UserID
-			return x, s.v.Do(func(ctx context.Context) tea.Msg {
+			return x, x.run(func(ctx context.Context) tea.Msg {
 				d, err := svc.OpenUser(ctx, sess, id)
 				return openedMsg{d, err}
-			})
+			}, openedMsg{err: common.TryTimedOut()})
 		case key.Matches(msg, k.Enter):
 			q := strings.TrimSpace(x.field.Value())
 			if q == "" {
@@ -336,12 +385,11 @@ func (x *searchScreen) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 			if id, err := domain.ParseUserID(q); err == nil {
 				q = string(id)
 			}
-			x.busy = true
 			svc, sess := s.svc, s.sess
-			return x, s.v.Do(func(ctx context.Context) tea.Msg {
+			return x, x.run(func(ctx context.Context) tea.Msg {
 				us, err := svc.FindUsers(ctx, sess, q)
 				return foundMsg{us, err}
-			})
+			}, foundMsg{err: common.TryTimedOut()})
 		}
 	}
 	if x.inList || x.busy {
@@ -357,6 +405,12 @@ func (x *searchScreen) View() common.Frame {
 	var doc common.Doc
 	doc.Add(para(th.Text, w, "Type the 12-digit number on the front of the user's Smartcard, or their name, and press "+capital(x.s.c.Keys.Enter)+"."))
 	doc.Gap()
+	if x.retry.Waiting() || x.leaving {
+		// Above the search, which stays as typed.
+		ex := unavailableAuto
+		doc.Add(th.Notice.Width(w).Render(th.Strong.Render(ex.Title+": "+ex.What) + "\n" + ex.Next))
+		doc.Gap()
+	}
 	if x.inList {
 		doc.Add(x.field.View(th, w))
 	} else {
@@ -376,6 +430,9 @@ func (x *searchScreen) View() common.Frame {
 
 func (x *searchScreen) Help() []key.Binding {
 	k := x.s.c.Keys
+	if x.retry.Waiting() {
+		return []key.Binding{common.WithHelp(k.Back, "stop waiting")}
+	}
 	if x.inList {
 		return []key.Binding{k.Up, common.WithHelp(k.Enter, "open"), common.WithHelp(k.Back, "search again")}
 	}

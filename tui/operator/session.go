@@ -106,14 +106,64 @@ type identifiedMsg struct {
 }
 
 // identify opens the card in the holder's reader and identifies it.
-func (s *session) identify() tea.Cmd {
+func (s *session) identify() tea.Cmd { return s.v.Do(s.identifyCall()) }
+
+func (s *session) identifyCall() func(context.Context) tea.Msg {
 	svc, sess, readers := s.svc, s.sess, s.readers
-	return s.v.Do(func(ctx context.Context) tea.Msg {
+	return func(ctx context.Context) tea.Msg {
 		card, err := readers.Open(ctx, domain.ReaderHolder)
 		if err != nil {
 			return identifiedMsg{err: err}
 		}
 		d, err := svc.IdentifyHolder(ctx, sess, card)
 		return identifiedMsg{card: card, d: d, err: err}
-	})
+	}
+}
+
+// recheck identifies the card holder's card again while the store is
+// away (see common.Retrier): IdentifyHolder reads, and settles from the
+// card what it would settle the first time, so a second call does no
+// more than the first. A screen that identifies keeps one.
+type recheck struct {
+	retry common.Retrier
+	// leaving: Back was pressed with a try in flight, whose result is
+	// waited for before the screen goes back (it may change the session).
+	leaving bool
+}
+
+// due starts a try if msg makes one due.
+func (r *recheck) due(s *session, msg tea.Msg) (tea.Cmd, bool) {
+	if !r.retry.Due(msg) {
+		return nil, false
+	}
+	return r.retry.Try(s.v, s.identifyCall(), identifiedMsg{err: common.TryTimedOut()}), true
+}
+
+// away takes an identification's result: while the store is away and the
+// card still in, it waits to try again (ok); otherwise it is done.
+func (r *recheck) away(s *session, msg identifiedMsg) (tea.Cmd, bool) {
+	if common.IsUnavailable(msg.err) && s.holderIn && !r.leaving {
+		logOutcome(s.c, "identify card holder", msg.err)
+		return r.retry.Wait(s.c, msg.err), true
+	}
+	r.retry.Done()
+	return nil, false
+}
+
+// back follows Back while waiting: now reports whether the screen may go
+// back at once; if not, it goes once the try in flight comes back.
+func (r *recheck) back() (now bool) {
+	if r.retry.Stop() {
+		r.leaving = true
+		return false
+	}
+	return true
+}
+
+// waiting reports whether the identification is being tried again.
+func (r *recheck) waiting() bool { return r.retry.Waiting() || r.leaving }
+
+// unavailableView is an identifying screen while the store is away.
+func unavailableView(c *common.Common) common.Frame {
+	return unavailableFrame(c, "The card holder's Smartcard will then be read: keep both Smartcards in their readers.")
 }

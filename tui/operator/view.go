@@ -85,8 +85,19 @@ func HeaderText(name, role string, change bool) string {
 	return strings.Join(append(parts, "Logout"), " | ")
 }
 
-// status says what is in each reader.
+// status is the status line: the store's banner while it is away, then
+// what is in each reader.
 func (m *Model) status() string {
+	line := m.readers()
+	if m.c.StoreDown {
+		// First: on one line, it is what must not be cut off.
+		line = components.StoreDown(m.c.Theme) + " · " + line
+	}
+	return line
+}
+
+// readers says what is in each reader, or that they cannot be used.
+func (m *Model) readers() string {
 	if m.down {
 		return "⚠ Card readers not available"
 	}

@@ -71,6 +71,12 @@ type Code struct {
 	// noMore: the domain has said no more codes can be sent for now
 	// (while the latest one still works), so the button is not offered.
 	noMore bool
+	// away: the last call met the store unavailable. Neither checking a
+	// code (it counts tries) nor sending one (it counts codes) is
+	// repeated by itself; the code stays typed and the holder sends again
+	// with awayKey.
+	away    bool
+	awayKey key.Binding
 }
 
 // ResendLabel names the button that emails a new code.
@@ -159,6 +165,10 @@ func (s *Code) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 			if errors.As(msg.err, &lim) {
 				return s.limited(lim)
 			}
+			if common.IsUnavailable(msg.err) && !s.v.Ended {
+				s.away, s.awayKey, s.info, s.problem = true, s.c.Keys.Resend, "", ""
+				return s, s.c.StoreAway(msg.err)
+			}
 			ex := s.c.Explain(msg.err)
 			s.problem, s.info = ex.What+" "+ex.Next, ""
 			return s, nil
@@ -212,7 +222,7 @@ func (s *Code) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 
 // resend asks the domain for a new code (the button or its key).
 func (s *Code) resend() tea.Cmd {
-	s.busy = true
+	s.busy, s.away = true, false
 	s.field.Reset()
 	svc, sess := s.c.Service, s.v.Session
 	return s.v.Do(func(ctx context.Context) tea.Msg {
@@ -246,7 +256,7 @@ func (s *Code) limited(lim *selfservice.CodeLimitError) (common.Screen, tea.Cmd)
 }
 
 func (s *Code) submit() tea.Cmd {
-	s.busy, s.problem, s.info = true, "", ""
+	s.busy, s.problem, s.info, s.away = true, "", "", false
 	code := s.field.Value()
 	svc, sess, purpose := s.c.Service, s.v.Session, s.purpose
 	return s.v.Do(func(ctx context.Context) tea.Msg {
@@ -294,6 +304,11 @@ func (s *Code) checked(msg codeCheckedMsg) (common.Screen, tea.Cmd) {
 	logFault(s.c, "check code", msg.err)
 	if s.v.Ended {
 		return ended(s.c, msg.err), nil
+	}
+	if common.IsUnavailable(msg.err) {
+		// As below, and the banner says when the store is back.
+		s.away, s.awayKey = true, s.c.Keys.Enter
+		return s, s.c.StoreAway(msg.err)
 	}
 	if common.IsServiceFault(msg.err) {
 		// The service did not answer: the session is still at this step
@@ -367,7 +382,11 @@ func (s *Code) View() common.Frame {
 		d.Gap()
 		d.Add(para(th.Success, w, s.info))
 	}
-	if s.problem != "" {
+	switch {
+	case s.away:
+		d.Gap()
+		d.Add(awayNote(s.c, s.awayKey))
+	case s.problem != "":
 		d.Gap()
 		d.Add(th.Notice.Width(w).Render(th.Error.Render(s.problem)))
 	}

@@ -21,6 +21,9 @@ type ChangePasscode struct {
 	v      *common.Visit
 	fields components.PasscodeFields
 	busy   bool
+	// away: the change met the store unavailable before the card was
+	// touched; a card write is sent again only by the holder (Enter).
+	away bool
 }
 
 // NewChangePasscode returns the change passcode screen.
@@ -54,6 +57,11 @@ func (s *ChangePasscode) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 			return interrupted(s.c, s.v), nil
 		case s.v.Ended:
 			return ended(s.c, msg.err), nil
+		case common.IsUnavailable(msg.err):
+			// The domain changes the card only once its intent is in the
+			// store (and records a change made later from its spool).
+			s.away = true
+			return s, s.c.StoreAway(msg.err)
 		}
 		return NewNotice(s.c, msg.err, "back to My Profile", backProfile(s.c, s.v)), nil
 	case tea.KeyPressMsg:
@@ -72,7 +80,7 @@ func (s *ChangePasscode) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 	if !submitted || !s.fields.Ready() {
 		return s, cmd
 	}
-	s.busy = true
+	s.busy, s.away = true, false
 	svc, sess, card := s.c.Service, s.v.Session, s.v.Card
 	cur, next, confirm := s.fields.Current(), s.fields.New(), s.fields.Confirm()
 	return s, s.v.DoCard(func(ctx context.Context) tea.Msg {
@@ -86,6 +94,10 @@ func (s *ChangePasscode) View() common.Frame {
 	d.Add(para(th.Text, w, "Enter your current passcode, then the new passcode twice, and press the Confirm button."))
 	d.Gap()
 	d.Add(para(th.Text, w, s.c.Service.PasscodePolicy().Describe()))
+	if s.away {
+		d.Gap()
+		d.Add(awayNote(s.c, s.c.Keys.Enter))
+	}
 	d.Gap()
 	s.fields.View(&d, th, w)
 	d.Gap()
@@ -116,6 +128,9 @@ type Renew struct {
 	v       *common.Visit
 	checked bool
 	busy    bool
+	// away: the renewal met the store unavailable before the card was
+	// touched; a card write is started again only by the holder (Enter).
+	away bool
 }
 
 // NewRenew returns the renewal screen; it asks the domain first.
@@ -158,7 +173,7 @@ func (s *Renew) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 		case key.Matches(msg, s.c.Keys.Back):
 			return NewProfile(s.c, s.v, "")
 		case key.Matches(msg, s.c.Keys.Enter) && s.checked:
-			s.busy = true
+			s.busy, s.away = true, false
 			svc, sess, card := s.c.Service, s.v.Session, s.v.Card
 			return s, s.v.DoCard(func(ctx context.Context) tea.Msg {
 				err := svc.Renew(ctx, sess, card)
@@ -190,6 +205,11 @@ func (s *Renew) failed(err error) (common.Screen, tea.Cmd) {
 	if s.v.Ended {
 		return ended(s.c, err), nil
 	}
+	if common.IsUnavailable(err) {
+		// After the outcomes above, which say the card was changed.
+		s.away = true
+		return s, s.c.StoreAway(err)
+	}
 	return NewNotice(s.c, err, "back to My Profile", backProfile(s.c, s.v)), nil
 }
 
@@ -203,6 +223,10 @@ func (s *Renew) View() common.Frame {
 	d.Add(para(th.Text, w, "Your Smartcard's certificates expire on "+date(s.v.Holder.CertExpiry)+". Renewing gives your Smartcard new certificates, valid for 2 years."))
 	d.Gap()
 	d.Add(para(th.Strong, w, "Keep your Smartcard in the reader until renewal is complete. It takes a few moments."))
+	if s.away {
+		d.Gap()
+		d.Add(awayNote(s.c, s.c.Keys.Enter))
+	}
 	d.Gap()
 	if s.busy {
 		d.Focus(para(th.Text, w, "Renewing your certificates…"))

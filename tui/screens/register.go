@@ -496,6 +496,9 @@ type RegisterReview struct {
 	cursor   int
 	revealed bool
 	busy     bool
+	// away: sending met the store unavailable; a code may or may not
+	// have been stored, so it is sent again only by the holder (Enter).
+	away bool
 }
 
 func newRegisterReview(c *common.Common, v *common.Visit, email *RegisterEmail, addr string) *RegisterReview {
@@ -530,6 +533,10 @@ func (s *RegisterReview) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 		if s.v.Ended {
 			return ended(s.c, msg.err), nil
 		}
+		if common.IsUnavailable(msg.err) {
+			s.away = true
+			return s, s.c.StoreAway(msg.err)
+		}
 		return NewNotice(s.c, msg.err, "back to My Profile", backProfile(s.c, s.v)), nil
 	case tea.KeyPressMsg:
 		if s.busy {
@@ -552,7 +559,7 @@ func (s *RegisterReview) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 			case !s.onSend():
 				return s.email.answers.change(s.cursor)
 			}
-			s.busy = true
+			s.busy, s.away = true, false
 			svc, sess, qas, addr := s.c.Service, s.v.Session, s.qas, s.addr
 			return s, s.v.Do(func(ctx context.Context) tea.Msg {
 				masked, err := svc.StartRegistration(ctx, sess, qas, addr)
@@ -593,6 +600,10 @@ func (s *RegisterReview) View() common.Frame {
 		row(i, fmt.Sprintf("%d. %s", i+1, text), s.shown(qa.Answer))
 	}
 	row(len(s.qas), "Email address", clean(s.addr))
+	if s.away {
+		d.Gap()
+		d.Add(awayNote(s.c, s.c.Keys.Enter))
+	}
 	d.Gap()
 	if s.onSend() {
 		d.Focus(components.Button(th, "Send code", !s.busy))

@@ -52,6 +52,21 @@ type UnlockIntro struct {
 	c    *common.Common
 	v    *common.Visit
 	busy bool
+	// retry starts the unlock again while the store is away: StartUnlock
+	// only reads, and its draw of questions stands until answered, so a
+	// second call gives the same questions. leaving: Esc was pressed with
+	// a try in flight, which is waited for before going back.
+	retry   common.Retrier
+	leaving bool
+}
+
+// start is the call that starts the unlock.
+func (s *UnlockIntro) start() func(context.Context) tea.Msg {
+	svc, sess := s.c.Service, s.v.Session
+	return func(ctx context.Context) tea.Msg {
+		qs, err := svc.StartUnlock(ctx, sess)
+		return unlockStartedMsg{qs, err}
+	}
 }
 
 // NewUnlockIntro returns the Smartcard Unlock start screen.
@@ -62,21 +77,38 @@ func NewUnlockIntro(c *common.Common, v *common.Visit) (common.Screen, tea.Cmd) 
 func (s *UnlockIntro) Init() tea.Cmd { return nil }
 
 func (s *UnlockIntro) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
+	if s.retry.Due(msg) {
+		return s, s.retry.Try(s.v, s.start(), unlockStartedMsg{err: common.TryTimedOut()})
+	}
 	switch msg := msg.(type) {
 	case tea.KeyPressMsg:
 		switch {
+		case s.retry.Waiting() && key.Matches(msg, s.c.Keys.Back):
+			if s.retry.Stop() {
+				s.leaving = true
+				return s, nil
+			}
+			return NewHome(s.c, s.v)
 		case s.busy:
 		case key.Matches(msg, s.c.Keys.Enter):
 			s.busy = true
-			svc, sess := s.c.Service, s.v.Session
-			return s, s.v.Do(func(ctx context.Context) tea.Msg {
-				qs, err := svc.StartUnlock(ctx, sess)
-				return unlockStartedMsg{qs, err}
-			})
+			return s, s.v.Do(s.start())
 		case key.Matches(msg, s.c.Keys.Back):
 			return NewHome(s.c, s.v)
 		}
+	case abandonedMsg:
+		return msg.next()
 	case unlockStartedMsg:
+		if s.leaving {
+			// The try given up may have drawn the questions: leave the
+			// unlock before the menu, as Back from the questions does.
+			return s, abandon(s.c, s.v, backHome(s.c, s.v))
+		}
+		if common.IsUnavailable(msg.err) {
+			logFault(s.c, "start unlock", msg.err)
+			return s, s.retry.Wait(s.c, msg.err)
+		}
+		s.retry.Done()
 		s.busy = false
 		if msg.err != nil {
 			logFault(s.c, "start unlock", msg.err)
@@ -96,6 +128,9 @@ func (s *UnlockIntro) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 }
 
 func (s *UnlockIntro) View() common.Frame {
+	if s.retry.Waiting() || s.leaving {
+		return unavailableFrame(s.c, "Smartcard Unlock will then start: keep your Smartcard in the reader.")
+	}
 	th, w := s.c.Theme, s.c.ContentWidth()
 	var d common.Doc
 	d.Add(para(th.Text, w, "Here you can unlock your Smartcard and set a new passcode. You need to have registered for the Smartcard Unlock Service to be able to do this."))
@@ -116,6 +151,9 @@ func (s *UnlockIntro) View() common.Frame {
 }
 
 func (s *UnlockIntro) Help() []key.Binding {
+	if s.retry.Waiting() {
+		return []key.Binding{s.c.Keys.Back}
+	}
 	return []key.Binding{common.WithHelp(s.c.Keys.Enter, "start"), s.c.Keys.Back}
 }
 
@@ -127,6 +165,11 @@ type Questions struct {
 	form      components.QuestionForm
 	problem   string
 	busy      bool
+	// away: the answers met the store unavailable. They are not sent
+	// again by themselves: the domain may have counted a failed attempt
+	// before the store went (RecordFailedAttempt's commit), and a second
+	// one must be the holder's choice. They stay typed; Enter sends them.
+	away bool
 }
 
 // NewQuestions returns the security questions screen.
@@ -153,6 +196,10 @@ func (s *Questions) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 			ex := s.c.Explain(msg.err)
 			s.problem = ex.What + " " + ex.Next
 			return s, s.form.Reset()
+		case common.IsUnavailable(msg.err) && msg.step == selfservice.StepQuestions && !s.v.Ended:
+			logFault(s.c, "answer questions", msg.err)
+			s.away = true
+			return s, s.c.StoreAway(msg.err)
 		case s.v.Ended:
 			// Locked out, or the registration has gone.
 			logFault(s.c, "answer questions", msg.err)
@@ -197,7 +244,7 @@ func (s *Questions) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 			return s, s.form.FocusField(i)
 		}
 	}
-	s.busy, s.problem = true, ""
+	s.busy, s.problem, s.away = true, "", false
 	svc, sess := s.c.Service, s.v.Session
 	return s, s.v.Do(func(ctx context.Context) tea.Msg {
 		masked, err := svc.AnswerQuestions(ctx, sess, answers)
@@ -213,7 +260,11 @@ func (s *Questions) View() common.Frame {
 	// The 3-attempts warning comes before the answers, where it is read
 	// (and where it stays in view on an 80×24 screen).
 	d.Add(para(th.Text, w, "To confirm your identity please answer the following security questions. These are questions that you provided when you registered for the Smartcard Unlock Service. "+th.Strong.Render(AttemptsNoteText)))
-	if s.problem != "" {
+	switch {
+	case s.away:
+		d.Gap()
+		d.Add(awayNote(s.c, s.c.Keys.Enter))
+	case s.problem != "":
 		d.Gap()
 		d.Add(th.Notice.Width(w).Render(th.Error.Render(s.problem)))
 	}
@@ -235,6 +286,10 @@ type NewPasscode struct {
 	v      *common.Visit
 	fields components.PasscodeFields
 	busy   bool
+	// away: the unlock met the store unavailable before the card was
+	// touched (its intent could not be written ahead). A card write is
+	// never repeated by itself: the passcodes stay typed, Enter sends.
+	away bool
 }
 
 // NewNewPasscode returns the "Reset Smartcard Passcode" screen.
@@ -265,6 +320,13 @@ func (s *NewPasscode) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 			return u, nil
 		case errors.Is(m.err, domain.ErrPasscodePolicy):
 			return s, s.fields.ResetNew(s.c.Explain(m.err).What)
+		case common.IsUnavailable(m.err) && !s.v.Ended:
+			// After the two outcomes above, which say the card was
+			// changed: the domain touches the card only once its intent
+			// is in the store, so here it was not.
+			logFault(s.c, "complete unlock", m.err)
+			s.away = true
+			return s, s.c.StoreAway(m.err)
 		}
 		logFault(s.c, "complete unlock", m.err)
 		switch {
@@ -297,7 +359,7 @@ func (s *NewPasscode) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 	if !submitted || !s.fields.Ready() {
 		return s, cmd
 	}
-	s.busy = true
+	s.busy, s.away = true, false
 	svc, sess, card := s.c.Service, s.v.Session, s.v.Card
 	newPIN, confirm := s.fields.New(), s.fields.Confirm()
 	return s, s.v.DoCard(func(ctx context.Context) tea.Msg {
@@ -311,6 +373,10 @@ func (s *NewPasscode) View() common.Frame {
 	d.Add(para(th.Text, w, "Please enter the new passcode for your Smartcard in the two spaces below and then press the Confirm button."))
 	d.Gap()
 	d.Add(para(th.Text, w, s.c.Service.PasscodePolicy().Describe()))
+	if s.away {
+		d.Gap()
+		d.Add(awayNote(s.c, s.c.Keys.Enter))
+	}
 	d.Gap()
 	s.fields.View(&d, th, w)
 	d.Gap()

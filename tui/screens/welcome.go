@@ -54,6 +54,9 @@ func (w *Welcome) View() common.Frame {
 	case w.ReaderDown:
 		ex := common.ReaderServiceDown
 		d.Focus(th.Error.Width(cw).Render(ex.What + " " + ex.Next))
+	case w.c.StoreDown && !w.CardLeft:
+		// A card inserted now waits to be checked: say so before.
+		d.Focus(th.Error.Width(cw).Render(StoreDownWelcome))
 	case w.CardLeft:
 		d.Focus(th.Strong.Width(cw).Render("Remove your Smartcard to finish, or press " + keyCap(w.c.Keys.Start) + " to start again."))
 	default:
@@ -72,22 +75,39 @@ func (w *Welcome) Help() []key.Binding {
 	return []key.Binding{common.Hint("insert card", "begin")}
 }
 
+// StoreDownWelcome is what the start screen says while the store is away.
+const StoreDownWelcome = "The Smartcard Service Centre is temporarily unavailable. Insert your Smartcard all the same: it will be checked as soon as the service is back."
+
 // Checking shows while the kiosk reads and verifies a newly inserted card.
-type Checking struct{ c *common.Common }
+type Checking struct {
+	c *common.Common
+	// away: the store did not answer, and the card is checked again as
+	// soon as it does (the root retries); the card stays in the reader.
+	away bool
+}
 
 // NewChecking returns the screen shown during the card check.
 func NewChecking(c *common.Common) *Checking { return &Checking{c: c} }
+
+// NewUnavailableCheck is the card check waiting for the store to answer.
+func NewUnavailableCheck(c *common.Common) *Checking { return &Checking{c: c, away: true} }
 
 func (s *Checking) Init() tea.Cmd { return nil }
 
 func (s *Checking) Update(tea.Msg) (common.Screen, tea.Cmd) { return s, nil }
 
 func (s *Checking) View() common.Frame {
+	if s.away {
+		return unavailableFrame(s.c, "Please leave your Smartcard in the reader.")
+	}
 	var d common.Doc
 	d.Add(para(s.c.Theme.Text, s.c.ContentWidth(), "Checking your Smartcard. Please leave it in the reader."))
 	return d.Frame("Smartcard Service Centre")
 }
 
 func (s *Checking) Help() []key.Binding {
+	if s.away {
+		return []key.Binding{common.Hint("please wait", "checked when the service is back")}
+	}
 	return []key.Binding{common.Hint("please wait", "checking your Smartcard")}
 }
