@@ -147,10 +147,10 @@ func TestStoreAwayDuringUnlock(t *testing.T) {
 		components.StoreDownText)
 	away.down.Store(false)
 	k.waitGone(components.StoreDownText)
-	s := k.waitFor("The Smartcard Service Centre is available again. Nothing you typed has been lost: press Enter to try again.")
+	k.waitFor("The Smartcard Service Centre is available again. Nothing you typed has been lost: press Enter to try again.")
 	// Not sent again by itself: still the questions, a moment later.
 	time.Sleep(200 * time.Millisecond)
-	s = k.settle()
+	s := k.settle()
 	if !strings.Contains(flat(s), "To confirm your identity") || strings.Contains(flat(s), "Smartcard Unlock Code") {
 		t.Fatalf("the answers were sent again without the holder:\n%s", s)
 	}

@@ -24,9 +24,25 @@ import (
 	"github.com/smartcard-service-centre/kiosk/storage/sqlite"
 )
 
-// connectTimeout bounds how long a command waits for the database, so an
-// unreachable server gives an error rather than a hang.
+// connectTimeout bounds how long a command waits for the embedded store,
+// so a locked file gives an error rather than a hang.
 const connectTimeout = 10 * time.Second
+
+// openBudget bounds how long a command waits to open its store and check
+// it. For PostgreSQL it allows each host of the URL its connect timeout
+// (a hung primary must not use up the wait before its standby is tried),
+// then a statement's wait.
+func (e *runEnv) openBudget() time.Duration {
+	if e.cfg.DatabaseURL == "" {
+		return connectTimeout
+	}
+	return postgres.OpenBudget(e.cfg.DatabaseURL, e.cfg.DBConnectTimeout)
+}
+
+// pgOptions are the store's connection settings from the configuration.
+func (e *runEnv) pgOptions() []postgres.Option {
+	return []postgres.Option{postgres.WithConnectTimeout(e.cfg.DBConnectTimeout), postgres.WithMaxConns(e.cfg.DBMaxConns)}
+}
 
 // logger opens the log file; the terminal is never written to by slog.
 func (e *runEnv) logger() (*slog.Logger, func(), error) {
@@ -51,11 +67,11 @@ func (e *runEnv) logger() (*slog.Logger, func(), error) {
 // read-only command passes nil. log, if set, gets a line for each audit
 // row the store commits: the terminal's record of what it wrote.
 func (e *runEnv) openStore(ctx context.Context, keys *secret.Keys, log *slog.Logger) (domain.Store, error) {
-	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	ctx, cancel := context.WithTimeout(ctx, e.openBudget())
 	defer cancel()
 	var s domain.Store
 	if e.cfg.DatabaseURL != "" {
-		var opts []postgres.Option
+		opts := e.pgOptions()
 		if keys != nil {
 			opts = append(opts, postgres.WithAuditChain(keys))
 		}
@@ -113,9 +129,9 @@ func cmdMigrate(ctx context.Context, e *runEnv, args []string) error {
 		fmt.Fprintf(e.stdout, "embedded store %s is up to date\n", e.cfg.DBPath)
 		return nil
 	}
-	openCtx, cancel := context.WithTimeout(ctx, connectTimeout)
+	openCtx, cancel := context.WithTimeout(ctx, e.openBudget())
 	defer cancel()
-	pg, err := postgres.Open(openCtx, e.cfg.DatabaseURL)
+	pg, err := postgres.Open(openCtx, e.cfg.DatabaseURL, e.pgOptions()...)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/smartcard-service-centre/kiosk/domain"
 	opsvc "github.com/smartcard-service-centre/kiosk/domain/operator"
+	"github.com/smartcard-service-centre/kiosk/storage/postgres"
 	"github.com/smartcard-service-centre/kiosk/storage/postgres/connstr"
 	"github.com/smartcard-service-centre/kiosk/tui"
 )
@@ -36,6 +37,12 @@ type Config struct {
 	OperatorReader  string // part of the operator's reader name; empty: the second reader
 
 	AppRole string // PostgreSQL login role the kiosk runs as (migrate grants to it)
+
+	// PostgreSQL connections: the wait for each host of the URL before
+	// the next is tried, and the pool's size (the URL's connect_timeout
+	// and pool_max_conns win).
+	DBConnectTimeout time.Duration
+	DBMaxConns       int
 
 	// The kiosk itself.
 	Readers     string // "pcsc" or "sim" (the demo's simulated readers)
@@ -82,13 +89,15 @@ func defaultConfig(getenv func(string) string) (Config, error) {
 	host, _ := os.Hostname()
 	dir, err := defaultDataDir(getenv)
 	return Config{
-		DataDir:         dir,
-		Terminal:        host,
-		PasscodeCharset: domain.CharsetPrintable,
-		EmailDomains:    domain.DefaultApprovedDomains,
-		Readers:         "pcsc",
-		IdleTimeout:     120 * time.Second,
-		IdleLock:        opsvc.DefaultIdleLock,
+		DataDir:          dir,
+		Terminal:         host,
+		PasscodeCharset:  domain.CharsetPrintable,
+		EmailDomains:     domain.DefaultApprovedDomains,
+		Readers:          "pcsc",
+		IdleTimeout:      120 * time.Second,
+		IdleLock:         opsvc.DefaultIdleLock,
+		DBConnectTimeout: postgres.DefaultConnectTimeout,
+		DBMaxConns:       postgres.DefaultMaxConns,
 	}, err
 }
 
@@ -117,6 +126,14 @@ var settings = []setting{
 	{name: "db", env: "KIOSK_DB", arg: "FILE", inDataDir: "kiosk.db",
 		usage: "embedded store file, used when no database URL is set",
 		bind:  func(c *Config) flag.Value { return text(&c.DBPath) }},
+	{name: "db-connect-timeout", env: "KIOSK_DB_CONNECT_TIMEOUT", arg: "DURATION",
+		usage: "PostgreSQL: how long to wait for each host of the database URL before trying the next (a primary and its standbys; a hung host never answers); the URL's connect_timeout wins",
+		bind: func(c *Config) flag.Value {
+			return durationIn(&c.DBConnectTimeout, 500*time.Millisecond, time.Minute, "2.5s")
+		}},
+	{name: "db-max-conns", env: "KIOSK_DB_MAX_CONNS", arg: "N",
+		usage: "PostgreSQL: connections this terminal may hold at once; the server's max_connections must exceed the sum over all terminals; the URL's pool_max_conns wins",
+		bind:  func(c *Config) flag.Value { return count(&c.DBMaxConns, 1, 100) }},
 	{name: "kek-file", env: "KIOSK_KEK_FILE", arg: "FILE", inDataDir: "kek",
 		usage: "file holding the key-encryption key for card secrets (64 hex digits, mode 0600)",
 		bind:  func(c *Config) flag.Value { return text(&c.KEKFile) }},
@@ -255,6 +272,28 @@ func duration(p *time.Duration, minimum time.Duration) flag.Value {
 		}
 		return d, nil
 	}, time.Duration.String}
+}
+
+// durationIn reads a duration from lo to hi; example shows one.
+func durationIn(p *time.Duration, lo, hi time.Duration, example string) flag.Value {
+	return value[time.Duration]{p, func(s string) (time.Duration, error) {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < lo || d > hi {
+			return 0, fmt.Errorf("must be a duration from %v to %v, e.g. %s (got %q)", lo, hi, example, s)
+		}
+		return d, nil
+	}, time.Duration.String}
+}
+
+// count reads a whole number from lo to hi.
+func count(p *int, lo, hi int) flag.Value {
+	return value[int]{p, func(s string) (int, error) {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < lo || n > hi {
+			return 0, fmt.Errorf("must be a number from %d to %d (got %q)", lo, hi, s)
+		}
+		return n, nil
+	}, strconv.Itoa}
 }
 
 func oneOf(p *string, choices ...string) flag.Value {

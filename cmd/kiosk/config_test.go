@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
+	"github.com/smartcard-service-centre/kiosk/storage/postgres"
 )
 
 func TestDefaultDataDir(t *testing.T) {
@@ -63,7 +64,7 @@ func helpFlags(t *testing.T, args ...string) (names []string, lines map[string]s
 // Each command lists exactly the flags it uses, every setting with its
 // environment twin.
 func TestCommandHelp(t *testing.T) {
-	store := []string{"data-dir", "database-url", "db"}
+	store := []string{"data-dir", "database-url", "db", "db-connect-timeout", "db-max-conns"}
 	kiosk := slices.Concat(store, []string{"kek-file", "log-file", "terminal", "ca-dir", "cards-dir",
 		"passcode-charset", "email-domains", "readers", "holder-reader", "operator-reader",
 		"smtp-url", "mail-from", "mail-dir", "idle-timeout", "allow-exit"})
@@ -162,6 +163,13 @@ func TestConfigPrecedence(t *testing.T) {
 		{"terminal flag wins", with("KIOSK_TERMINAL", "booth-3"), []string{"--terminal", "booth-4"}, func(c Config) any { return c.Terminal }, "booth-4"},
 		{"mail env", with("KIOSK_SMTP_URL", "smtp://relay", "KIOSK_MAIL_FROM", "a@nhs.net", "KIOSK_MAIL_DIR", "/m"), nil,
 			func(c Config) any { return []string{c.SMTPURL, c.MailFrom, c.MailDir} }, []string{"smtp://relay", "a@nhs.net", "/m"}},
+		{"db settings default", home, nil, func(c Config) any { return []any{c.DBConnectTimeout, c.DBMaxConns} },
+			[]any{postgres.DefaultConnectTimeout, postgres.DefaultMaxConns}},
+		{"db settings env", with("KIOSK_DB_CONNECT_TIMEOUT", "4s", "KIOSK_DB_MAX_CONNS", "8"), nil,
+			func(c Config) any { return []any{c.DBConnectTimeout, c.DBMaxConns} }, []any{4 * time.Second, 8}},
+		{"db settings flags win", with("KIOSK_DB_CONNECT_TIMEOUT", "4s", "KIOSK_DB_MAX_CONNS", "8"),
+			[]string{"--db-connect-timeout", "1500ms", "--db-max-conns=2"},
+			func(c Config) any { return []any{c.DBConnectTimeout, c.DBMaxConns} }, []any{1500 * time.Millisecond, 2}},
 		{"readers by name", with("KIOSK_HOLDER_READER", "Front", "KIOSK_OPERATOR_READER", "Desk"), []string{"--operator-reader", "Back"},
 			func(c Config) any { return []string{c.HolderReader, c.OperatorReader} }, []string{"Front", "Back"}},
 	}
@@ -246,6 +254,10 @@ func TestBadValues(t *testing.T) {
 		{"domains flag", nil, []string{"--email-domains", " , ."}, "--email-domains must name at least one approved email domain"},
 		{"database url flag", nil, []string{"migrate", "--database-url", "mysql://k:hunter2@db/k"}, `--database-url must be a database URL like postgres://USER@HOST:PORT/DB (got "mysql://k:xxxxx@db/k")`},
 		{"database url env", map[string]string{"KIOSK_DATABASE_URL": "db.example"}, []string{"users"}, "KIOSK_DATABASE_URL must be a database URL"},
+		{"connect timeout flag", nil, []string{"users", "--db-connect-timeout", "0s"}, `--db-connect-timeout must be a duration from 500ms to 1m0s, e.g. 2.5s (got "0s")`},
+		{"connect timeout env", map[string]string{"KIOSK_DB_CONNECT_TIMEOUT": "soon"}, []string{"migrate"}, "KIOSK_DB_CONNECT_TIMEOUT must be a duration"},
+		{"max conns flag", nil, []string{"users", "--db-max-conns", "0"}, `--db-max-conns must be a number from 1 to 100 (got "0")`},
+		{"max conns env", map[string]string{"KIOSK_DB_MAX_CONNS": "many"}, []string{"audit", "verify"}, "KIOSK_DB_MAX_CONNS must be a number"},
 		{"a bad flag over a good variable", map[string]string{"KIOSK_READERS": "sim"}, []string{"--readers", "usb"}, "--readers must be pcsc or sim"},
 	}
 	for _, tt := range tests {

@@ -154,7 +154,7 @@ func TestProgressLine(t *testing.T) {
 
 func TestImportHelp(t *testing.T) {
 	got, _, help := helpFlags(t, "import", "--help")
-	want := []string{"data-dir", "database-url", "db", "kek-file", "log-file", "terminal", "activity-codes"}
+	want := []string{"data-dir", "database-url", "db", "db-connect-timeout", "db-max-conns", "kek-file", "log-file", "terminal", "activity-codes"}
 	if !slices.Equal(got, want) || !strings.Contains(help, "Usage: kiosk import [flags] FILE.csv") {
 		t.Fatalf("import --help lists %v, want %v:\n%s", got, want, help)
 	}

@@ -50,28 +50,28 @@ type runEnv struct {
 // commands are the subcommands, each with the settings it reads.
 var commands = []command{
 	{"run", "", "run the self-service kiosk (the default when no command is given)", use(
-		"data-dir", "database-url", "db", "kek-file", "log-file", "terminal", "ca-dir", "cards-dir",
+		"data-dir", "database-url", "db", "db-connect-timeout", "db-max-conns", "kek-file", "log-file", "terminal", "ca-dir", "cards-dir",
 		"passcode-charset", "email-domains", "readers", "holder-reader", "operator-reader",
 		"smtp-url", "mail-from", "mail-dir", "idle-timeout", "allow-exit"), cmdRun},
 	{"operator", "", "run the operator terminal for Registration Authority staff (their own card in one reader, the card holder's in the other)", use(
-		"data-dir", "database-url", "db", "kek-file", "log-file", "terminal", "ca-dir", "cards-dir",
+		"data-dir", "database-url", "db", "db-connect-timeout", "db-max-conns", "kek-file", "log-file", "terminal", "ca-dir", "cards-dir",
 		"passcode-charset", "readers", "holder-reader", "operator-reader", "idle-lock", "allow-exit"), cmdOperator},
 	{"migrate", "", "bring the PostgreSQL schema up to date and grant the kiosk's role its rights (the embedded store migrates itself)", use(
-		"data-dir", "database-url", "db", "app-role", "log-file", "terminal"), cmdMigrate},
+		"data-dir", "database-url", "db", "db-connect-timeout", "db-max-conns", "app-role", "log-file", "terminal"), cmdMigrate},
 	{"seed", "--demo", "load the demo personas into the store (safe to run again)", use(
-		"data-dir", "database-url", "db", "kek-file", "log-file", "terminal", "ca-dir", "cards-dir"), cmdSeed},
+		"data-dir", "database-url", "db", "db-connect-timeout", "db-max-conns", "kek-file", "log-file", "terminal", "ca-dir", "cards-dir"), cmdSeed},
 	{"keygen", "[--if-missing]", "create the key-encryption key file for card secrets", use(
 		"data-dir", "kek-file"), cmdKeygen},
 	{"import", "FILE.csv", "import users, their positions and cards from the organisation's directory (all or nothing; importing the same file again changes nothing)", use(
-		"data-dir", "database-url", "db", "kek-file", "log-file", "terminal", "activity-codes"), cmdImport},
+		"data-dir", "database-url", "db", "db-connect-timeout", "db-max-conns", "kek-file", "log-file", "terminal", "activity-codes"), cmdImport},
 	{"users", "[QUERY]", "find users by 12-digit ID or name and show their cards", use(
-		"data-dir", "database-url", "db"), cmdUsers},
+		"data-dir", "database-url", "db", "db-connect-timeout", "db-max-conns"), cmdUsers},
 	{"cards", "", "list the card readers and the cards in them (run this first at a booth)", use(
-		"data-dir", "database-url", "db", "holder-reader", "operator-reader"), cmdCards},
+		"data-dir", "database-url", "db", "db-connect-timeout", "db-max-conns", "holder-reader", "operator-reader"), cmdCards},
 	{"audit", "verify", "check that no row of the audit trail was changed, inserted or deleted", use(
-		"data-dir", "database-url", "db", "kek-file"), cmdAudit},
+		"data-dir", "database-url", "db", "db-connect-timeout", "db-max-conns", "kek-file"), cmdAudit},
 	{"recover", "", "write the card changes this kiosk kept while the database was away, and list those still open (the kiosk also does this at start-up)", use(
-		"data-dir", "database-url", "db", "kek-file", "log-file", "terminal"), cmdRecover},
+		"data-dir", "database-url", "db", "db-connect-timeout", "db-max-conns", "kek-file", "log-file", "terminal"), cmdRecover},
 	{"version", "", "print the version", nil, cmdVersion},
 }
 

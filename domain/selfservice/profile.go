@@ -93,7 +93,7 @@ func (s *Service) StartRegistration(ctx context.Context, sess *Session, qas []Qu
 		return "", domain.ErrCardCancelled
 	}
 	// Checked before anything is hashed or stored.
-	lim, err := s.codeLimit(ctx, sess, domain.PurposeRegistration)
+	lim, err := s.codeLimit(ctx, nil, sess, domain.PurposeRegistration)
 	if err != nil {
 		return "", err
 	}
@@ -159,10 +159,15 @@ func (s *Service) ConfirmRegistration(ctx context.Context, sess *Session, code s
 	if err != nil {
 		return fmt.Errorf("look up pending registration: %w", err)
 	}
-	c, err := s.checkCode(ctx, sess, domain.PurposeRegistration, p.Email, code)
-	if err != nil {
+	c, right, err := s.matchCode(ctx, sess, domain.PurposeRegistration, p.Email, code)
+	if err == nil && !right {
+		// Counted and audited together.
+		err = s.wrongCode(ctx, sess, domain.PurposeRegistration, c)
+	} else if err != nil {
 		err = s.deadCode(ctx, sess, domain.PurposeRegistration, err)
 		s.audit(ctx, nil, sess, domain.AuditCodeEntered, err, string(domain.PurposeRegistration))
+	}
+	if err != nil {
 		if codeClosed(err) {
 			sess.step = StepSignedIn
 		}

@@ -203,6 +203,43 @@ func (s *Service) audit(ctx context.Context, q domain.Queries, sess *Session, ac
 	return nil
 }
 
+// together runs step, a step's state change with its audit rows, in one
+// transaction (q): one commit where each row was one. Audit rows go last,
+// as they hold the audit chain's lock until the commit. If that
+// transaction fails, step runs once more with q nil, each write on its
+// own as before the fold, so that what can still be written is: a wrong
+// answer is counted even when the audit log refuses its row, and right
+// answers stand when their code cannot be stored. step sets what it
+// reports afresh on each run; with q set it returns any failure to write
+// (which undoes the transaction), with q nil it returns nil.
+func (s *Service) together(ctx context.Context, what string, step func(q domain.Queries) error) {
+	err := s.cfg.Store.InTx(ctx, func(q domain.Queries) error { return step(q) })
+	if err == nil {
+		return
+	}
+	s.cfg.Log.Warn("a step's records could not be written in one transaction; writing them one by one", "step", what, "err", err)
+	_ = step(nil)
+}
+
+// queries is q, the transaction a step runs in, or the store itself.
+func (s *Service) queries(q domain.Queries) domain.Queries {
+	if q == nil {
+		return s.cfg.Store
+	}
+	return q
+}
+
+// stepAudit writes an audit row of a step run by together: in its
+// transaction (q set) a row that cannot be written undoes the step; on
+// its own (q nil) its failure is logged, as audit does.
+func (s *Service) stepAudit(ctx context.Context, q domain.Queries, sess *Session, action domain.AuditAction, err error, detail string) error {
+	aerr := s.audit(ctx, q, sess, action, err, detail)
+	if q == nil {
+		return nil
+	}
+	return aerr
+}
+
 // cardKeys opens the card's sealed PUK and management key; the caller
 // clears them when done.
 func (s *Service) cardKeys(ctx context.Context, serial domain.CardSerial) (domain.CardKeys, error) {

@@ -50,7 +50,7 @@ func (s *Service) StartUnlock(ctx context.Context, sess *Session) ([]Question, e
 	if refused == nil {
 		// No code could be sent once the questions are answered, and none
 		// sent before works: this visit can only end, saying until when.
-		lim, err := s.codeLimit(ctx, sess, domain.PurposeUnlock)
+		lim, err := s.codeLimit(ctx, nil, sess, domain.PurposeUnlock)
 		if err != nil {
 			return nil, err
 		}
@@ -172,49 +172,144 @@ func (s *Service) AnswerQuestions(ctx context.Context, sess *Session, answers []
 	}
 	ok := len(match) == len(sess.questions) && !slices.Contains(match, false)
 	if !ok {
-		// Recorded even if the holder pulls the card right now.
-		rctx, cancel := domain.RecordContext(ctx)
-		defer cancel()
-		reg, err := s.cfg.Store.RecordFailedAttempt(rctx, sess.user.ID, MaxFailedAttempts, s.now())
-		if errors.Is(err, domain.ErrLockedOut) {
-			// Another kiosk reached the limit first: this try is refused,
-			// not counted as one more failure.
-			sess.reg, sess.questions, sess.step = &reg, nil, StepEnded
-			s.audit(rctx, nil, sess, domain.AuditQuestionsAnswered, err, "refused: already locked out of self-service")
-			return "", domain.ErrLockedOut
-		}
-		if err != nil {
-			return "", fmt.Errorf("record failed attempt: %w", err)
-		}
-		sess.reg = &reg
-		if reg.LockedOut() {
-			sess.questions = nil
-			sess.step = StepEnded
-			s.audit(rctx, nil, sess, domain.AuditQuestionsAnswered, domain.ErrLockedOut, "")
-			return "", domain.ErrLockedOut
-		}
-		// The holder may try the same questions again; the stored draw is
-		// spent, so going back draws afresh at the cost of this attempt.
-		e := &AnswerError{AttemptsLeft: MaxFailedAttempts - reg.FailedAttempts}
-		s.audit(rctx, nil, sess, domain.AuditQuestionsAnswered, e, "")
-		return "", e
+		return "", s.wrongAnswers(ctx, sess)
 	}
-	if err := s.cfg.Store.PassChallenge(ctx, sess.user.ID); err != nil {
-		if errors.Is(err, domain.ErrLockedOut) {
-			sess.step = StepEnded
-			s.audit(ctx, nil, sess, domain.AuditQuestionsAnswered, err, "")
-			return "", domain.ErrLockedOut
+	return s.rightAnswers(ctx, sess)
+}
+
+// wrongAnswers records a failed attempt with its audit row in one
+// transaction, and returns what the holder is told: *AnswerError, or
+// domain.ErrLockedOut (this attempt locked them out, or another kiosk had
+// already). The caller holds mu.
+func (s *Service) wrongAnswers(ctx context.Context, sess *Session) error {
+	// Recorded even if the holder pulls the card right now.
+	rctx, cancel := domain.RecordContext(ctx)
+	defer cancel()
+	var (
+		reg               domain.Registration
+		verdict           error
+		recorded, refused bool // refused: another kiosk reached the limit first
+	)
+	s.together(rctx, "wrong answers", func(q domain.Queries) error {
+		reg, verdict, recorded, refused = domain.Registration{}, nil, false, false
+		r, err := s.queries(q).RecordFailedAttempt(rctx, sess.user.ID, MaxFailedAttempts, s.now())
+		switch {
+		case errors.Is(err, domain.ErrLockedOut):
+			// This try is refused, not counted as one more failure.
+			reg, verdict, recorded, refused = r, domain.ErrLockedOut, true, true
+			return s.stepAudit(rctx, q, sess, domain.AuditQuestionsAnswered, err, "refused: already locked out of self-service")
+		case err != nil && q != nil:
+			return err
+		case err != nil:
+			verdict = fmt.Errorf("record failed attempt: %w", err)
+			return nil
+		case r.LockedOut():
+			reg, verdict, recorded = r, domain.ErrLockedOut, true
+		default:
+			// The holder may try the same questions again; the stored draw
+			// is spent, so going back draws afresh at the cost of this
+			// attempt.
+			reg, verdict, recorded = r, &AnswerError{AttemptsLeft: MaxFailedAttempts - r.FailedAttempts}, true
 		}
-		return "", fmt.Errorf("record right answers: %w", err)
+		return s.stepAudit(rctx, q, sess, domain.AuditQuestionsAnswered, verdict, "")
+	})
+	if !recorded {
+		return verdict // the store failed
+	}
+	sess.reg = &reg
+	if refused || reg.LockedOut() {
+		sess.questions = nil
+		sess.step = StepEnded
+	}
+	return verdict
+}
+
+// rightAnswers clears the failure count and sends the unlock code: the
+// count, the code, its email and both audit rows in one transaction. The
+// answers stand even if the code cannot be stored or sent: the holder may
+// ask for it again. It returns the masked address. The caller holds mu.
+func (s *Service) rightAnswers(ctx context.Context, sess *Session) (string, error) {
+	const purpose = domain.PurposeUnlock
+	// What the code's part will be, found before the transaction.
+	var send error // why no code can be sent, if so
+	lim, err := s.codeLimit(ctx, nil, sess, purpose)
+	var code pendingCode
+	switch {
+	case err != nil:
+		send = fmt.Errorf("send %s code: %w", purpose, err)
+	case lim != nil:
+		send = lim
+	default:
+		if code, err = s.newCode(sess, purpose, sess.reg.Email); err != nil {
+			send = fmt.Errorf("send %s code: %w", purpose, err)
+		}
+	}
+	var (
+		locked, passed bool
+		passErr        error
+		sent           error // why no code was sent, if none was
+		mailID         int64
+	)
+	s.together(ctx, "right answers", func(q domain.Queries) error {
+		locked, passed, passErr, sent, mailID = false, false, nil, send, 0
+		err := s.queries(q).PassChallenge(ctx, sess.user.ID)
+		switch {
+		case errors.Is(err, domain.ErrLockedOut):
+			// Locked out since the answers were checked (another kiosk).
+			locked = true
+			return s.stepAudit(ctx, q, sess, domain.AuditQuestionsAnswered, err, "")
+		case err != nil && q != nil:
+			return err
+		case err != nil:
+			passErr = fmt.Errorf("record right answers: %w", err)
+			return nil
+		}
+		passed = true
+		if send == nil && q != nil {
+			// The code before the audit rows: they hold the chain's lock.
+			if mailID, err = s.storeCode(ctx, q, code); err != nil {
+				return fmt.Errorf("send %s code: %w", purpose, err)
+			}
+		}
+		if err := s.stepAudit(ctx, q, sess, domain.AuditQuestionsAnswered, nil, ""); err != nil {
+			return err
+		}
+		switch {
+		case send == nil && q != nil:
+			return s.audit(ctx, q, sess, domain.AuditCodeIssued, nil, string(purpose))
+		case send == nil:
+			// On its own, as sendCode stores it: code, email and audit row.
+			if mailID, err = s.issueCode(ctx, sess, code, nil); err != nil {
+				sent = fmt.Errorf("send %s code: %w", purpose, err)
+			}
+			if sent == nil {
+				return nil
+			}
+		}
+		detail := string(purpose)
+		if lim != nil {
+			detail += " refused"
+		}
+		return s.stepAudit(ctx, q, sess, domain.AuditCodeIssued, sent, detail)
+	})
+	if locked {
+		sess.step = StepEnded
+		return "", domain.ErrLockedOut
+	}
+	if !passed {
+		return "", passErr
 	}
 	sess.reg.FailedAttempts = 0
-	s.audit(ctx, nil, sess, domain.AuditQuestionsAnswered, nil, "")
 	sess.questions = nil
-	// The answers stand even if sending fails: the holder may ask again.
 	sess.step = StepCodeSent
-	if err := s.sendCode(ctx, sess, domain.PurposeUnlock, sess.reg.Email, nil); err != nil {
-		return "", err
+	if sent != nil {
+		if lim != nil {
+			s.refuseCode(sess, lim)
+		}
+		return "", sent
 	}
+	sess.codeMail = mailID
+	s.notify()
 	return domain.MaskEmail(domain.CleanText(sess.reg.Email)), nil
 }
 
@@ -255,7 +350,7 @@ func codeContext(purpose domain.CodePurpose, id domain.UserID, serial domain.Car
 // send that failed (the store did not answer) may be asked for again.
 // Refusals and failures are audited like the codes sent.
 func (s *Service) sendCode(ctx context.Context, sess *Session, purpose domain.CodePurpose, to string, first func(q domain.Queries) error) error {
-	lim, err := s.codeLimit(ctx, sess, purpose)
+	lim, err := s.codeLimit(ctx, nil, sess, purpose)
 	if err != nil {
 		err = fmt.Errorf("send %s code: %w", purpose, err)
 		s.audit(ctx, nil, sess, domain.AuditCodeIssued, err, string(purpose))
@@ -266,7 +361,11 @@ func (s *Service) sendCode(ctx context.Context, sess *Session, purpose domain.Co
 		s.audit(ctx, nil, sess, domain.AuditCodeIssued, lim, string(purpose)+" refused")
 		return lim
 	}
-	mailID, err := s.issueCode(ctx, sess, purpose, to, first)
+	code, err := s.newCode(sess, purpose, to)
+	var mailID int64
+	if err == nil {
+		mailID, err = s.issueCode(ctx, sess, code, first)
+	}
 	if err != nil {
 		err = fmt.Errorf("send %s code: %w", purpose, err)
 		s.audit(ctx, nil, sess, domain.AuditCodeIssued, err, string(purpose))
@@ -280,11 +379,11 @@ func (s *Service) sendCode(ctx context.Context, sess *Session, purpose domain.Co
 // codeLimit says whether the policy lets another code of purpose be sent
 // to the session's user now: nil if so, else the refusal, with when one
 // can be sent and whether the latest code sent still works. The codes are
-// counted from the store, so no new visit resets them. The caller holds
-// mu.
-func (s *Service) codeLimit(ctx context.Context, sess *Session, purpose domain.CodePurpose) (*CodeLimitError, error) {
-	now, p := s.now(), s.cfg.Codes
-	sent, err := s.cfg.Store.CodesCreatedAfter(ctx, sess.user.ID, purpose, now.Add(-p.Window))
+// counted from the store (through q, a transaction, if set), so no new
+// visit resets them. The caller holds mu.
+func (s *Service) codeLimit(ctx context.Context, q domain.Queries, sess *Session, purpose domain.CodePurpose) (*CodeLimitError, error) {
+	now, p, st := s.now(), s.cfg.Codes, s.queries(q)
+	sent, err := st.CodesCreatedAfter(ctx, sess.user.ID, purpose, now.Add(-p.Window))
 	if err != nil {
 		return nil, fmt.Errorf("count codes sent: %w", err)
 	}
@@ -293,7 +392,7 @@ func (s *Service) codeLimit(ctx context.Context, sess *Session, purpose domain.C
 		return nil, nil
 	}
 	e := &CodeLimitError{Max: p.MaxSends, Window: p.Window, RetryAt: retry}
-	c, err := s.cfg.Store.LatestCode(ctx, sess.user.ID, purpose)
+	c, err := st.LatestCode(ctx, sess.user.ID, purpose)
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
 	case err != nil:
@@ -330,25 +429,43 @@ func codeDead(err error) bool {
 // when no new code can be sent either, moving the session on as
 // refuseCode does; otherwise it returns err. The caller holds mu.
 func (s *Service) deadCode(ctx context.Context, sess *Session, purpose domain.CodePurpose, err error) error {
-	if !codeDead(err) {
-		return err
+	lim, verdict := s.codeVerdict(ctx, nil, sess, purpose, err)
+	if lim != nil {
+		s.refuseCode(sess, lim)
 	}
-	lim, lerr := s.codeLimit(ctx, sess, purpose)
-	if lerr != nil || lim == nil {
-		// Not known: the holder may ask for a new code, which checks again.
-		return err
-	}
-	lim.Code = err // LiveUntil: a newer code, sent from another kiosk meanwhile
-	s.refuseCode(sess, lim)
-	return lim
+	return verdict
 }
 
-// issueCode is sendCode's transaction; it returns the outbox ID of the
-// code's email.
-func (s *Service) issueCode(ctx context.Context, sess *Session, purpose domain.CodePurpose, to string, first func(q domain.Queries) error) (int64, error) {
+// codeVerdict is deadCode without moving the session on, reading through
+// q if set: it returns what the holder is told (verdict) and, when that
+// is a refusal, the refusal itself (lim) for refuseCode. The caller holds
+// mu.
+func (s *Service) codeVerdict(ctx context.Context, q domain.Queries, sess *Session, purpose domain.CodePurpose, err error) (lim *CodeLimitError, verdict error) {
+	if !codeDead(err) {
+		return nil, err
+	}
+	lim, lerr := s.codeLimit(ctx, q, sess, purpose)
+	if lerr != nil || lim == nil {
+		// Not known: the holder may ask for a new code, which checks again.
+		return nil, err
+	}
+	lim.Code = err // LiveUntil: a newer code, sent from another kiosk meanwhile
+	return lim, lim
+}
+
+// pendingCode is a new code ready to be stored: its row (the code only as
+// a hash) and its email, sealed.
+type pendingCode struct {
+	row  domain.OneTimeCode
+	mail domain.Mail
+}
+
+// newCode draws a code of purpose for the session's user, to be emailed
+// to the address to; it writes nothing. The caller holds mu.
+func (s *Service) newCode(sess *Session, purpose domain.CodePurpose, to string) (pendingCode, error) {
 	code, err := domain.NewCode(s.cfg.Rand)
 	if err != nil {
-		return 0, err
+		return pendingCode{}, err
 	}
 	now := s.now()
 	expires := now.Add(s.cfg.Codes.Validity)
@@ -363,64 +480,107 @@ func (s *Service) issueCode(ctx context.Context, sess *Session, purpose domain.C
 	// The code leaves the kiosk only sealed: a stolen database, or a
 	// reader of the outbox, does not learn it.
 	if m, err = s.cfg.Keys.SealMail(m); err != nil {
-		return 0, err
+		return pendingCode{}, err
 	}
-	err = s.cfg.Store.InTx(ctx, func(q domain.Queries) error {
+	return pendingCode{mail: m, row: domain.OneTimeCode{
+		UserID: sess.user.ID, Purpose: purpose, CardSerial: sess.card.Serial,
+		Hash:      s.cfg.Keys.CodeHash(codeContext(purpose, sess.user.ID, sess.card.Serial, to), code),
+		CreatedAt: now, ExpiresAt: expires, MaxTries: s.cfg.Codes.MaxTries,
+	}}, nil
+}
+
+// storeCode writes a new code and its email through q, the caller's
+// transaction, and returns the email's outbox ID.
+func (s *Service) storeCode(ctx context.Context, q domain.Queries, c pendingCode) (int64, error) {
+	if _, err := q.CreateCode(ctx, c.row); err != nil {
+		return 0, fmt.Errorf("store code: %w", err)
+	}
+	m, err := q.EnqueueMail(ctx, c.mail)
+	if err != nil {
+		return 0, fmt.Errorf("queue email: %w", err)
+	}
+	return m.ID, nil
+}
+
+// issueCode is sendCode's transaction: first (if set), the code, its email
+// and its audit row. It returns the outbox ID of the code's email.
+func (s *Service) issueCode(ctx context.Context, sess *Session, c pendingCode, first func(q domain.Queries) error) (int64, error) {
+	var mailID int64
+	err := s.cfg.Store.InTx(ctx, func(q domain.Queries) error {
 		if first != nil {
 			if err := first(q); err != nil {
 				return err
 			}
 		}
-		if _, err := q.CreateCode(ctx, domain.OneTimeCode{
-			UserID: sess.user.ID, Purpose: purpose, CardSerial: sess.card.Serial,
-			Hash:      s.cfg.Keys.CodeHash(codeContext(purpose, sess.user.ID, sess.card.Serial, to), code),
-			CreatedAt: now, ExpiresAt: expires, MaxTries: s.cfg.Codes.MaxTries,
-		}); err != nil {
-			return fmt.Errorf("store code: %w", err)
+		var err error
+		if mailID, err = s.storeCode(ctx, q, c); err != nil {
+			return err
 		}
-		if m, err = q.EnqueueMail(ctx, m); err != nil {
-			return fmt.Errorf("queue email: %w", err)
-		}
-		return s.audit(ctx, q, sess, domain.AuditCodeIssued, nil, string(purpose))
+		return s.audit(ctx, q, sess, domain.AuditCodeIssued, nil, string(c.row.Purpose))
 	})
 	if err != nil {
 		return 0, err
 	}
-	return m.ID, nil
+	return mailID, nil
 }
 
-// checkCode checks a typed code against the newest code of the purpose
-// sent to the address to; it does not consume it. The caller holds mu.
-func (s *Service) checkCode(ctx context.Context, sess *Session, purpose domain.CodePurpose, to, typed string) (domain.OneTimeCode, error) {
-	c, err := s.cfg.Store.LatestCode(ctx, sess.user.ID, purpose)
+// matchCode looks up the newest code of the purpose and says whether
+// typed is it, sent to this card for the address to. It writes nothing:
+// the error is why no code can be checked (none sent, expired, used up,
+// or the store not answering). The caller holds mu.
+func (s *Service) matchCode(ctx context.Context, sess *Session, purpose domain.CodePurpose, to, typed string) (c domain.OneTimeCode, right bool, err error) {
+	c, err = s.cfg.Store.LatestCode(ctx, sess.user.ID, purpose)
 	if errors.Is(err, domain.ErrNotFound) {
-		return c, ErrOutOfTurn
+		return c, false, ErrOutOfTurn
 	}
 	if err != nil {
-		return c, fmt.Errorf("look up code: %w", err)
+		return c, false, fmt.Errorf("look up code: %w", err)
 	}
 	if err := c.Usable(s.now()); err != nil {
-		return c, err
+		return c, false, err
 	}
-	if c.CardSerial != sess.card.Serial ||
-		!s.cfg.Keys.CodeMatches(c.Hash, codeContext(purpose, sess.user.ID, sess.card.Serial, to), normaliseCode(typed)) {
-		rctx, cancel := domain.RecordContext(ctx)
-		defer cancel()
-		c, err := s.cfg.Store.RecordCodeFailure(rctx, c.ID)
-		if errors.Is(err, domain.ErrCodeTriesExhausted) {
+	right = c.CardSerial == sess.card.Serial &&
+		s.cfg.Keys.CodeMatches(c.Hash, codeContext(purpose, sess.user.ID, sess.card.Serial, to), normaliseCode(typed))
+	return c, right, nil
+}
+
+// wrongCode counts a wrong entry of code c and audits it, in one
+// transaction, and returns what the holder is told: *CodeError with the
+// tries left, domain.ErrCodeTriesExhausted, or a *CodeLimitError when no
+// code works and none can be sent (the session then moves on as
+// refuseCode says). The caller holds mu.
+func (s *Service) wrongCode(ctx context.Context, sess *Session, purpose domain.CodePurpose, c domain.OneTimeCode) error {
+	// Counted even if the holder pulls the card right now.
+	rctx, cancel := domain.RecordContext(ctx)
+	defer cancel()
+	var (
+		verdict error
+		lim     *CodeLimitError
+	)
+	s.together(rctx, "wrong code", func(q domain.Queries) error {
+		counted, err := s.queries(q).RecordCodeFailure(rctx, c.ID)
+		switch {
+		case errors.Is(err, domain.ErrCodeTriesExhausted):
 			// Its last try went on another kiosk meanwhile: refused, not
-			// counted (the caller's audit row says so).
-			return c, fmt.Errorf("refused past the limit: %w", err)
+			// counted (the audit row says so).
+			verdict = fmt.Errorf("refused past the limit: %w", err)
+		case err != nil && q != nil:
+			return err
+		case err != nil:
+			verdict = fmt.Errorf("record wrong code: %w", err)
+		case counted.Tries >= counted.MaxTries:
+			verdict = domain.ErrCodeTriesExhausted
+		default:
+			verdict = &CodeError{TriesLeft: counted.MaxTries - counted.Tries}
 		}
-		if err != nil {
-			return c, fmt.Errorf("record wrong code: %w", err)
-		}
-		if c.Tries >= c.MaxTries {
-			return c, domain.ErrCodeTriesExhausted
-		}
-		return c, &CodeError{TriesLeft: c.MaxTries - c.Tries}
+		// Read in the transaction, which has just used the code up.
+		lim, verdict = s.codeVerdict(rctx, q, sess, purpose, verdict)
+		return s.stepAudit(rctx, q, sess, domain.AuditCodeEntered, verdict, string(purpose))
+	})
+	if lim != nil {
+		s.refuseCode(sess, lim)
 	}
-	return c, nil
+	return verdict
 }
 
 // normaliseCode drops the spaces and dashes people type inside codes.
@@ -437,23 +597,45 @@ func normaliseCode(s string) string {
 // EnterUnlockCode checks the emailed unlock code. Wrong: *CodeError with
 // tries left, or domain.ErrCodeTriesExhausted; late: domain.ErrCodeExpired.
 // Right: the code is spent, and the holder has one code validity (15
-// minutes) from now to set a new passcode.
+// minutes) from now to set a new passcode. The code's use or wrong entry
+// and its audit row are written in one transaction.
 func (s *Service) EnterUnlockCode(ctx context.Context, sess *Session, code string) error {
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
 	if err := sess.at(StepCodeSent); err != nil {
 		return err
 	}
-	c, err := s.checkCode(ctx, sess, domain.PurposeUnlock, sess.reg.Email, code)
-	if err == nil {
-		if err = s.cfg.Store.UseCode(ctx, c.ID, s.now()); err != nil {
-			err = fmt.Errorf("use code: %w", err)
-		}
-	}
-	err = s.deadCode(ctx, sess, domain.PurposeUnlock, err)
-	s.audit(ctx, nil, sess, domain.AuditCodeEntered, err, string(domain.PurposeUnlock))
-	if err != nil {
+	const purpose = domain.PurposeUnlock
+	c, right, err := s.matchCode(ctx, sess, purpose, sess.reg.Email, code)
+	switch {
+	case err != nil:
+		// Nothing to write but the audit row.
+		err = s.deadCode(ctx, sess, purpose, err)
+		s.audit(ctx, nil, sess, domain.AuditCodeEntered, err, string(purpose))
 		return err
+	case !right:
+		return s.wrongCode(ctx, sess, purpose, c)
+	}
+	var (
+		verdict error // nil: the code is spent
+		lim     *CodeLimitError
+	)
+	s.together(ctx, "unlock code", func(q domain.Queries) error {
+		verdict, lim = nil, nil
+		if err := s.queries(q).UseCode(ctx, c.ID, s.now()); err != nil {
+			if q != nil && !codeDead(err) {
+				return err // the store failed, not the code
+			}
+			// Used up, or expired, since it was looked up (another kiosk).
+			lim, verdict = s.codeVerdict(ctx, q, sess, purpose, fmt.Errorf("use code: %w", err))
+		}
+		return s.stepAudit(ctx, q, sess, domain.AuditCodeEntered, verdict, string(purpose))
+	})
+	if lim != nil {
+		s.refuseCode(sess, lim)
+	}
+	if verdict != nil {
+		return verdict
 	}
 	sess.grantExpiry = s.now().Add(s.cfg.Codes.Validity)
 	sess.step = StepNewPasscode

@@ -107,6 +107,41 @@ func newBenchRig(store domain.Store, keys *secret.Keys, authority domain.Certifi
 // PUK and management key, and a registration whose four answers are
 // hashed with the production argon2id parameters.
 func issueBenchCard(ctx context.Context, store domain.Store, keys *secret.Keys, authority domain.CertificateAuthority) (*sim.Card, error) {
+	hashed, err := hashBenchAnswers()
+	if err != nil {
+		return nil, err
+	}
+	return issueCard(ctx, store, keys, authority, benchHolder{ID: benchUser, Serial: benchSerial,
+		Given: "Test", Family: "Person", Email: "test.person@nhs.net", Answers: hashed})
+}
+
+// hashBenchAnswers hashes benchAnswers with the production argon2id
+// parameters.
+func hashBenchAnswers() ([]domain.Answer, error) {
+	var out []domain.Answer
+	for id, a := range benchAnswers {
+		h, err := secret.HashAnswer(secret.DefaultArgon2, a, nil)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, domain.Answer{Question: id, Hash: h})
+	}
+	return out, nil
+}
+
+// benchHolder is a card holder issueCard stores: Answers are hashed
+// already (benchmarks with many holders hash them once).
+type benchHolder struct {
+	ID                   domain.UserID
+	Serial               domain.CardSerial
+	Given, Family, Email string
+	Answers              []domain.Answer
+}
+
+// issueCard personalises a factory-fresh software card for h (passcode
+// benchPIN) and stores h as the service issues a holder: user, card
+// record, sealed secrets and registration, in one transaction.
+func issueCard(ctx context.Context, store domain.Store, keys *secret.Keys, authority domain.CertificateAuthority, h benchHolder) (*sim.Card, error) {
 	now := time.Now().UTC().Truncate(time.Second)
 	notAfter := now.AddDate(2, 0, 0)
 	s := sim.New()
@@ -131,10 +166,10 @@ func issueBenchCard(ctx context.Context, store domain.Store, keys *secret.Keys, 
 	}
 	certs := map[domain.KeySlot][]byte{}
 	err = card.Personalise(ctx, domain.PersonaliseRequest{
-		Serial: benchSerial, CHUIDExpiry: notAfter, Current: pivcard.FactoryKeys(),
+		Serial: h.Serial, CHUIDExpiry: notAfter, Current: pivcard.FactoryKeys(),
 		New: domain.CardKeys{MgmtAlg: "AES256", MgmtKey: mk, PUK: puk},
 		Certify: func(slot domain.KeySlot, pub crypto.PublicKey) ([]byte, error) {
-			der, err := authority.Issue(pub, benchUser, benchSerial, slot, now, notAfter)
+			der, err := authority.Issue(pub, h.ID, h.Serial, slot, now, notAfter)
 			certs[slot] = der
 			return der, err
 		},
@@ -145,24 +180,17 @@ func issueBenchCard(ctx context.Context, store domain.Store, keys *secret.Keys, 
 	if err := card.ChangePasscode(ctx, pivcard.FactoryPasscode, benchPIN); err != nil {
 		return nil, fmt.Errorf("set passcode: %w", err)
 	}
-	reg := domain.Registration{UserID: benchUser, Email: "test.person@nhs.net", RegisteredAt: now}
-	for id, a := range benchAnswers {
-		h, err := secret.HashAnswer(secret.DefaultArgon2, a, nil)
-		if err != nil {
-			return nil, err
-		}
-		reg.Answers = append(reg.Answers, domain.Answer{Question: id, Hash: h})
-	}
-	sealed, err := keys.SealCard(benchSerial, puk, "AES256", mk, now)
+	reg := domain.Registration{UserID: h.ID, Email: h.Email, RegisteredAt: now, Answers: h.Answers}
+	sealed, err := keys.SealCard(h.Serial, puk, "AES256", mk, now)
 	if err != nil {
 		return nil, err
 	}
 	err = store.InTx(ctx, func(q domain.Queries) error {
-		u := domain.User{ID: benchUser, Title: "Mr", GivenName: "Test", FamilyName: "Person", Email: reg.Email, CreatedAt: now}
+		u := domain.User{ID: h.ID, Title: "Mr", GivenName: h.Given, FamilyName: h.Family, Email: h.Email, CreatedAt: now}
 		if err := q.PutUser(ctx, u); err != nil {
 			return err
 		}
-		rec := domain.Smartcard{Serial: benchSerial, UserID: benchUser, Type: "PIV", IssuedAt: now, CertExpiry: notAfter,
+		rec := domain.Smartcard{Serial: h.Serial, UserID: h.ID, Type: "PIV", IssuedAt: now, CertExpiry: notAfter,
 			CardAuthCert: certs[domain.KeyCardAuth], PIVAuthCert: certs[domain.KeyPIVAuth]}
 		if err := q.PutSmartcard(ctx, rec); err != nil {
 			return err

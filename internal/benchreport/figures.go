@@ -82,7 +82,19 @@ var figures = []figure{
 			}
 			return nil
 		}},
-	{title: "Load: 50 kiosks for 60 s on PostgreSQL", match: `^BenchmarkLoad`, unit: "ns/op", pick: "each", missing: pendingLoad},
+	// make bench runs the load benchmark small (4 kiosks, 3 s, 10k users);
+	// make bench-full runs 50 kiosks for 60 s on a million users.
+	{title: "Load: visits per second (kiosks, users and length: see the benchmark)", pkg: "domain/selfservice", match: `^BenchmarkLoad$`, unit: "visits/s", missing: pendingLoad},
+	{title: "Load: card look-up p99, from a separate process", pkg: "domain/selfservice", match: `^BenchmarkLoad$`, unit: "probe-lookup-p99-ms", missing: pendingLoad,
+		target: under(5, "< 5 ms (50 kiosks, 1M users)"), full: true},
+	{title: "Load: errors", pkg: "domain/selfservice", match: `^BenchmarkLoad$`, unit: "errors", missing: pendingLoad, target: under(0.5, "0")},
+	{title: "Load: lock-out counter drift", pkg: "domain/selfservice", match: `^BenchmarkLoad$`, unit: "drift", missing: pendingLoad, target: under(0.5, "0")},
+	{title: "Failover: first write after a crash (standby promoted at once)", pkg: "storage/postgres", match: `^BenchmarkFailover$`, unit: "crash-first-write-ms"},
+	{title: "Failover: first write after promotion, primary hung", pkg: "storage/postgres", match: `^BenchmarkFailover$`, unit: "hang-promoted-first-write-ms"},
+	{title: "Failover: failed calls, crash", pkg: "storage/postgres", match: `^BenchmarkFailover$`, unit: "crash-failed-calls"},
+	{title: "Failover: failed calls, hang", pkg: "storage/postgres", match: `^BenchmarkFailover$`, unit: "hang-failed-calls"},
+	{title: "Failover: acknowledged writes lost, crash", pkg: "storage/postgres", match: `^BenchmarkFailover$`, unit: "crash-lost-writes", target: under(0.5, "0")},
+	{title: "Failover: acknowledged writes lost, hang", pkg: "storage/postgres", match: `^BenchmarkFailover$`, unit: "hang-lost-writes", target: under(0.5, "0")},
 }
 
 // ref names one metric of one benchmark.

@@ -12,6 +12,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -35,14 +36,23 @@ const migrationLockKey int64 = 0x6b696f736b2d6d67
 // audit appends into one chain.
 const auditLockKey int64 = 0x6b696f736b2d6175
 
-// defaultConnectTimeout bounds a dial to an unreachable server when the
-// URL sets no connect_timeout.
-const defaultConnectTimeout = 10 * time.Second
-
 // Store is the PostgreSQL implementation of domain.Store.
 type Store struct {
 	*sqlstore.Queries
 	pool *pgxpool.Pool
+	// admin runs migrations: no statement deadline (an index on a big
+	// table takes its time) and no retries.
+	admin *sqlstore.Queries
+	// connectBudget is how long connecting may take: every host of the
+	// URL tried in turn (ConnectBudget).
+	connectBudget time.Duration
+	closed        atomic.Bool
+
+	// Set by options, before the pool exists.
+	chain          domain.AuditChain
+	log            *slog.Logger
+	connectTimeout time.Duration
+	maxConns       int
 }
 
 var _ domain.Store = (*Store)(nil)
@@ -173,34 +183,45 @@ func nameHits(key string, limit int) (string, []any) {
 
 // Open connects to the database at url (postgres://… or key=value form)
 // and checks that it answers; call Migrate before first use. Errors never
-// contain the password.
+// contain the password. A URL may name several hosts (a primary and its
+// standbys, with target_session_attrs=read-write): each is tried in turn
+// for the connect timeout (resilience.go).
 func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
-	cfg, err := pgxpool.ParseConfig(url)
+	s := &Store{connectTimeout: DefaultConnectTimeout, maxConns: DefaultMaxConns}
+	for _, o := range opts {
+		o(s)
+	}
+	cfg, err := poolConfig(url, s.connectTimeout, s.maxConns)
 	if err != nil {
 		return nil, fmt.Errorf("connect to database: %w", redact(err, ""))
 	}
-	if cfg.ConnConfig.ConnectTimeout == 0 {
-		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
-	}
+	s.connectBudget = time.Duration(hosts(&cfg.ConnConfig.Config)) * cfg.ConnConfig.ConnectTimeout
+	cfg.ShouldPing = s.shouldPing
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to database: %w", redact(err, cfg.ConnConfig.Password))
 	}
+	s.pool = pool
 	// The pool connects lazily: ping so a bad address fails here, clearly.
-	if err := pool.Ping(ctx); err != nil {
+	if err := s.do(context.WithValue(ctx, singleAttempt{}, true), readCall, func(ctx context.Context, c *pgxpool.Conn) error {
+		return c.Ping(ctx)
+	}); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("connect to database: %w", redact(err, cfg.ConnConfig.Password))
 	}
-	s := &Store{pool: pool}
-	s.Queries = sqlstore.New(dialect, pgDB{pool}, pgDB{pool}, func(ctx context.Context) (sqlstore.Tx, error) {
+	s.Queries = sqlstore.New(dialect, poolDB{s, writeCall}, poolDB{s, readCall}, s.begin)
+	s.admin = sqlstore.New(dialect, pgDB{q: pool}, pgDB{q: pool}, func(ctx context.Context) (sqlstore.Tx, error) {
 		tx, err := pool.Begin(ctx)
 		if err != nil {
 			return nil, err
 		}
-		return pgTx{pgDB{tx}, tx}, nil
+		return pgTx{pgDB{q: tx}, tx}, nil
 	})
-	for _, o := range opts {
-		o(s)
+	if s.chain != nil {
+		s.Queries.SetAuditChain(s.chain)
+	}
+	if s.log != nil {
+		s.Queries.SetLogger(s.log)
 	}
 	return s, nil
 }
@@ -211,13 +232,13 @@ type Option func(*Store)
 // WithAuditChain lets the store append to the audit trail, chaining each
 // event to the one before under c's key; without it AppendAudit refuses.
 func WithAuditChain(c domain.AuditChain) Option {
-	return func(s *Store) { s.SetAuditChain(c) }
+	return func(s *Store) { s.chain = c }
 }
 
 // WithLogger logs each audit row once committed (ID, action and the start
 // of its MAC): the terminal's own record of the rows it wrote.
 func WithLogger(l *slog.Logger) Option {
-	return func(s *Store) { s.SetLogger(l) }
+	return func(s *Store) { s.log = l }
 }
 
 // Migrate applies the embedded migrations not yet applied, in one
@@ -229,7 +250,7 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	applied, err := sqlstore.Migrate(ctx, s.Queries, ms)
+	applied, err := sqlstore.Migrate(ctx, s.admin, ms)
 	if err != nil {
 		return nil, s.explainExtension(ctx, err)
 	}
@@ -310,16 +331,20 @@ func versions(ms []sqlstore.Migration) []int32 {
 	return out
 }
 
-// Ping reports whether the server answers.
+// Ping reports whether the server answers (domain.ErrStoreUnavailable
+// if not), within a statement's wait once connected; a connection found
+// broken is replaced, as for any read.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("ping database: %w", err)
+	err := s.do(ctx, readCall, func(ctx context.Context, c *pgxpool.Conn) error { return c.Ping(ctx) })
+	if err != nil {
+		return fmt.Errorf("ping database: %w", translate(err))
 	}
 	return nil
 }
 
 // Close releases all connections.
 func (s *Store) Close() error {
+	s.closed.Store(true)
 	s.pool.Close()
 	return nil
 }
@@ -368,24 +393,66 @@ type pgxQuerier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// pgDB adapts pgx to sqlstore.DB.
-type pgDB struct{ q pgxQuerier }
+// pgDB adapts pgx to sqlstore.DB; with a timeout, each statement gets
+// that deadline unless ctx ends sooner (statements in a transaction are
+// not retried: see begin).
+type pgDB struct {
+	q       pgxQuerier
+	timeout time.Duration
+}
+
+// within gives ctx the adapter's deadline, if it has one.
+func (d pgDB) within(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d.timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, d.timeout)
+}
 
 func (d pgDB) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	ctx, cancel := d.within(ctx)
+	defer cancel()
 	tag, err := d.q.Exec(ctx, query, args...)
 	return tag.RowsAffected(), err
 }
 
 func (d pgDB) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
+	ctx, cancel := d.within(ctx)
 	rows, err := d.q.Query(ctx, query, args...)
 	if err != nil {
+		cancel()
 		return nil, err
 	}
-	return rows, nil
+	return deadlineRows{rows, cancel}, nil
 }
 
 func (d pgDB) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
-	return d.q.QueryRow(ctx, query, args...)
+	return deadlineRow{d, ctx, query, args}
+}
+
+// deadlineRow runs its statement when scanned, under the deadline.
+type deadlineRow struct {
+	d     pgDB
+	ctx   context.Context
+	query string
+	args  []any
+}
+
+func (r deadlineRow) Scan(dest ...any) error {
+	ctx, cancel := r.d.within(r.ctx)
+	defer cancel()
+	return r.d.q.QueryRow(ctx, r.query, r.args...).Scan(dest...)
+}
+
+// deadlineRows keep their deadline until closed.
+type deadlineRows struct {
+	pgx.Rows
+	cancel context.CancelFunc
+}
+
+func (r deadlineRows) Close() {
+	r.Rows.Close()
+	r.cancel()
 }
 
 type pgTx struct {
@@ -393,8 +460,20 @@ type pgTx struct {
 	tx pgx.Tx
 }
 
-func (t pgTx) Commit(ctx context.Context) error   { return t.tx.Commit(ctx) }
-func (t pgTx) Rollback(ctx context.Context) error { return t.tx.Rollback(ctx) }
+// Commit and Rollback wait no longer than a statement: a COMMIT whose
+// answer never comes fails as unavailable (and is not retried: it may
+// have committed).
+func (t pgTx) Commit(ctx context.Context) error {
+	ctx, cancel := t.within(ctx)
+	defer cancel()
+	return t.tx.Commit(ctx)
+}
+
+func (t pgTx) Rollback(ctx context.Context) error {
+	ctx, cancel := t.within(ctx)
+	defer cancel()
+	return t.tx.Rollback(ctx)
+}
 
 // redactedError shows a cleaned message but keeps the cause for errors.Is.
 type redactedError struct {
@@ -437,7 +516,7 @@ var appGrants = map[string]string{
 	"schema_migrations":            "SELECT",
 	"audit_chain":                  "SELECT",
 	"app_roles":                    "SELECT",
-	"audit_events":                 "SELECT, INSERT (at, action, outcome, actor_id, subject_id, card_serial, role, terminal, detail, mac)",
+	"audit_events":                 "SELECT, INSERT (at, action, outcome, actor_id, subject_id, card_serial, role, terminal, detail, mac, request_id)",
 	"users":                        "SELECT, INSERT, UPDATE",
 	"positions":                    "SELECT, INSERT, UPDATE (org_name), DELETE", // UPDATE: an import renames an organisation in place
 	"position_activities":          "SELECT, INSERT, DELETE",

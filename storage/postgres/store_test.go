@@ -45,7 +45,8 @@ func TestConformancePostgreSQL(t *testing.T) {
 	}
 	t.Run("postgres", func(t *testing.T) {
 		storetest.Run(t, func(t *testing.T) domain.Store { return open(t, dbURL) }, storetest.WithExec(rawExec),
-			storetest.WithReopen(func(t *testing.T, _ domain.Store) domain.Store { return open(t, dbURL) }))
+			storetest.WithReopen(func(t *testing.T, _ domain.Store) domain.Store { return open(t, dbURL) }),
+			withLossyLink(dbURL))
 	})
 }
 
@@ -254,7 +255,8 @@ func TestAppRoleLeastPrivilege(t *testing.T) {
 	}
 	t.Run("suite as the app role", func(t *testing.T) {
 		storetest.Run(t, func(t *testing.T) domain.Store { return open(t, appURL) }, storetest.WithExec(rawExec),
-			storetest.WithReopen(func(t *testing.T, _ domain.Store) domain.Store { return open(t, appURL) }))
+			storetest.WithReopen(func(t *testing.T, _ domain.Store) domain.Store { return open(t, appURL) }),
+			withLossyLink(appURL))
 	})
 	app := open(t, appURL)
 	if err := app.CheckSchema(t.Context()); err != nil {

@@ -44,9 +44,10 @@ func WithReopen(reopen func(t *testing.T, s domain.Store) domain.Store) Option {
 }
 
 type suite struct {
-	open   func(t *testing.T) domain.Store
-	exec   func(ctx context.Context, s domain.Store, query string) error
-	reopen func(t *testing.T, s domain.Store) domain.Store
+	open      func(t *testing.T) domain.Store
+	exec      func(ctx context.Context, s domain.Store, query string) error
+	reopen    func(t *testing.T, s domain.Store) domain.Store
+	lossyOpen func(t *testing.T) (domain.Store, LossyLink)
 }
 
 // pair is two stores on one database: s and, when the suite can reopen
@@ -118,6 +119,9 @@ func Run(t *testing.T, open func(t *testing.T) domain.Store, opts ...Option) {
 		{"Concurrency/SettleCardWrite", st.testConcurrentSettle},
 		{"Concurrency/CancelSmartcard", st.testConcurrentCancel},
 		{"Import", testImport},
+		{"Retries/TwinWrites", testTwinWrites},
+		{"Retries/LostAnswerKeyedWrites", st.testLostAnswerKeyedWrites},
+		{"Retries/LostAnswerOtherWrites", st.testLostAnswerOtherWrites},
 	}
 	tests = append(tests, searchTests...)
 	for _, tc := range tests {

@@ -23,6 +23,14 @@ var ErrNoAuditChain = errors.New("no audit chain key: open the store with the ke
 // removed or mangled, which would hide that row's break. A zero At is
 // taken as now.
 func (q *Queries) AppendAudit(ctx context.Context, e domain.AuditEvent) (domain.AuditEvent, error) {
+	return q.AppendAuditKeyed(ctx, e, RequestKey{})
+}
+
+// AppendAuditKeyed is AppendAudit as one attempt of the logical write k
+// names (see RequestKey): a retry first looks, under the audit lock, for
+// the row an earlier attempt committed, and returns it instead of
+// chaining the event a second time.
+func (q *Queries) AppendAuditKeyed(ctx context.Context, e domain.AuditEvent, k RequestKey) (domain.AuditEvent, error) {
 	if q.chain == nil {
 		return domain.AuditEvent{}, q.fail("append audit", ErrNoAuditChain)
 	}
@@ -33,6 +41,22 @@ func (q *Queries) AppendAudit(ctx context.Context, e domain.AuditEvent) (domain.
 	err := q.inTx(ctx, func(tq *Queries) error {
 		if tq.d.AuditLock != "" {
 			if _, err := tq.w.Exec(ctx, tq.d.AuditLock); err != nil {
+				return err
+			}
+		}
+		if k.Retry {
+			// Under the lock, so an earlier attempt still running on the
+			// server has finished: its row is there now or never will be.
+			var found domain.AuditEvent
+			err := tq.w.QueryRow(ctx, `SELECT id, mac FROM audit_events WHERE request_id = $1`, k.ID).Scan(&found.ID, bytesDest{&found.MAC})
+			if err == nil {
+				e.ID, e.MAC = found.ID, found.MAC
+				if tq.appended != nil {
+					*tq.appended = append(*tq.appended, e)
+				}
+				return nil
+			}
+			if !errors.Is(tq.d.Translate(err), domain.ErrNotFound) {
 				return err
 			}
 		}
@@ -54,11 +78,16 @@ func (q *Queries) AppendAudit(ctx context.Context, e domain.AuditEvent) (domain.
 			}
 		}
 		e.MAC = tq.chain.AuditMAC(prev, e)
-		if err := tq.w.QueryRow(ctx, `
-			INSERT INTO audit_events (at, action, outcome, actor_id, subject_id, card_serial, role, terminal, detail, mac)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-			tq.timeArg(e.At), string(e.Action), string(e.Outcome), string(e.ActorID), string(e.SubjectID),
-			string(e.CardSerial), e.Role, e.Terminal, e.Detail, e.MAC).Scan(&e.ID); err != nil {
+		args := []any{tq.timeArg(e.At), string(e.Action), string(e.Outcome), string(e.ActorID), string(e.SubjectID),
+			string(e.CardSerial), e.Role, e.Terminal, e.Detail, e.MAC}
+		insert := `INSERT INTO audit_events (at, action, outcome, actor_id, subject_id, card_serial, role, terminal, detail, mac)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`
+		if k.ID != "" {
+			args = append(args, k.ID)
+			insert = `INSERT INTO audit_events (at, action, outcome, actor_id, subject_id, card_serial, role, terminal, detail, mac, request_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`
+		}
+		if err := tq.w.QueryRow(ctx, insert, args...).Scan(&e.ID); err != nil {
 			return err
 		}
 		if tq.appended != nil {

@@ -27,6 +27,14 @@ func scanCode(row Row) (domain.OneTimeCode, error) {
 // one unused code per user and purpose, so a racing CreateCode gets
 // ErrConflict rather than leaving two live codes.
 func (q *Queries) CreateCode(ctx context.Context, c domain.OneTimeCode) (domain.OneTimeCode, error) {
+	return q.CreateCodeKeyed(ctx, c, RequestKey{})
+}
+
+// CreateCodeKeyed is CreateCode as one attempt of the logical write k
+// names (see RequestKey): a retry returns the code an earlier attempt
+// committed rather than store another, which would mark the first one
+// used (the one the mail on its way carries).
+func (q *Queries) CreateCodeKeyed(ctx context.Context, c domain.OneTimeCode, k RequestKey) (domain.OneTimeCode, error) {
 	if c.CreatedAt.IsZero() {
 		return domain.OneTimeCode{}, errors.New("create code: creation time is required")
 	}
@@ -35,17 +43,42 @@ func (q *Queries) CreateCode(ctx context.Context, c domain.OneTimeCode) (domain.
 		c.Hash = nil
 	}
 	err := q.inTx(ctx, func(tq *Queries) error {
+		if k.Retry {
+			found, err := scanCode(tq.w.QueryRow(ctx, `SELECT `+codeCols+` FROM one_time_codes WHERE request_id = $1`, k.ID))
+			if err == nil {
+				c = found
+				return nil
+			}
+			if !errors.Is(tq.d.Translate(err), domain.ErrNotFound) {
+				return err
+			}
+		}
 		if _, err := tq.w.Exec(ctx, `
 			UPDATE one_time_codes SET used_at = $3
 			WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL`,
 			string(c.UserID), string(c.Purpose), tq.timeArg(c.CreatedAt)); err != nil {
 			return err
 		}
-		return tq.w.QueryRow(ctx, `
-			INSERT INTO one_time_codes (user_id, purpose, hash, card_serial, created_at, expires_at, tries, max_tries, used_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-			string(c.UserID), string(c.Purpose), blobArg(c.Hash), textArg(string(c.CardSerial)),
-			tq.timeArg(c.CreatedAt), tq.timeArg(c.ExpiresAt), c.Tries, c.MaxTries, tq.timeArg(c.UsedAt)).Scan(&c.ID)
+		args := []any{string(c.UserID), string(c.Purpose), blobArg(c.Hash), textArg(string(c.CardSerial)),
+			tq.timeArg(c.CreatedAt), tq.timeArg(c.ExpiresAt), c.Tries, c.MaxTries, tq.timeArg(c.UsedAt)}
+		insert := `INSERT INTO one_time_codes (user_id, purpose, hash, card_serial, created_at, expires_at, tries, max_tries, used_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`
+		if k.ID != "" {
+			// ON CONFLICT: an earlier attempt the lookup above could not
+			// see yet (still running on the server) committed meanwhile.
+			args = append(args, k.ID)
+			insert = `INSERT INTO one_time_codes (user_id, purpose, hash, card_serial, created_at, expires_at, tries, max_tries, used_at, request_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			ON CONFLICT (request_id) WHERE request_id IS NOT NULL DO NOTHING RETURNING id`
+		}
+		if k.ID == "" {
+			return tq.w.QueryRow(ctx, insert, args...).Scan(&c.ID)
+		}
+		inserted, err := insertReturningID(ctx, tq.w, &c.ID, insert, args...)
+		if err == nil && !inserted {
+			c, err = scanCode(tq.w.QueryRow(ctx, `SELECT `+codeCols+` FROM one_time_codes WHERE request_id = $1`, k.ID))
+		}
+		return err
 	})
 	if err != nil {
 		return domain.OneTimeCode{}, q.fail("create code", err)

@@ -23,6 +23,13 @@ func scanMail(row Row) (domain.Mail, error) {
 // EnqueueMail stores m as new: no attempts, not sent, due at NextAttemptAt
 // or else at CreatedAt.
 func (q *Queries) EnqueueMail(ctx context.Context, m domain.Mail) (domain.Mail, error) {
+	return q.EnqueueMailKeyed(ctx, m, RequestKey{})
+}
+
+// EnqueueMailKeyed is EnqueueMail as one attempt of the logical write k
+// names (see RequestKey): the mail an earlier attempt committed is
+// returned, not queued twice.
+func (q *Queries) EnqueueMailKeyed(ctx context.Context, m domain.Mail, k RequestKey) (domain.Mail, error) {
 	if m.CreatedAt.IsZero() {
 		return domain.Mail{}, errors.New("enqueue mail: creation time is required")
 	}
@@ -31,10 +38,27 @@ func (q *Queries) EnqueueMail(ctx context.Context, m domain.Mail) (domain.Mail, 
 		m.NextAttemptAt = m.CreatedAt
 	}
 	m.Attempts, m.LastError, m.SentAt = 0, "", time.Time{}
-	err := q.w.QueryRow(ctx, `
-		INSERT INTO mail_outbox (to_addr, subject, body, body_sealed, created_at, not_after, attempts, next_attempt_at, last_error)
-		VALUES ($1, $2, $3, $4, $5, $6, 0, $7, '') RETURNING id`,
-		m.To, m.Subject, m.Body, m.BodySealed, q.timeArg(m.CreatedAt), q.timeArg(m.NotAfter), q.timeArg(m.NextAttemptAt)).Scan(&m.ID)
+	args := []any{m.To, m.Subject, m.Body, m.BodySealed, q.timeArg(m.CreatedAt), q.timeArg(m.NotAfter), q.timeArg(m.NextAttemptAt)}
+	insert := `INSERT INTO mail_outbox (to_addr, subject, body, body_sealed, created_at, not_after, attempts, next_attempt_at, last_error)
+		VALUES ($1, $2, $3, $4, $5, $6, 0, $7, '') RETURNING id`
+	if k.ID != "" {
+		// ON CONFLICT waits for an earlier attempt still running on the
+		// server, then skips the row if that attempt committed it.
+		args = append(args, k.ID)
+		insert = `INSERT INTO mail_outbox (to_addr, subject, body, body_sealed, created_at, not_after, attempts, next_attempt_at, last_error, request_id)
+		VALUES ($1, $2, $3, $4, $5, $6, 0, $7, '', $8)
+		ON CONFLICT (request_id) WHERE request_id IS NOT NULL DO NOTHING RETURNING id`
+	}
+	var err error
+	if k.ID == "" {
+		err = q.w.QueryRow(ctx, insert, args...).Scan(&m.ID)
+	} else {
+		var inserted bool
+		inserted, err = insertReturningID(ctx, q.w, &m.ID, insert, args...)
+		if err == nil && !inserted {
+			err = q.w.QueryRow(ctx, `SELECT id FROM mail_outbox WHERE request_id = $1`, k.ID).Scan(&m.ID)
+		}
+	}
 	if err != nil {
 		return domain.Mail{}, q.fail("enqueue mail", err)
 	}

@@ -24,12 +24,27 @@ type Cluster struct {
 	opts string
 	// URL reaches the cluster's postgres database as the superuser.
 	URL string
+	// Port is the TCP port on 127.0.0.1 (NewTCPCluster, NewStandby);
+	// 0 when the cluster listens only on its socket.
+	Port int
 }
 
 // NewCluster creates and starts a cluster (initdb, pg_ctl; about a
 // second) and removes it when the test ends. Without the PostgreSQL
 // server programs the test is skipped, or fails under CI=true.
 func NewCluster(tb testing.TB) *Cluster {
+	tb.Helper()
+	c := prepare(tb)
+	c.run(filepath.Join(c.bin, "initdb"), "-D", c.data(), "-U", "postgres", "-A", "trust", "--no-sync")
+	c.opts = fmt.Sprintf("-c listen_addresses='' -k %s -c fsync=off -c full_page_writes=off", c.dir)
+	c.URL = fmt.Sprintf("postgres://postgres@/postgres?host=%s&port=5432&sslmode=disable&connect_timeout=5", c.dir)
+	c.Start()
+	return c
+}
+
+// prepare makes a cluster's directory, owned by the server's user,
+// removed (the server stopped first) when the test ends.
+func prepare(tb testing.TB) *Cluster {
 	tb.Helper()
 	bin, err := serverBin()
 	if err != nil {
@@ -61,10 +76,6 @@ func NewCluster(tb testing.TB) *Cluster {
 		}
 		c.as = []string{"runuser", "-u", "postgres", "--"}
 	}
-	c.run(filepath.Join(bin, "initdb"), "-D", c.data(), "-U", "postgres", "-A", "trust", "--no-sync")
-	c.opts = fmt.Sprintf("-c listen_addresses='' -k %s -c fsync=off -c full_page_writes=off", dir)
-	c.URL = fmt.Sprintf("postgres://postgres@/postgres?host=%s&port=5432&sslmode=disable&connect_timeout=5", dir)
-	c.Start()
 	return c
 }
 
