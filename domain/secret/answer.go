@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/text/cases"
@@ -92,25 +93,44 @@ func VerifyAnswer(min Argon2Params, encoded, answer string) (bool, error) {
 // cost (19 MiB by default) while it runs.
 var argon2Slots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
 
-// argon2Running counts computations holding a slot.
-var argon2Running atomic.Int32
+// argon2Running and argon2Waiting count the computations holding a slot
+// and those waiting for one.
+var argon2Running, argon2Waiting atomic.Int32
 
-// idKey is argon2.IDKey in a slot. Its memory is garbage as soon as it
-// returns, and with the default GC pacing a few of them pile up before a
-// collection (a kiosk's resident memory went from 27 MB to 80–90 MB over
-// one unlock): while others run, a collection makes the next one reuse
-// this one's memory; after the last, the memory goes back to the system.
-// Either costs about a millisecond against argon2id's 17.
+// argon2Idle gives the memory back to the system once no computation has
+// run for a moment (after a visit's answers, not between them).
+var argon2Idle = time.AfterFunc(time.Hour, func() {
+	if argon2Running.Load() == 0 && argon2Waiting.Load() == 0 {
+		debug.FreeOSMemory()
+	}
+})
+
+// releaseAfter is how long the memory stays for the next computation.
+const releaseAfter = time.Second
+
+// idKey is argon2.IDKey in a slot. Its memory (19 MiB by default) is
+// garbage as soon as it returns, and with the default GC pacing a few of
+// them pile up before a collection (a kiosk's resident memory went from
+// 27 MB to 80–90 MB over one unlock). So when another computation waits
+// for this slot, a collection first lets it reuse this one's memory; and
+// after the last, a collection too, and a second later the memory goes
+// back to the system. Returning
+// it between computations would cost each a fresh 19 MiB of page faults
+// (about 15 ms, as much as the computation).
 func idKey(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
+	argon2Waiting.Add(1)
 	argon2Slots <- struct{}{}
+	argon2Waiting.Add(-1)
 	argon2Running.Add(1)
 	key := argon2.IDKey(password, salt, time, memory, threads, keyLen)
-	// Collected before the slot is given up, or the next computation
-	// would take fresh memory while this one's is still held.
-	if argon2Running.Add(-1) == 0 {
-		debug.FreeOSMemory() // a collection, then the memory back to the system
-	} else {
+	if argon2Waiting.Load() > 0 {
 		runtime.GC()
+	}
+	if argon2Running.Add(-1) == 0 && argon2Waiting.Load() == 0 {
+		// The last for now: collected, so that the next visit's answers
+		// reuse this memory rather than take more.
+		runtime.GC()
+		argon2Idle.Reset(releaseAfter)
 	}
 	<-argon2Slots
 	return key
