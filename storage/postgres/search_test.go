@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
@@ -18,48 +17,11 @@ import (
 	"github.com/smartcard-service-centre/kiosk/storage/storetest"
 )
 
-// fillBench loads people 0..n-1 of the benchmark population with COPY
-// (users, their cards, their registrations), then VACUUM ANALYZE as
-// autovacuum would after a load, and returns how long it all took.
+// fillBench loads people 0..n-1 of the benchmark population into s's
+// database (pgtest.FillPopulation) and returns how long it took.
 func fillBench(tb testing.TB, s *Store, n int) time.Duration {
 	tb.Helper()
-	ctx := tb.Context()
-	start := time.Now()
-	const batch = 50_000
-	for from := 0; from < n; from += batch {
-		var users, cards, regs [][]any
-		for i := from; i < min(n, from+batch); i++ {
-			p := storetest.NewBenchPerson(i)
-			u, c := p.User, p.Card
-			search, sort := sqlstore.UserKeys(u)
-			users = append(users, []any{string(u.ID), u.Title, u.GivenName, u.FamilyName, u.Email, u.CreatedAt, search, sort})
-			cards = append(cards, []any{string(c.Serial), string(c.UserID), c.Type, c.IssuedAt, c.CertExpiry})
-			if r := p.Registration; r != nil {
-				var locked *time.Time
-				if r.LockedOut() {
-					locked = &r.LockedOutAt
-				}
-				regs = append(regs, []any{string(r.UserID), r.Email, r.FailedAttempts, locked, r.RegisteredAt})
-			}
-		}
-		for _, t := range []struct {
-			name string
-			cols []string
-			rows [][]any
-		}{
-			{"users", []string{"id", "title", "given_name", "family_name", "email", "created_at", "search_key", "sort_key"}, users},
-			{"smartcards", []string{"serial", "user_id", "card_type", "issued_at", "cert_expiry"}, cards},
-			{"registrations", []string{"user_id", "email", "failed_attempts", "locked_out_at", "registered_at"}, regs},
-		} {
-			if _, err := s.pool.CopyFrom(ctx, pgx.Identifier{t.name}, t.cols, pgx.CopyFromRows(t.rows)); err != nil {
-				tb.Fatalf("copy %s: %v", t.name, err)
-			}
-		}
-	}
-	if _, err := s.pool.Exec(ctx, `VACUUM ANALYZE users, smartcards, registrations`); err != nil {
-		tb.Fatal(err)
-	}
-	return time.Since(start)
+	return pgtest.FillPopulation(tb.Context(), tb, s.pool.Config().ConnConfig.ConnString(), n)
 }
 
 // BenchmarkSearch: name and ID searches through the store's own API on
