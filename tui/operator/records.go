@@ -172,12 +172,15 @@ func (a *auditScreen) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 		}
 		a.page = msg.page
 	case tea.KeyPressMsg:
+		if key.Matches(msg, k.Back) {
+			// Also while a page is being read: it only reads, and the
+			// screens behind ignore its late answer.
+			return newServices(a.s, a.d)
+		}
 		if a.busy {
 			return a, nil
 		}
 		switch {
-		case key.Matches(msg, k.Back):
-			return newServices(a.s, a.d)
 		case key.Matches(msg, k.NextPage) && a.page.Next != 0:
 			a.before = append(a.before, a.page.Next)
 			return a, a.load()
