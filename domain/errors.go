@@ -10,6 +10,11 @@ var (
 	// answer now (connection lost, server shutting down, file busy); the
 	// same request may work later, unlike one the store refused.
 	ErrStoreUnavailable = errors.New("the database is not available")
+	// ErrCommitUnknown: a transaction's COMMIT got no answer (the
+	// connection went, or its deadline passed), so it may or may not have
+	// been recorded. What it wrote must not be written again blindly. It
+	// comes with ErrStoreUnavailable.
+	ErrCommitUnknown = errors.New("the database may or may not have recorded this")
 )
 
 // Outcomes of the workflows. Screens match them with errors.Is to choose what

@@ -120,8 +120,8 @@ const releaseAfter = time.Second
 func idKey(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
 	argon2Waiting.Add(1)
 	argon2Slots <- struct{}{}
+	argon2Running.Add(1) // before leaving the waiters: never both 0 meanwhile
 	argon2Waiting.Add(-1)
-	argon2Running.Add(1)
 	key := argon2.IDKey(password, salt, time, memory, threads, keyLen)
 	if argon2Waiting.Load() > 0 {
 		runtime.GC()

@@ -3,6 +3,7 @@ package selfservice_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +24,9 @@ type commitStore struct {
 	mu        sync.Mutex
 	commits   int
 	failAudit bool
+	// loseAnswer: the next transaction commits but its caller hears that
+	// the commit got no answer, as when the connection goes during COMMIT.
+	loseAnswer bool
 }
 
 func (c *commitStore) commit() {
@@ -65,6 +69,12 @@ func (c *commitStore) InTx(ctx context.Context, fn func(q domain.Queries) error)
 	err := c.Store.InTx(ctx, func(q domain.Queries) error { return fn(auditTx{q, c}) })
 	if err == nil {
 		c.commit()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.loseAnswer {
+			c.loseAnswer = false
+			return fmt.Errorf("commit: %w: %w", domain.ErrCommitUnknown, domain.ErrStoreUnavailable)
+		}
 	}
 	return err
 }
@@ -284,4 +294,48 @@ func domainVerify(t *testing.T, f *fixture) error {
 		err = errors.New("no audit rows")
 	}
 	return err
+}
+
+// A step whose COMMIT got no answer may have been recorded: it is not
+// written again, one by one, as a transaction known to be undone is. So a
+// wrong set of answers is counted once, right answers send one code, and
+// the holder is told the store is unavailable.
+func TestCommitWithoutAnswerIsNotWrittenTwice(t *testing.T) {
+	onBothStores(t, testCommitWithoutAnswerIsNotWrittenTwice)
+}
+
+func testCommitWithoutAnswerIsNotWrittenTwice(t *testing.T, f *fixture) {
+	cs := (&commitStore{Store: f.store}).withCommits(f)
+	ctx := t.Context()
+	sess := f.identify(t, f.enrol(t, sstest.Holder{Blocked: true, Answers: answers}))
+	_, err := f.svc.StartUnlock(ctx, sess)
+	noErr(t, err)
+	lose := func() {
+		cs.mu.Lock()
+		cs.loseAnswer = true
+		cs.mu.Unlock()
+	}
+	lose()
+	if _, err := f.svc.AnswerQuestions(ctx, sess, answerAll(sess, false)); !errors.Is(err, domain.ErrStoreUnavailable) {
+		t.Fatalf("wrong answers, commit without answer: %v, want the store unavailable", err)
+	}
+	if reg := f.registration(t, "555001799894"); reg.FailedAttempts != 1 {
+		t.Fatalf("%d failed attempts recorded for one wrong try", reg.FailedAttempts)
+	}
+	mails := func() int {
+		n := 0
+		for _, e := range f.auditLog(t) {
+			if e.Action == domain.AuditCodeIssued {
+				n++
+			}
+		}
+		return n
+	}
+	lose()
+	if _, err := f.svc.AnswerQuestions(ctx, sess, answerAll(sess, true)); !errors.Is(err, domain.ErrStoreUnavailable) {
+		t.Fatalf("right answers, commit without answer: %v, want the store unavailable", err)
+	}
+	if n := mails(); n != 1 {
+		t.Fatalf("%d codes issued for one set of right answers", n)
+	}
 }

@@ -212,13 +212,23 @@ func (s *Service) audit(ctx context.Context, q domain.Queries, sess *Session, ac
 // answers stand when their code cannot be stored. step sets what it
 // reports afresh on each run; with q set it returns any failure to write
 // (which undoes the transaction), with q nil it returns nil.
-func (s *Service) together(ctx context.Context, what string, step func(q domain.Queries) error) {
+//
+// Only a transaction known to be undone is run again: when its COMMIT
+// got no answer (domain.ErrCommitUnknown) it may have been recorded, and
+// a second run would count a wrong answer twice or send a second code.
+// That error is returned, and the caller reports the store unavailable.
+func (s *Service) together(ctx context.Context, what string, step func(q domain.Queries) error) error {
 	err := s.cfg.Store.InTx(ctx, func(q domain.Queries) error { return step(q) })
 	if err == nil {
-		return
+		return nil
+	}
+	if errors.Is(err, domain.ErrCommitUnknown) {
+		s.cfg.Log.Error("a step's records may or may not have been written; not writing them again", "step", what, "err", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	s.cfg.Log.Warn("a step's records could not be written in one transaction; writing them one by one", "step", what, "err", err)
 	_ = step(nil)
+	return nil
 }
 
 // queries is q, the transaction a step runs in, or the store itself.

@@ -190,7 +190,7 @@ func (s *Service) wrongAnswers(ctx context.Context, sess *Session) error {
 		verdict           error
 		recorded, refused bool // refused: another kiosk reached the limit first
 	)
-	s.together(rctx, "wrong answers", func(q domain.Queries) error {
+	unknown := s.together(rctx, "wrong answers", func(q domain.Queries) error {
 		reg, verdict, recorded, refused = domain.Registration{}, nil, false, false
 		r, err := s.queries(q).RecordFailedAttempt(rctx, sess.user.ID, MaxFailedAttempts, s.now())
 		switch {
@@ -213,6 +213,9 @@ func (s *Service) wrongAnswers(ctx context.Context, sess *Session) error {
 		}
 		return s.stepAudit(rctx, q, sess, domain.AuditQuestionsAnswered, verdict, "")
 	})
+	if unknown != nil {
+		return unknown
+	}
 	if !recorded {
 		return verdict // the store failed
 	}
@@ -250,7 +253,7 @@ func (s *Service) rightAnswers(ctx context.Context, sess *Session) (string, erro
 		sent           error // why no code was sent, if none was
 		mailID         int64
 	)
-	s.together(ctx, "right answers", func(q domain.Queries) error {
+	unknown := s.together(ctx, "right answers", func(q domain.Queries) error {
 		locked, passed, passErr, sent, mailID = false, false, nil, send, 0
 		err := s.queries(q).PassChallenge(ctx, sess.user.ID)
 		switch {
@@ -292,6 +295,9 @@ func (s *Service) rightAnswers(ctx context.Context, sess *Session) (string, erro
 		}
 		return s.stepAudit(ctx, q, sess, domain.AuditCodeIssued, sent, detail)
 	})
+	if unknown != nil {
+		return "", unknown
+	}
 	if locked {
 		sess.step = StepEnded
 		return "", domain.ErrLockedOut
@@ -557,7 +563,7 @@ func (s *Service) wrongCode(ctx context.Context, sess *Session, purpose domain.C
 		verdict error
 		lim     *CodeLimitError
 	)
-	s.together(rctx, "wrong code", func(q domain.Queries) error {
+	unknown := s.together(rctx, "wrong code", func(q domain.Queries) error {
 		counted, err := s.queries(q).RecordCodeFailure(rctx, c.ID)
 		switch {
 		case errors.Is(err, domain.ErrCodeTriesExhausted):
@@ -577,6 +583,9 @@ func (s *Service) wrongCode(ctx context.Context, sess *Session, purpose domain.C
 		lim, verdict = s.codeVerdict(rctx, q, sess, purpose, verdict)
 		return s.stepAudit(rctx, q, sess, domain.AuditCodeEntered, verdict, string(purpose))
 	})
+	if unknown != nil {
+		return unknown
+	}
 	if lim != nil {
 		s.refuseCode(sess, lim)
 	}
@@ -620,7 +629,7 @@ func (s *Service) EnterUnlockCode(ctx context.Context, sess *Session, code strin
 		verdict error // nil: the code is spent
 		lim     *CodeLimitError
 	)
-	s.together(ctx, "unlock code", func(q domain.Queries) error {
+	unknown := s.together(ctx, "unlock code", func(q domain.Queries) error {
 		verdict, lim = nil, nil
 		if err := s.queries(q).UseCode(ctx, c.ID, s.now()); err != nil {
 			if q != nil && !codeDead(err) {
@@ -631,6 +640,9 @@ func (s *Service) EnterUnlockCode(ctx context.Context, sess *Session, code strin
 		}
 		return s.stepAudit(ctx, q, sess, domain.AuditCodeEntered, verdict, string(purpose))
 	})
+	if unknown != nil {
+		return unknown
+	}
 	if lim != nil {
 		s.refuseCode(sess, lim)
 	}

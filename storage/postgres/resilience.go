@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -64,6 +65,11 @@ const (
 	keepAliveInterval = 2 * time.Second
 	keepAliveCount    = 3
 	tcpUserTimeout    = keepAliveIdle + keepAliveCount*keepAliveInterval
+	// idleInTransaction ends, on the server, a transaction left open with
+	// nothing sent for this long: the kiosk never waits on a person inside
+	// a transaction, and an import reads the rest of its file (to report
+	// its problems) in a few seconds.
+	idleInTransaction = time.Minute
 
 	// attempts is how many times a call is tried in all when a retry is
 	// safe; retryBase is the first back-off, doubled each time, with
@@ -103,6 +109,23 @@ func poolConfig(connString string, connectTimeout time.Duration, maxConns int) (
 	}
 	if !namesParam(connString, "pool_ping_timeout") {
 		cfg.PingTimeout = pingTimeout
+	}
+	// The server's side of the same: a kiosk that vanishes in the middle
+	// of a transaction (power, a network split) would otherwise keep its
+	// locks, the audit chain's among them, until the server's own TCP
+	// keepalive gives up, two hours by default, and every other kiosk's
+	// audited step would time out meanwhile. Settings a plain role may
+	// make, known since PostgreSQL 12; the URL's own win.
+	for name, value := range map[string]string{
+		"idle_in_transaction_session_timeout": strconv.Itoa(int(idleInTransaction / time.Millisecond)),
+		"tcp_keepalives_idle":                 strconv.Itoa(int(keepAliveIdle / time.Second)),
+		"tcp_keepalives_interval":             strconv.Itoa(int(keepAliveInterval / time.Second)),
+		"tcp_keepalives_count":                strconv.Itoa(keepAliveCount),
+		"tcp_user_timeout":                    strconv.Itoa(int(tcpUserTimeout / time.Millisecond)),
+	} {
+		if _, ok := cc.RuntimeParams[name]; !ok && !namesParam(connString, name) {
+			cc.RuntimeParams[name] = value
+		}
 	}
 	return cfg, nil
 }

@@ -177,3 +177,33 @@ func TestStatementDeadline(t *testing.T) {
 		t.Fatalf("caller's deadline: %v after %v", err, time.Since(start))
 	}
 }
+
+// The server ends what a vanished kiosk left behind (an open transaction
+// holding the audit chain's lock) in a minute, not its two-hour TCP
+// default: the session settings reach the server, and the URL's win.
+func TestServerSideTimeouts(t *testing.T) {
+	url := throwawayDB(t)
+	s := open(t, url)
+	for name, want := range map[string]string{
+		"idle_in_transaction_session_timeout": "1min",
+		"tcp_keepalives_idle":                 "5",
+		"tcp_keepalives_interval":             "2",
+		"tcp_keepalives_count":                "3",
+		"tcp_user_timeout":                    "11000",
+	} {
+		var got string
+		if err := s.pool.QueryRow(t.Context(), "SELECT current_setting($1)", name).Scan(&got); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+	cfg, err := poolConfig("postgres://k@db/kiosk?idle_in_transaction_session_timeout=5000", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; got != "5000" {
+		t.Errorf("the URL's idle_in_transaction_session_timeout gave way: %q", got)
+	}
+}

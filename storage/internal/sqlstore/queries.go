@@ -84,7 +84,12 @@ func (q *Queries) inTx(ctx context.Context, fn func(*Queries) error) (err error)
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit: %w", q.d.Translate(err))
+		err = q.d.Translate(err)
+		if errors.Is(err, domain.ErrStoreUnavailable) || ctx.Err() != nil {
+			// No answer: committed or not, nobody here knows.
+			return fmt.Errorf("commit: %w: %w", domain.ErrCommitUnknown, err)
+		}
+		return fmt.Errorf("commit: %w", err)
 	}
 	q.logCommitted(appended)
 	return nil
