@@ -335,17 +335,7 @@ func BenchmarkLoad(b *testing.B) {
 	ctx := context.Background()
 	nKiosks, runFor := loadSettings(b)
 	nUsers := storetest.BenchUsers(b)
-	dbURL := pgtest.NewDatabase(b)
-	keys := newBenchKeys(b)
-	authority := newBenchCA(b)
-
-	setup, err := postgres.Open(ctx, dbURL, postgres.WithAuditChain(keys))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := setup.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
+	setup, dbURL, keys, authority := openBenchPostgres(ctx, b)
 	took := pgtest.FillPopulation(ctx, b, dbURL, nUsers)
 	b.Logf("loaded %d users with cards and registrations in %s", nUsers, took.Round(time.Millisecond))
 	answers, err := hashBenchAnswers() // once: the holders share the hashes

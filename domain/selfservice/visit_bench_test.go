@@ -332,6 +332,25 @@ func (r *benchRig) lastCode(ctx context.Context) (string, error) {
 	return "", fmt.Errorf("no unlock code in the outbox")
 }
 
+// openBenchPostgres makes a throwaway PostgreSQL database with the keys
+// and CA of a benchmark, and returns the store over it, migrated (the
+// caller closes it), with the database's URL.
+func openBenchPostgres(ctx context.Context, b *testing.B) (*postgres.Store, string, *secret.Keys, domain.CertificateAuthority) {
+	b.Helper()
+	dbURL := pgtest.NewDatabase(b)
+	keys := newBenchKeys(b)
+	authority := newBenchCA(b)
+	st, err := postgres.Open(ctx, dbURL, postgres.WithAuditChain(keys))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := st.Migrate(ctx); err != nil {
+		st.Close()
+		b.Fatal(err)
+	}
+	return st, dbURL, keys, authority
+}
+
 func newBenchKeys(tb testing.TB) *secret.Keys {
 	tb.Helper()
 	kek := make([]byte, secret.KEKSize)
@@ -433,18 +452,9 @@ func BenchmarkUnlockVisit(b *testing.B) {
 	})
 	b.Run("postgres", func(b *testing.B) {
 		ctx := context.Background()
-		dbURL := pgtest.NewDatabase(b)
-		keys := newBenchKeys(b)
-		authority := newBenchCA(b)
 		// The holder is stored over one pool, closed before the visits, so
 		// that the transaction count is the visits' alone.
-		setup, err := postgres.Open(ctx, dbURL, postgres.WithAuditChain(keys))
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := setup.Migrate(ctx); err != nil {
-			b.Fatal(err)
-		}
+		setup, dbURL, keys, authority := openBenchPostgres(ctx, b)
 		card, err := issueBenchCard(ctx, setup, keys, authority)
 		setup.Close()
 		if err != nil {

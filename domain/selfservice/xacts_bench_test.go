@@ -15,7 +15,6 @@ import (
 	"github.com/smartcard-service-centre/kiosk/domain/secret"
 	"github.com/smartcard-service-centre/kiosk/domain/selfservice"
 	"github.com/smartcard-service-centre/kiosk/storage/postgres"
-	"github.com/smartcard-service-centre/kiosk/storage/postgres/pgtest"
 )
 
 // swapStore is the store as the service sees it, whose database
@@ -47,16 +46,7 @@ type xactStep struct {
 // do not vary between runs.
 func BenchmarkStepTransactions(b *testing.B) {
 	ctx := context.Background()
-	dbURL := pgtest.NewDatabase(b)
-	keys := newBenchKeys(b)
-	authority := newBenchCA(b)
-	setup, err := postgres.Open(ctx, dbURL, postgres.WithAuditChain(keys))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := setup.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
+	setup, dbURL, keys, authority := openBenchPostgres(ctx, b)
 	card, err := issueBenchCard(ctx, setup, keys, authority)
 	setup.Close()
 	if err != nil {
