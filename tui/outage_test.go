@@ -13,51 +13,26 @@ import (
 	"github.com/smartcard-service-centre/kiosk/tui"
 	"github.com/smartcard-service-centre/kiosk/tui/common"
 	"github.com/smartcard-service-centre/kiosk/tui/components"
+	"github.com/smartcard-service-centre/kiosk/tui/tuitest"
 )
 
 // awayStore is the store as the service sees it, which a test can take
-// away as a database failing over is: while down, Ping and the reads the
-// visits start with fail with domain.ErrStoreUnavailable, as the stores
-// report a connection refused.
+// away (tuitest.AwayStore); while down, reading a registration fails too.
 type awayStore struct {
-	domain.Store
-	down    atomic.Bool
-	refused atomic.Int64 // calls refused while down
+	tuitest.AwayStore
 	// hang: while down, reading a registration answers only when its
 	// context ends, as a hung database does; hung counts those reads.
 	hang atomic.Bool
 	hung atomic.Int64
 }
 
-func (a *awayStore) away() error {
-	if !a.down.Load() {
-		return nil
-	}
-	a.refused.Add(1)
-	return fmt.Errorf("%w: dial tcp 192.0.2.7:5432: connect: connection refused", domain.ErrStoreUnavailable)
-}
-
-func (a *awayStore) Ping(ctx context.Context) error {
-	if err := a.away(); err != nil {
-		return err
-	}
-	return a.Store.Ping(ctx)
-}
-
-func (a *awayStore) GetSmartcard(ctx context.Context, s domain.CardSerial) (domain.Smartcard, error) {
-	if err := a.away(); err != nil {
-		return domain.Smartcard{}, err
-	}
-	return a.Store.GetSmartcard(ctx, s)
-}
-
 func (a *awayStore) GetRegistration(ctx context.Context, id domain.UserID) (domain.Registration, error) {
-	if a.down.Load() && a.hang.Load() {
+	if a.Down.Load() && a.hang.Load() {
 		a.hung.Add(1)
 		<-ctx.Done()
 		return domain.Registration{}, fmt.Errorf("%w: %w", domain.ErrStoreUnavailable, ctx.Err())
 	}
-	if err := a.away(); err != nil {
+	if err := a.Away(); err != nil {
 		return domain.Registration{}, err
 	}
 	return a.Store.GetRegistration(ctx, id)
@@ -66,7 +41,7 @@ func (a *awayStore) GetRegistration(ctx context.Context, id domain.UserID) (doma
 // withAway gives the fixture's service a store that can go away.
 func withAway(a **awayStore) func(*selfservice.Config) {
 	return func(cfg *selfservice.Config) {
-		*a = &awayStore{Store: cfg.Store}
+		*a = &awayStore{AwayStore: tuitest.AwayStore{Store: cfg.Store}}
 		cfg.Store = *a
 	}
 }
@@ -79,7 +54,7 @@ var fastOutage = tui.WithOutageTimings(50*time.Millisecond, 20*time.Millisecond,
 // kiosk is trying again by itself.
 func refusedMore(t *testing.T, a *awayStore, n int64) {
 	t.Helper()
-	eventually(t, fmt.Sprintf("more than %d calls to the store away", n), func() bool { return a.refused.Load() > n })
+	eventually(t, fmt.Sprintf("more than %d calls to the store away", n), func() bool { return a.Refused.Load() > n })
 }
 
 // The store goes away before a card is inserted: the start screen and
@@ -94,7 +69,7 @@ func TestStoreAwayAtCardIdentification(t *testing.T) {
 	k := fx.start(80, 24, fastOutage)
 	k.waitFor("Insert your Smartcard into the reader to begin.")
 
-	away.down.Store(true)
+	away.Down.Store(true)
 	k.waitFor(components.StoreDownText, "temporarily unavailable", "Insert your Smartcard all the same")
 	fx.readers.Insert(card)
 	s := k.waitFor(common.Unavailable.Title, "We cannot reach the Smartcard Service Centre's records at the moment.",
@@ -105,9 +80,9 @@ func TestStoreAwayAtCardIdentification(t *testing.T) {
 		}
 	}
 	// Tried again in the background, not once and given up.
-	refusedMore(t, away, away.refused.Load()+3)
+	refusedMore(t, away, away.Refused.Load()+3)
 
-	away.down.Store(false)
+	away.Down.Store(false)
 	k.waitFor("Hello, Mr Test Person", "What would you like to do?")
 	k.waitGone(components.StoreDownText)
 	if !strings.Contains(k.logText(), `level=ERROR msg="store unavailable`) || !strings.Contains(k.logText(), "store available again") {
@@ -132,20 +107,20 @@ func TestStoreAwayDuringUnlock(t *testing.T) {
 	k.press("enter")
 	k.waitFor("Start")
 
-	away.down.Store(true)
+	away.Down.Store(true)
 	k.press("enter")
 	k.waitFor(common.Unavailable.Title, "this screen carries on by itself", "Smartcard Unlock will then start", components.StoreDownText)
-	refusedMore(t, away, away.refused.Load()+2)
-	away.down.Store(false)
+	refusedMore(t, away, away.Refused.Load()+2)
+	away.Down.Store(false)
 	k.waitFor("To confirm your identity")
 	k.waitGone(components.StoreDownText)
 
-	away.down.Store(true)
+	away.Down.Store(true)
 	k.answer(p.Answers, false)
 	k.waitFor("Temporarily unavailable: we cannot reach the Smartcard Service Centre's records at the moment.",
 		"Nothing you typed has been lost", "When the message at the bottom of the screen has gone, press Enter to try again.",
 		components.StoreDownText)
-	away.down.Store(false)
+	away.Down.Store(false)
 	k.waitGone(components.StoreDownText)
 	k.waitFor("The Smartcard Service Centre is available again. Nothing you typed has been lost: press Enter to try again.")
 	// Not sent again by itself: still the questions, a moment later.
@@ -182,7 +157,7 @@ func TestStoreAwayBackToTheMenu(t *testing.T) {
 		k.waitFor("What would you like to do?")
 		k.press("enter")
 		k.waitFor("Start")
-		away.down.Store(true)
+		away.Down.Store(true)
 		k.press("enter")
 		k.waitFor(common.Unavailable.Title, "esc back")
 		if inFlight {
@@ -193,7 +168,7 @@ func TestStoreAwayBackToTheMenu(t *testing.T) {
 		k.press("esc")
 		k.waitFor("What would you like to do?")
 		away.hang.Store(false)
-		away.down.Store(false)
+		away.Down.Store(false)
 		k.waitGone(components.StoreDownText)
 	}
 	k.press("enter")
@@ -210,14 +185,14 @@ func TestIdleTimeoutWhileStoreAway(t *testing.T) {
 	fx := newFixture(t, withAway(&away))
 	card := fx.add(testPerson())
 	k := fx.start(100, 32, fastOutage)
-	away.down.Store(true)
+	away.Down.Store(true)
 	fx.readers.Insert(card)
 	k.waitFor(common.Unavailable.Title, "this screen carries on by itself")
-	refusedMore(t, away, away.refused.Load()+3)
+	refusedMore(t, away, away.Refused.Load()+3)
 	fx.clock.Advance(tui.DefaultIdleTimeout + time.Second)
 	k.waitFor("Your session ended because there was no activity")
 	// The visit is over: the store coming back starts nothing by itself.
-	away.down.Store(false)
+	away.Down.Store(false)
 	k.waitGone(components.StoreDownText)
 	s := k.settle()
 	if strings.Contains(flat(s), "Hello, Mr Test Person") {

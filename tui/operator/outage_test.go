@@ -1,49 +1,15 @@
 package operator_test
 
 import (
-	"context"
-	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/smartcard-service-centre/kiosk/domain"
 	opsvc "github.com/smartcard-service-centre/kiosk/domain/operator"
 	"github.com/smartcard-service-centre/kiosk/tui/components"
 	"github.com/smartcard-service-centre/kiosk/tui/operator"
+	"github.com/smartcard-service-centre/kiosk/tui/tuitest"
 )
-
-// awayStore is the store as the operator's service sees it, which a test
-// can take away as a database failing over is: while down, Ping and
-// card look-ups fail with domain.ErrStoreUnavailable.
-type awayStore struct {
-	domain.Store
-	down    atomic.Bool
-	refused atomic.Int64
-}
-
-func (a *awayStore) away() error {
-	if !a.down.Load() {
-		return nil
-	}
-	a.refused.Add(1)
-	return fmt.Errorf("%w: dial tcp 192.0.2.7:5432: connect: connection refused", domain.ErrStoreUnavailable)
-}
-
-func (a *awayStore) Ping(ctx context.Context) error {
-	if err := a.away(); err != nil {
-		return err
-	}
-	return a.Store.Ping(ctx)
-}
-
-func (a *awayStore) GetSmartcard(ctx context.Context, s domain.CardSerial) (domain.Smartcard, error) {
-	if err := a.away(); err != nil {
-		return domain.Smartcard{}, err
-	}
-	return a.Store.GetSmartcard(ctx, s)
-}
 
 // The store goes away as the card holder's Smartcard is identified: the
 // terminal says "temporarily unavailable" with the banner, keeps both
@@ -51,7 +17,7 @@ func (a *awayStore) GetSmartcard(ctx context.Context, s domain.CardSerial) (doma
 // once the store answers, without the card being reinserted.
 func TestStoreAwayAtHolderIdentification(t *testing.T) {
 	fx := newFixture(t)
-	away := &awayStore{Store: fx.store}
+	away := &tuitest.AwayStore{Store: fx.store}
 	fx.svc = opsvc.New(opsvc.Config{Store: away, Keys: fx.keys, CA: fx.ca, Clock: fx.clock, Terminal: "RA-desk-1", AuditPageSize: 3})
 	own, held := fx.add(helen()), fx.add(testPerson())
 	k := fx.start(operator.WithOutageTimings(50*time.Millisecond, 20*time.Millisecond, 20*time.Millisecond))
@@ -60,23 +26,23 @@ func TestStoreAwayAtHolderIdentification(t *testing.T) {
 	k.press("enter")
 	k.waitFor(operator.InsertHolderText)
 
-	away.down.Store(true)
+	away.Down.Store(true)
 	fx.readers.Insert(held)
 	s := k.waitFor("Temporarily unavailable", "records cannot be reached at the moment", "carries on by itself",
 		"Neither Smartcard needs to be removed", components.StoreDownText)
 	if strings.Contains(s, "Service not available") {
 		t.Fatalf("the store away is said as a failure:\n%s", s)
 	}
-	n := away.refused.Load()
+	n := away.Refused.Load()
 	deadline := time.Now().Add(waitLimit)
-	for away.refused.Load() <= n+3 {
+	for away.Refused.Load() <= n+3 {
 		if time.Now().After(deadline) {
 			t.Fatal("the terminal does not try again by itself")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 
-	away.down.Store(false)
+	away.Down.Store(false)
 	k.waitFor("Mr Test Person: ", operator.CheckPersonText, "Smartcard Details")
 	k.waitGone(components.StoreDownText)
 }
