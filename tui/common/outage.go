@@ -304,3 +304,19 @@ func (p *Pinger) ping(gen int) tea.Cmd {
 		return PingMsg{p: p, gen: gen, err: err}
 	}
 }
+
+// UnavailableFrame is a screen whose call waits for the store: ex (the
+// store away, in the product's words), then (if set) what carries on by
+// itself once it is back.
+func (c *Common) UnavailableFrame(ex Explanation, then string) Frame {
+	th, w := c.Theme, c.ContentWidth()
+	var d Doc
+	d.Add(th.Notice.Width(w).Render(th.Strong.Render(ex.What)))
+	d.Gap()
+	d.Focus(th.Text.Width(w).Render(ex.Next))
+	if then != "" {
+		d.Gap()
+		d.Add(th.Muted.Width(w).Render(then))
+	}
+	return d.Frame(ex.Title)
+}

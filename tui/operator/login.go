@@ -85,7 +85,7 @@ func (s *checkingScreen) Init() tea.Cmd                           { return nil }
 func (s *checkingScreen) Update(tea.Msg) (common.Screen, tea.Cmd) { return s, nil }
 func (s *checkingScreen) View() common.Frame {
 	if s.away {
-		return unavailableFrame(s.c, "Keep your Smartcard in your reader: you will be asked for your passcode as soon as the service is back.")
+		return s.c.UnavailableFrame(unavailableAuto, "Keep your Smartcard in your reader: you will be asked for your passcode as soon as the service is back.")
 	}
 	var d common.Doc
 	d.Add(para(s.c.Theme.Text, s.c.ContentWidth(), "Checking your Smartcard. Please leave it in the reader."))
@@ -93,22 +93,6 @@ func (s *checkingScreen) View() common.Frame {
 }
 func (s *checkingScreen) Help() []key.Binding {
 	return []key.Binding{common.Hint("please wait", "checking your Smartcard")}
-}
-
-// unavailableFrame is a screen waiting for the store to answer, its call
-// tried again meanwhile; then (if set) says what carries on by itself.
-func unavailableFrame(c *common.Common, then string) common.Frame {
-	th, w := c.Theme, c.ContentWidth()
-	ex := unavailableAuto
-	var d common.Doc
-	d.Add(th.Notice.Width(w).Render(th.Strong.Render(ex.What)))
-	d.Gap()
-	d.Focus(para(th.Text, w, ex.Next))
-	if then != "" {
-		d.Gap()
-		d.Add(para(th.Muted, w, then))
-	}
-	return d.Frame(ex.Title)
 }
 
 // messageScreen explains an outcome. With next, Enter (or Esc) goes

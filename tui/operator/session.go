@@ -165,5 +165,5 @@ func (r *recheck) waiting() bool { return r.retry.Waiting() || r.leaving }
 
 // unavailableView is an identifying screen while the store is away.
 func unavailableView(c *common.Common) common.Frame {
-	return unavailableFrame(c, "The card holder's Smartcard will then be read: keep both Smartcards in their readers.")
+	return c.UnavailableFrame(unavailableAuto, "The card holder's Smartcard will then be read: keep both Smartcards in their readers.")
 }

@@ -125,23 +125,6 @@ func interrupted(c *common.Common, v *common.Visit) *Notice {
 	return NewMessage(c, ex, "", nil)
 }
 
-// unavailableFrame is a screen waiting for the store to answer, its call
-// tried again meanwhile: what happened, that nothing typed is lost, and
-// then (if set) what carries on by itself.
-func unavailableFrame(c *common.Common, then string) common.Frame {
-	th, w := c.Theme, c.ContentWidth()
-	ex := common.Unavailable
-	var d common.Doc
-	d.Add(th.Notice.Width(w).Render(th.Strong.Render(ex.What)))
-	d.Gap()
-	d.Focus(para(th.Text, w, ex.Next))
-	if then != "" {
-		d.Gap()
-		d.Add(para(th.Muted, w, then))
-	}
-	return d.Frame(ex.Title)
-}
-
 // awayNote draws the note of a screen whose call met the store away and
 // is not repeated by itself (see common.AwayNote); again is the key that
 // sends it again.

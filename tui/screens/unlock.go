@@ -129,7 +129,7 @@ func (s *UnlockIntro) Update(msg tea.Msg) (common.Screen, tea.Cmd) {
 
 func (s *UnlockIntro) View() common.Frame {
 	if s.retry.Waiting() || s.leaving {
-		return unavailableFrame(s.c, "Smartcard Unlock will then start: keep your Smartcard in the reader.")
+		return s.c.UnavailableFrame(common.Unavailable, "Smartcard Unlock will then start: keep your Smartcard in the reader.")
 	}
 	th, w := s.c.Theme, s.c.ContentWidth()
 	var d common.Doc

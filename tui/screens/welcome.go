@@ -98,7 +98,7 @@ func (s *Checking) Update(tea.Msg) (common.Screen, tea.Cmd) { return s, nil }
 
 func (s *Checking) View() common.Frame {
 	if s.away {
-		return unavailableFrame(s.c, "Please leave your Smartcard in the reader.")
+		return s.c.UnavailableFrame(common.Unavailable, "Please leave your Smartcard in the reader.")
 	}
 	var d common.Doc
 	d.Add(para(s.c.Theme.Text, s.c.ContentWidth(), "Checking your Smartcard. Please leave it in the reader."))
