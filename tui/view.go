@@ -64,11 +64,11 @@ func (m *Model) render() string {
 		m.c.Theme = full
 		header := m.header(f.Title)
 		bodyH += 2
-		main := lipgloss.NewStyle().Width(m.c.Width).Height(bodyH).MaxHeight(bodyH).Render(crop(th, f, m.c.Width, bodyH))
+		main := lipgloss.NewStyle().Width(m.c.Width).Height(bodyH).MaxHeight(bodyH).Render(common.Crop(th, f, m.c.Width, bodyH))
 		return header + "\n\n" + common.Indent(main, margin) + "\n\n" + bottomBlock
 	}
 	title := th.Title.Render(ansi.Truncate(f.Title, m.c.Width, "…"))
-	main := title + "\n\n" + crop(th, f, m.c.Width, bodyH)
+	main := title + "\n\n" + common.Crop(th, f, m.c.Width, bodyH)
 	main = lipgloss.NewStyle().Width(m.c.Width).Height(bodyH + 2).MaxHeight(bodyH + 2).Render(main)
 	return m.header("") + "\n\n" + common.Indent(main, margin) + "\n\n" + bottomBlock
 }
@@ -113,31 +113,4 @@ func (m *Model) helpKeys() []key.Binding {
 		keys = append(keys, m.c.Keys.Quit)
 	}
 	return keys
-}
-
-// crop fits a screen body into height lines, keeping the focused lines
-// in view and saying when there is more above or below.
-func crop(th *theme.Theme, f common.Frame, width, height int) string {
-	lines := strings.Split(f.Body, "\n")
-	if len(lines) <= height {
-		return f.Body
-	}
-	// Unscrolled, the last line says there is more; scrolled, the first
-	// line says so too.
-	room, start := max(1, height-1), 0
-	if f.Focus >= 0 {
-		if end := max(f.FocusEnd, f.Focus+1); end > room {
-			room = max(1, height-2)
-			start = max(1, min(end-room, f.Focus, len(lines)-room))
-		}
-	}
-	var out []string
-	if start > 0 {
-		out = append(out, th.Muted.Render(ansi.Truncate("↑ more above", width, "")))
-	}
-	out = append(out, lines[start:min(len(lines), start+room)]...)
-	if start+room < len(lines) {
-		out = append(out, th.Muted.Render(ansi.Truncate("↓ more below", width, "")))
-	}
-	return strings.Join(out, "\n")
 }

@@ -43,7 +43,7 @@ func (m *Model) render() string {
 	bodyH := max(1, m.height-lipgloss.Height(header)-4-lipgloss.Height(bottom))
 	f := m.screen.View()
 	title := th.Title.Render(ansi.Truncate(f.Title, m.c.Width, "…"))
-	main := title + "\n\n" + crop(f, m.c.Width, bodyH, th.Muted)
+	main := title + "\n\n" + common.Crop(th, f, m.c.Width, bodyH)
 	main = lipgloss.NewStyle().Width(m.c.Width).Height(bodyH + 2).MaxHeight(bodyH + 2).Render(main)
 	return header + "\n\n" + common.Indent(main, margin) + "\n\n" + bottom
 }
@@ -134,28 +134,4 @@ func (m *Model) helpKeys() []key.Binding {
 		keys = append(keys, m.c.Keys.Quit)
 	}
 	return keys
-}
-
-// crop fits a body into height lines, keeping the focused lines in view.
-func crop(f common.Frame, width, height int, muted lipgloss.Style) string {
-	lines := strings.Split(f.Body, "\n")
-	if len(lines) <= height {
-		return f.Body
-	}
-	room, start := max(1, height-1), 0
-	if f.Focus >= 0 {
-		if end := max(f.FocusEnd, f.Focus+1); end > room {
-			room = max(1, height-2)
-			start = max(1, min(end-room, f.Focus, len(lines)-room))
-		}
-	}
-	var out []string
-	if start > 0 {
-		out = append(out, muted.Render(ansi.Truncate("↑ more above", width, "")))
-	}
-	out = append(out, lines[start:min(len(lines), start+room)]...)
-	if start+room < len(lines) {
-		out = append(out, muted.Render(ansi.Truncate("↓ more below", width, "")))
-	}
-	return strings.Join(out, "\n")
 }
