@@ -1,6 +1,8 @@
 package domain
 
 import (
+	"errors"
+	"slices"
 	"testing"
 	"time"
 )
@@ -94,7 +96,7 @@ func TestCodes(t *testing.T) {
 
 func TestValidateAnswers(t *testing.T) {
 	ok := []Answer{{1, "h"}, {2, "h"}, {3, "h"}, {20, "h"}}
-	if err := ValidateAnswers(ok); err != nil {
+	if err := ValidateAnswers(ok, nil); err != nil {
 		t.Fatal(err)
 	}
 	bad := [][]Answer{
@@ -105,10 +107,75 @@ func TestValidateAnswers(t *testing.T) {
 		{{1, ""}, {2, "h"}, {3, "h"}, {4, "h"}},
 	}
 	for _, b := range bad {
-		if err := ValidateAnswers(b); err == nil {
-			t.Errorf("ValidateAnswers(%v) accepted", b)
+		if err := ValidateAnswers(b, nil); !errors.Is(err, ErrQuestions) {
+			t.Errorf("ValidateAnswers(%v) = %v, want ErrQuestions", b, err)
 		}
 	}
+	sets := func(qs ...QuestionID) []AnswerSet {
+		var out []AnswerSet
+		for _, s := range DrawableSets(qs) {
+			out = append(out, AnswerSet{Questions: s, Hash: "h"})
+		}
+		return out
+	}
+	good := sets(20, 3, 1, 2)
+	if err := ValidateAnswers(nil, good); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := (Registration{Sets: good}).Questions(), []QuestionID{1, 2, 3, 20}; !slices.Equal(got, want) {
+		t.Errorf("Questions() = %v, want %v", got, want)
+	}
+	noHash := slices.Clone(good)
+	noHash[3].Hash = ""
+	unsorted := slices.Clone(good)
+	unsorted[0] = AnswerSet{Questions: []QuestionID{2, 1}, Hash: "h"}
+	for name, b := range map[string][]AnswerSet{
+		"a set missing":       good[1:],
+		"a set twice":         append(slices.Clone(good[1:]), good[1]),
+		"a set with no hash":  noHash,
+		"a set not ascending": unsorted,
+		"three questions":     sets(1, 2, 3),
+		"five questions":      sets(1, 2, 3, 4, 5),
+		"a question twice":    sets(1, 1, 2, 3),
+		"an unknown question": sets(1, 2, 3, 21),
+	} {
+		if err := ValidateAnswers(nil, b); !errors.Is(err, ErrQuestions) {
+			t.Errorf("%s: ValidateAnswers = %v, want ErrQuestions", name, err)
+		}
+	}
+	if err := ValidateAnswers(ok, good); !errors.Is(err, ErrQuestions) {
+		t.Errorf("both forms: ValidateAnswers = %v, want ErrQuestions", err)
+	}
+}
+
+// TestDrawableSets: every set an unlock may ask, 2 to 4 of the 4, each
+// once and ascending, and FindSet finds each whatever the order asked.
+func TestDrawableSets(t *testing.T) {
+	got := DrawableSets([]QuestionID{9, 2, 14, 5})
+	want := [][]QuestionID{{2, 5}, {2, 9}, {2, 14}, {5, 9}, {5, 14}, {9, 14},
+		{2, 5, 9}, {2, 5, 14}, {2, 9, 14}, {5, 9, 14}, {2, 5, 9, 14}}
+	if !slices.EqualFunc(got, want, slices.Equal) {
+		t.Fatalf("DrawableSets = %v, want %v", got, want)
+	}
+	var sets []AnswerSet
+	for _, s := range got {
+		sets = append(sets, AnswerSet{Questions: s})
+	}
+	for i, s := range got {
+		asked := slices.Clone(s)
+		slices.Reverse(asked)
+		if j := FindSet(sets, asked); j != i {
+			t.Errorf("FindSet(%v) = %d, want %d", asked, j, i)
+		}
+	}
+	for _, q := range [][]QuestionID{{2}, {2, 3}, {2, 5, 9, 14, 1}} {
+		if j := FindSet(sets, q); j != -1 {
+			t.Errorf("FindSet(%v) = %d, want -1", q, j)
+		}
+	}
+}
+
+func TestTwentyQuestions(t *testing.T) {
 	if len(SecurityQuestions)-1 != 20 {
 		t.Fatalf("want 20 questions, have %d", len(SecurityQuestions)-1)
 	}

@@ -2,6 +2,8 @@ package domain
 
 import (
 	"fmt"
+	"math/bits"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -46,17 +48,38 @@ func QuestionText(id QuestionID) (string, error) {
 	return SecurityQuestions[id], nil
 }
 
-// Answer is a question with the argon2id hash of its normalised answer.
+// MinDrawn and MaxDrawn bound how many of the holder's questions an
+// unlock asks (seed 004: "2-4 security questions").
+const (
+	MinDrawn = 2
+	MaxDrawn = 4
+)
+
+// Answer is a question with the argon2id hash of its normalised answer
+// alone: how registrations made before answer sets hold their answers.
 type Answer struct {
 	Question QuestionID
 	Hash     string
 }
 
+// AnswerSet is the argon2id hash of the answers to Questions (ascending)
+// together. A registration holds one for every set of its questions an
+// unlock may ask (DrawableSets), so an unlock checks its answers with one
+// argon2id computation, not one per answer, and a stolen database gives
+// no answer that can be guessed on its own.
+type AnswerSet struct {
+	Questions []QuestionID
+	Hash      string
+}
+
 // Registration is a user's enrolment in the Smartcard Unlock Service.
+// Its answers are either Sets (registrations since answer sets) or
+// Answers (one hash per answer, earlier ones), never both.
 type Registration struct {
 	UserID         UserID
 	Email          string
 	Answers        []Answer
+	Sets           []AnswerSet
 	FailedAttempts int
 	// LockedOutAt is set once FailedAttempts reaches the limit; the user
 	// must then visit the IT booth.
@@ -73,28 +96,111 @@ type PendingRegistration struct {
 	UserID    UserID
 	Email     string
 	Answers   []Answer
+	Sets      []AnswerSet
 	CreatedAt time.Time
 }
 
-// ValidateAnswers checks that exactly 4 distinct known questions are used.
-func ValidateAnswers(answers []Answer) error {
-	if len(answers) != QuestionsPerUser {
-		return fmt.Errorf("%w: need %d questions, got %d", ErrQuestions, QuestionsPerUser, len(answers))
+// Questions are the registration's questions: those of its answer sets
+// (ascending), or of its answers (in order).
+func (r Registration) Questions() []QuestionID { return questionsOf(r.Answers, r.Sets) }
+
+func questionsOf(answers []Answer, sets []AnswerSet) []QuestionID {
+	var qs []QuestionID
+	for _, a := range answers {
+		qs = append(qs, a.Question)
+	}
+	for _, s := range sets {
+		qs = append(qs, s.Questions...)
+	}
+	if len(sets) > 0 {
+		slices.Sort(qs)
+		qs = slices.Compact(qs)
+	}
+	return qs
+}
+
+// ValidateQuestions checks that exactly 4 distinct known questions are
+// chosen.
+func ValidateQuestions(qs []QuestionID) error {
+	if len(qs) != QuestionsPerUser {
+		return fmt.Errorf("%w: need %d questions, got %d", ErrQuestions, QuestionsPerUser, len(qs))
 	}
 	seen := map[QuestionID]bool{}
-	for _, a := range answers {
-		if _, err := QuestionText(a.Question); err != nil {
+	for _, q := range qs {
+		if _, err := QuestionText(q); err != nil {
 			return err
 		}
-		if seen[a.Question] {
-			return fmt.Errorf("%w: question %d chosen twice", ErrQuestions, a.Question)
+		if seen[q] {
+			return fmt.Errorf("%w: question %d chosen twice", ErrQuestions, q)
 		}
-		seen[a.Question] = true
+		seen[q] = true
+	}
+	return nil
+}
+
+// ValidateAnswers checks stored answers, either form: 4 distinct known
+// questions, each answer hashed; answer sets, one for every set an unlock
+// may ask and no other, so that no draw finds its set missing.
+func ValidateAnswers(answers []Answer, sets []AnswerSet) error {
+	if len(answers) > 0 && len(sets) > 0 {
+		return fmt.Errorf("%w: both answers and answer sets", ErrQuestions)
+	}
+	qs := questionsOf(answers, sets)
+	if err := ValidateQuestions(qs); err != nil {
+		return err
+	}
+	for _, a := range answers {
 		if a.Hash == "" {
 			return fmt.Errorf("%w: question %d has no answer", ErrQuestions, a.Question)
 		}
 	}
+	if len(sets) == 0 {
+		return nil
+	}
+	want := DrawableSets(qs)
+	if len(sets) != len(want) {
+		return fmt.Errorf("%w: %d answer sets, want %d", ErrQuestions, len(sets), len(want))
+	}
+	for _, w := range want {
+		if i := FindSet(sets, w); i < 0 || sets[i].Hash == "" {
+			return fmt.Errorf("%w: no answer set for questions %v", ErrQuestions, w)
+		}
+	}
 	return nil
+}
+
+// DrawableSets lists every set of qs an unlock may ask, MinDrawn to
+// MaxDrawn of them, each ascending: of 4 questions, 6 pairs, 4 threes and
+// the 4.
+func DrawableSets(qs []QuestionID) [][]QuestionID {
+	qs = slices.Sorted(slices.Values(qs))
+	var out [][]QuestionID
+	for mask := 1; mask < 1<<len(qs); mask++ {
+		if n := bits.OnesCount(uint(mask)); n < MinDrawn || n > MaxDrawn {
+			continue
+		}
+		var set []QuestionID
+		for i, q := range qs {
+			if mask&(1<<i) != 0 {
+				set = append(set, q)
+			}
+		}
+		out = append(out, set)
+	}
+	slices.SortFunc(out, func(a, b []QuestionID) int {
+		if len(a) != len(b) {
+			return len(a) - len(b)
+		}
+		return slices.Compare(a, b)
+	})
+	return out
+}
+
+// FindSet returns the index of the set of exactly the questions qs (in
+// any order) in sets, or -1.
+func FindSet(sets []AnswerSet, qs []QuestionID) int {
+	want := slices.Sorted(slices.Values(qs))
+	return slices.IndexFunc(sets, func(s AnswerSet) bool { return slices.Equal(s.Questions, want) })
 }
 
 // Rules for the answers a holder registers (issue 11: "aa" for three

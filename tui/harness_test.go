@@ -123,7 +123,9 @@ func (fx *fixture) failRegistrationReads(err error) { fx.hooks.getReg.Store(&err
 func (fx *fixture) add(h sstest.Holder) *sstest.Card {
 	fx.t.Helper()
 	h.Now = fx.clock.Now()
-	h.Hash = func(a string) (string, error) { return secret.HashAnswer(cheapArgon2, a, nil) }
+	h.HashAnswers = func(a map[domain.QuestionID]string) ([]domain.AnswerSet, error) {
+		return secret.HashAnswerSets(cheapArgon2, a, nil)
+	}
 	h.Seal = func(serial domain.CardSerial, puk, mgmt []byte) (domain.CardSecrets, error) {
 		return fx.keys.SealCard(serial, puk, "AES256", mgmt, h.Now)
 	}

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/internal/sstest"
 	"github.com/smartcard-service-centre/kiosk/tui"
 )
@@ -135,12 +134,8 @@ func TestRegistration(t *testing.T) {
 	if err != nil {
 		t.Fatalf("registration not stored: %v", err)
 	}
-	var ids []domain.QuestionID
-	for _, a := range reg.Answers {
-		ids = append(ids, a.Question)
-	}
-	if reg.Email != "test.person@nhs.net" || len(ids) != 4 {
-		t.Fatalf("registration = %s with questions %v", reg.Email, ids)
+	if ids := reg.Questions(); reg.Email != "test.person@nhs.net" || len(ids) != 4 || len(reg.Sets) != 11 {
+		t.Fatalf("registration = %s with questions %v in %d answer sets", reg.Email, ids, len(reg.Sets))
 	}
 }
 

@@ -132,7 +132,9 @@ func driveToScreen(b *testing.B, sc benchScreen) tea.Model {
 		Serial: "4082A001132F2817", PIN: "1357", PUK: "24680135", Blocked: sc.blocked,
 		Email:   "test.person@nhs.net",
 		Answers: map[domain.QuestionID]string{1: "Smith", 2: "Edinburgh", 3: "Rex", 4: "St Marys"},
-		Hash:    func(a string) (string, error) { return secret.HashAnswer(cheap, a, nil) },
+		HashAnswers: func(a map[domain.QuestionID]string) ([]domain.AnswerSet, error) {
+			return secret.HashAnswerSets(cheap, a, nil)
+		},
 		Seal: func(serial domain.CardSerial, puk, mgmt []byte) (domain.CardSecrets, error) {
 			return keys.SealCard(serial, puk, "AES256", mgmt, time.Now())
 		},

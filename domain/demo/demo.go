@@ -12,7 +12,6 @@ import (
 	"io"
 	"io/fs"
 	"path"
-	"sort"
 	"strconv"
 	"time"
 
@@ -240,21 +239,20 @@ func (s Seeder) add(ctx context.Context, q domain.Queries, p Persona, now time.T
 	if p.Reg.LockedOut {
 		reg.LockedOutAt = now.Add(-day)
 	}
-	qids := make([]string, 0, len(p.Reg.Answers))
-	for k := range p.Reg.Answers {
-		qids = append(qids, k)
+	answers := make(map[domain.QuestionID]string, len(p.Reg.Answers))
+	var qs []domain.QuestionID
+	for k, a := range p.Reg.Answers {
+		q := domain.QuestionID(atoi(k))
+		answers[q], qs = a, append(qs, q)
 	}
-	sort.Slice(qids, func(i, j int) bool { return atoi(qids[i]) < atoi(qids[j]) })
-	for _, k := range qids {
-		h, err := secret.HashAnswer(s.Argon2, p.Reg.Answers[k], s.Rand)
-		if err != nil {
-			return err
-		}
-		reg.Answers = append(reg.Answers, domain.Answer{Question: domain.QuestionID(atoi(k)), Hash: h})
-	}
-	if err := domain.ValidateAnswers(reg.Answers); err != nil {
+	if err := domain.ValidateQuestions(qs); err != nil {
 		return err
 	}
+	sets, err := secret.HashAnswerSets(s.Argon2, answers, s.Rand)
+	if err != nil {
+		return err
+	}
+	reg.Sets = sets
 	return q.PutRegistration(ctx, reg)
 }
 

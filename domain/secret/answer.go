@@ -70,10 +70,7 @@ func HashAnswer(p Argon2Params, answer string, r io.Reader) (string, error) {
 	if _, err := io.ReadFull(r, salt); err != nil {
 		return "", fmt.Errorf("draw salt: %w", err)
 	}
-	key := idKey([]byte(norm), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
-	b64 := base64.RawStdEncoding
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		argon2.Version, p.Memory, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+	return encodeHash(p, salt, idKey([]byte(norm), salt, p.Time, p.Memory, p.Threads, p.KeyLen)), nil
 }
 
 // VerifyAnswer reports whether answer matches the stored hash, in constant

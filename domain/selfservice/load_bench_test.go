@@ -347,7 +347,7 @@ func BenchmarkLoad(b *testing.B) {
 		// The holders come after the population: their own IDs and serials.
 		p := storetest.NewBenchPerson(nUsers + i).User
 		h := benchHolder{ID: p.ID, Serial: storetest.NewBenchPerson(nUsers + i).Card.Serial,
-			Given: p.GivenName, Family: p.FamilyName, Email: p.Email, Answers: answers}
+			Given: p.GivenName, Family: p.FamilyName, Email: p.Email, Sets: answers}
 		card, err := issueCard(ctx, setup, keys, authority, h)
 		if err != nil {
 			setup.Close()

@@ -106,29 +106,27 @@ func (s *Service) StartRegistration(ctx context.Context, sess *Session, qas []Qu
 	if err != nil {
 		return "", err
 	}
-	answers := make([]domain.Answer, len(qas))
+	// The shape is checked before paying for argon2id.
+	ids := make([]domain.QuestionID, len(qas))
+	answers := make(map[domain.QuestionID]string, len(qas))
 	for i, qa := range qas {
-		// A placeholder hash: the shape is checked before paying for argon2id.
-		answers[i] = domain.Answer{Question: qa.Question, Hash: "unhashed"}
+		ids[i], answers[qa.Question] = qa.Question, qa.Answer
 	}
-	if err := domain.ValidateAnswers(answers); err != nil {
+	if err := domain.ValidateQuestions(ids); err != nil {
 		return "", err
 	}
 	if err := CheckAnswers(qas); err != nil {
 		return "", err
 	}
-	for i, qa := range qas {
-		h, err := secret.HashAnswer(s.cfg.Argon2, qa.Answer, s.cfg.Rand)
-		if err != nil {
-			return "", err
-		}
-		answers[i].Hash = h
+	sets, err := secret.HashAnswerSets(s.cfg.Argon2, answers, s.cfg.Rand)
+	if err != nil {
+		return "", err
 	}
 	// The pending registration, its code and the email go together or not
 	// at all: a code always confirms the address it was sent to.
 	err = s.sendCode(ctx, sess, domain.PurposeRegistration, addr, func(q domain.Queries) error {
 		if err := q.PutPendingRegistration(ctx, domain.PendingRegistration{
-			UserID: sess.user.ID, Email: addr, Answers: answers, CreatedAt: s.now(),
+			UserID: sess.user.ID, Email: addr, Sets: sets, CreatedAt: s.now(),
 		}); err != nil {
 			return fmt.Errorf("store registration: %w", err)
 		}
@@ -181,7 +179,7 @@ func (s *Service) ConfirmRegistration(ctx context.Context, sess *Session, code s
 			return fmt.Errorf("use code: %w", err)
 		}
 		if err := q.PutRegistration(ctx, domain.Registration{
-			UserID: sess.user.ID, Email: p.Email, Answers: p.Answers, RegisteredAt: now,
+			UserID: sess.user.ID, Email: p.Email, Answers: p.Answers, Sets: p.Sets, RegisteredAt: now,
 		}); err != nil {
 			return fmt.Errorf("store registration: %w", err)
 		}
@@ -214,7 +212,7 @@ func (s *Service) ConfirmRegistration(ctx context.Context, sess *Session, code s
 	if err := s.refreshRegistration(ctx, sess); err != nil {
 		// Registered all the same: show what was just stored.
 		s.cfg.Log.Warn("re-read registration", "err", err)
-		sess.reg = &domain.Registration{UserID: sess.user.ID, Email: p.Email, Answers: p.Answers, RegisteredAt: now}
+		sess.reg = &domain.Registration{UserID: sess.user.ID, Email: p.Email, Answers: p.Answers, Sets: p.Sets, RegisteredAt: now}
 	}
 	return nil
 }

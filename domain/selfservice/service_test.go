@@ -66,7 +66,9 @@ func (f *fixture) enrol(t *testing.T, h sstest.Holder) *sstest.Card {
 		h.PIN = "2580"
 	}
 	h.PUK = "87654321"
-	h.Hash = func(a string) (string, error) { return secret.HashAnswer(cheap, a, nil) }
+	h.HashAnswers = func(a map[domain.QuestionID]string) ([]domain.AnswerSet, error) {
+		return secret.HashAnswerSets(cheap, a, nil)
+	}
 	h.Seal = func(serial domain.CardSerial, puk, mk []byte) (domain.CardSecrets, error) {
 		return f.keys.SealCard(serial, puk, "AES256", mk, f.clock.Now())
 	}
@@ -475,6 +477,12 @@ func TestRegistration(t *testing.T) {
 	if !h.Registered || h.MaskedEmail != "A•••@wales.nhs.uk" {
 		t.Fatalf("profile not refreshed: %+v", h)
 	}
+	// Stored as answer sets, one for each set an unlock may ask, and no
+	// answer hashed on its own.
+	reg := f.registration(t, "555001799894")
+	if len(reg.Answers) != 0 || len(reg.Sets) != 11 || domain.ValidateAnswers(reg.Answers, reg.Sets) != nil {
+		t.Fatalf("registration stored with %d answers and %d sets, want 0 and 11", len(reg.Answers), len(reg.Sets))
+	}
 	// The new registration works for an unlock.
 	sess2 := f.identify(t, card)
 	qs, err := f.svc.StartUnlock(ctx, sess2)
@@ -876,27 +884,75 @@ func TestCodesAreSealedInTheOutbox(t *testing.T) {
 
 // TestDowngradedAnswerHashIsRefusedAndAudited: a stored answer hash
 // cheaper than the service's minimum (as a database writer could plant)
-// is never checked; the refusal is audited.
+// is never checked; the refusal is audited. Both forms: answer sets, and
+// the answers of a registration made before them.
 func TestDowngradedAnswerHashIsRefusedAndAudited(t *testing.T) {
+	weak := secret.Argon2Params{Memory: 8, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+	for name, downgrade := range map[string]func(t *testing.T, reg *domain.Registration){
+		"answer sets": func(t *testing.T, reg *domain.Registration) {
+			sets, err := secret.HashAnswerSets(weak, answers, nil)
+			noErr(t, err)
+			reg.Sets = sets
+		},
+		"answers": func(t *testing.T, reg *domain.Registration) {
+			reg.Sets = nil
+			for q, a := range answers {
+				h, err := secret.HashAnswer(weak, a, nil)
+				noErr(t, err)
+				reg.Answers = append(reg.Answers, domain.Answer{Question: q, Hash: h})
+			}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t)
+			card := f.enrol(t, sstest.Holder{Blocked: true, Answers: answers})
+			reg := f.registration(t, "555001799894")
+			downgrade(t, &reg)
+			noErr(t, f.store.PutRegistration(t.Context(), reg))
+			sess := f.identify(t, card)
+			_, err := f.svc.StartUnlock(t.Context(), sess)
+			noErr(t, err)
+			if _, err := f.svc.AnswerQuestions(t.Context(), sess, answerAll(sess, true)); !errors.Is(err, secret.ErrWeakHash) {
+				t.Fatalf("right answers against downgraded hashes: %v, want ErrWeakHash", err)
+			}
+			ev := f.auditLog(t)
+			if ev[0].Action != domain.AuditQuestionsAnswered || ev[0].Outcome != domain.OutcomeFailure || !strings.Contains(ev[0].Detail, "weaker") {
+				t.Fatalf("newest audit row %+v, want the refused answer check", ev[0])
+			}
+		})
+	}
+}
+
+// TestAnswersRegisteredBeforeAnswerSets: a registration made before
+// answer sets (one hash per answer) still unlocks with the right answers
+// and counts one wrong answer among right ones as a failed attempt;
+// registering again stores answer sets in its place.
+func TestAnswersRegisteredBeforeAnswerSets(t *testing.T) {
 	f := newFixture(t)
+	ctx := t.Context()
 	card := f.enrol(t, sstest.Holder{Blocked: true, Answers: answers})
 	reg := f.registration(t, "555001799894")
-	weak := secret.Argon2Params{Memory: 8, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
-	for i, a := range reg.Answers {
-		h, err := secret.HashAnswer(weak, answers[a.Question], nil)
+	reg.Sets = nil
+	for _, q := range []domain.QuestionID{3, 1, 4, 2} {
+		h, err := secret.HashAnswer(cheap, answers[q], nil)
 		noErr(t, err)
-		reg.Answers[i].Hash = h
+		reg.Answers = append(reg.Answers, domain.Answer{Question: q, Hash: h})
 	}
-	noErr(t, f.store.PutRegistration(t.Context(), reg))
+	noErr(t, f.store.PutRegistration(ctx, reg))
+
 	sess := f.identify(t, card)
-	_, err := f.svc.StartUnlock(t.Context(), sess)
+	_, err := f.svc.StartUnlock(ctx, sess)
 	noErr(t, err)
-	if _, err := f.svc.AnswerQuestions(t.Context(), sess, answerAll(sess, true)); !errors.Is(err, secret.ErrWeakHash) {
-		t.Fatalf("right answers against downgraded hashes: %v, want ErrWeakHash", err)
+	in := answerAll(sess, true)
+	in[len(in)-1] = "wrong"
+	var ae *selfservice.AnswerError
+	if _, err := f.svc.AnswerQuestions(ctx, sess, in); !errors.As(err, &ae) || ae.AttemptsLeft != selfservice.MaxFailedAttempts-1 {
+		t.Fatalf("one wrong answer among right ones: %v, want an AnswerError with %d attempts left", err, selfservice.MaxFailedAttempts-1)
 	}
-	ev := f.auditLog(t)
-	if ev[0].Action != domain.AuditQuestionsAnswered || ev[0].Outcome != domain.OutcomeFailure || !strings.Contains(ev[0].Detail, "weaker") {
-		t.Fatalf("newest audit row %+v, want the refused answer check", ev[0])
+	sess = f.identify(t, card)
+	f.answerRight(t, sess)
+	if got := f.registration(t, "555001799894"); got.FailedAttempts != 0 || len(got.Answers) != 4 || len(got.Sets) != 0 {
+		t.Fatalf("registration after right answers: %d failed attempts, %d answers, %d sets", got.FailedAttempts, len(got.Answers), len(got.Sets))
 	}
 }
 

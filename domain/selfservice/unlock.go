@@ -16,8 +16,8 @@ import (
 // MinQuestions and MaxQuestions bound how many of the holder's questions
 // an unlock asks (seed 004: "2-4 security questions").
 const (
-	MinQuestions = 2
-	MaxQuestions = 4
+	MinQuestions = domain.MinDrawn
+	MaxQuestions = domain.MaxDrawn
 )
 
 // StartUnlock begins Smartcard Unlock: the holder must be registered and
@@ -43,7 +43,7 @@ func (s *Service) StartUnlock(ctx context.Context, sess *Session) ([]Question, e
 		refused = domain.ErrLockedOut
 	default:
 		// A registration stored by other means must not mean fewer questions.
-		if err := domain.ValidateAnswers(sess.reg.Answers); err != nil {
+		if err := domain.ValidateAnswers(sess.reg.Answers, sess.reg.Sets); err != nil {
 			refused = fmt.Errorf("%w: the registration is incomplete; please register again", err)
 		}
 	}
@@ -63,7 +63,8 @@ func (s *Service) StartUnlock(ctx context.Context, sess *Session) ([]Question, e
 		s.audit(ctx, nil, sess, domain.AuditUnlockStarted, refused, "")
 		return nil, refused
 	}
-	proposed, err := s.drawQuestions(sess.reg.Answers)
+	registered := sess.reg.Questions()
+	proposed, err := s.drawQuestions(registered)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +74,7 @@ func (s *Service) StartUnlock(ctx context.Context, sess *Session) ([]Question, e
 	}
 	qs := make([]Question, 0, len(ids))
 	for _, id := range ids {
-		if !slices.ContainsFunc(sess.reg.Answers, func(a domain.Answer) bool { return a.Question == id }) {
+		if !slices.Contains(registered, id) {
 			return nil, fmt.Errorf("%w: stored question %d is not among the registered ones", domain.ErrQuestions, id)
 		}
 		text, err := domain.QuestionText(id)
@@ -90,12 +91,9 @@ func (s *Service) StartUnlock(ctx context.Context, sess *Session) ([]Question, e
 	return slices.Clone(qs), nil
 }
 
-// drawQuestions picks 2–4 of the answers' questions in random order.
-func (s *Service) drawQuestions(answers []domain.Answer) ([]domain.QuestionID, error) {
-	ids := make([]domain.QuestionID, len(answers))
-	for i, a := range answers {
-		ids[i] = a.Question
-	}
+// drawQuestions picks 2–4 of the registered questions in random order.
+func (s *Service) drawQuestions(registered []domain.QuestionID) ([]domain.QuestionID, error) {
+	ids := slices.Clone(registered)
 	n, err := s.intn(MaxQuestions - MinQuestions + 1)
 	if err != nil {
 		return nil, err
@@ -148,19 +146,7 @@ func (s *Service) AnswerQuestions(ctx context.Context, sess *Session, answers []
 		s.audit(ctx, nil, sess, domain.AuditQuestionsAnswered, err, "")
 		return "", err
 	}
-	// Check every answer, not stopping at the first wrong one, so timing
-	// does not say which was wrong.
-	// A drawn question with no stored answer (the holder registered anew
-	// on another kiosk since) counts as wrong.
-	var hashes, given []string
-	for i, q := range sess.questions {
-		for _, a := range sess.reg.Answers {
-			if a.Question == q.ID {
-				hashes, given = append(hashes, a.Hash), append(given, answers[i])
-			}
-		}
-	}
-	match, err := secret.VerifyAnswers(s.cfg.MinArgon2, hashes, given)
+	ok, err := s.checkAnswers(sess, answers)
 	if err != nil {
 		// A stored hash weaker than ours, or not a hash (or none): someone
 		// wrote to the database who should not have.
@@ -170,11 +156,45 @@ func (s *Service) AnswerQuestions(ctx context.Context, sess *Session, answers []
 		s.audit(ctx, nil, sess, domain.AuditQuestionsAnswered, err, "stored answer refused")
 		return "", err
 	}
-	ok := len(match) == len(sess.questions) && !slices.Contains(match, false)
 	if !ok {
 		return "", s.wrongAnswers(ctx, sess)
 	}
 	return s.rightAnswers(ctx, sess)
+}
+
+// checkAnswers checks the answers to the drawn questions, all of them
+// at once, saying only whether all are right: against the answer set of
+// exactly those questions (one argon2id computation), or, for a
+// registration made before answer sets, against each answer's hash, every
+// one checked so that timing does not say which was wrong. A drawn
+// question the registration lacks (the holder registered anew on another
+// kiosk since) makes the answers wrong. The caller holds mu.
+func (s *Service) checkAnswers(sess *Session, answers []string) (bool, error) {
+	given := make(map[domain.QuestionID]string, len(answers))
+	ids := make([]domain.QuestionID, len(sess.questions))
+	for i, q := range sess.questions {
+		ids[i], given[q.ID] = q.ID, answers[i]
+	}
+	if len(sess.reg.Sets) > 0 {
+		i := domain.FindSet(sess.reg.Sets, ids)
+		if i < 0 {
+			return false, nil
+		}
+		return secret.VerifyAnswerSet(s.cfg.MinArgon2, sess.reg.Sets[i], given)
+	}
+	var hashes, typed []string
+	for _, id := range ids {
+		for _, a := range sess.reg.Answers {
+			if a.Question == id {
+				hashes, typed = append(hashes, a.Hash), append(typed, given[id])
+			}
+		}
+	}
+	match, err := secret.VerifyAnswers(s.cfg.MinArgon2, hashes, typed)
+	if err != nil {
+		return false, err
+	}
+	return len(match) == len(ids) && !slices.Contains(match, false), nil
 }
 
 // wrongAnswers records a failed attempt with its audit row in one

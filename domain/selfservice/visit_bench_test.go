@@ -112,30 +112,22 @@ func issueBenchCard(ctx context.Context, store domain.Store, keys *secret.Keys, 
 		return nil, err
 	}
 	return issueCard(ctx, store, keys, authority, benchHolder{ID: benchUser, Serial: benchSerial,
-		Given: "Test", Family: "Person", Email: "test.person@nhs.net", Answers: hashed})
+		Given: "Test", Family: "Person", Email: "test.person@nhs.net", Sets: hashed})
 }
 
-// hashBenchAnswers hashes benchAnswers with the production argon2id
-// parameters.
-func hashBenchAnswers() ([]domain.Answer, error) {
-	var out []domain.Answer
-	for id, a := range benchAnswers {
-		h, err := secret.HashAnswer(secret.DefaultArgon2, a, nil)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, domain.Answer{Question: id, Hash: h})
-	}
-	return out, nil
+// hashBenchAnswers hashes benchAnswers as a registration does (answer
+// sets) with the production argon2id parameters.
+func hashBenchAnswers() ([]domain.AnswerSet, error) {
+	return secret.HashAnswerSets(secret.DefaultArgon2, benchAnswers, nil)
 }
 
-// benchHolder is a card holder issueCard stores: Answers are hashed
+// benchHolder is a card holder issueCard stores: Sets are hashed
 // already (benchmarks with many holders hash them once).
 type benchHolder struct {
 	ID                   domain.UserID
 	Serial               domain.CardSerial
 	Given, Family, Email string
-	Answers              []domain.Answer
+	Sets                 []domain.AnswerSet
 }
 
 // issueCard personalises a factory-fresh software card for h (passcode
@@ -180,7 +172,7 @@ func issueCard(ctx context.Context, store domain.Store, keys *secret.Keys, autho
 	if err := card.ChangePasscode(ctx, pivcard.FactoryPasscode, benchPIN); err != nil {
 		return nil, fmt.Errorf("set passcode: %w", err)
 	}
-	reg := domain.Registration{UserID: h.ID, Email: h.Email, RegisteredAt: now, Answers: h.Answers}
+	reg := domain.Registration{UserID: h.ID, Email: h.Email, RegisteredAt: now, Sets: h.Sets}
 	sealed, err := keys.SealCard(h.Serial, puk, "AES256", mk, now)
 	if err != nil {
 		return nil, err

@@ -564,8 +564,9 @@ type Holder struct {
 	// unlock attempts and lock-out.
 	FailedAttempts int
 	LockedOut      bool
-	// Hash hashes an answer (secret.HashAnswer with cheap test parameters).
-	Hash func(answer string) (string, error)
+	// HashAnswers hashes the answers as a registration holds them
+	// (secret.HashAnswerSets with cheap test parameters).
+	HashAnswers func(answers map[domain.QuestionID]string) ([]domain.AnswerSet, error)
 	// Seal seals the PUK and management key (secret.Keys.SealCard).
 	Seal func(serial domain.CardSerial, puk, mgmtKey []byte) (domain.CardSecrets, error)
 }
@@ -628,12 +629,8 @@ func Enrol(ctx context.Context, s domain.Store, authority domain.CertificateAuth
 		if h.LockedOut {
 			reg.LockedOutAt = now
 		}
-		for qid, a := range h.Answers {
-			hash, err := h.Hash(a)
-			if err != nil {
-				return err
-			}
-			reg.Answers = append(reg.Answers, domain.Answer{Question: qid, Hash: hash})
+		if reg.Sets, err = h.HashAnswers(h.Answers); err != nil {
+			return err
 		}
 		return q.PutRegistration(ctx, reg)
 	})

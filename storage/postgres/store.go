@@ -513,23 +513,25 @@ var ErrNoSuchRole = errors.New("database role does not exist")
 // in out of order); no table is the role's to alter, and a table missing
 // here is refused, so each new table gets a decision.
 var appGrants = map[string]string{
-	"schema_migrations":            "SELECT",
-	"audit_chain":                  "SELECT",
-	"app_roles":                    "SELECT",
-	"audit_events":                 "SELECT, INSERT (at, action, outcome, actor_id, subject_id, card_serial, role, terminal, detail, mac, request_id)",
-	"users":                        "SELECT, INSERT, UPDATE",
-	"positions":                    "SELECT, INSERT, UPDATE (org_name), DELETE", // UPDATE: an import renames an organisation in place
-	"position_activities":          "SELECT, INSERT, DELETE",
-	"smartcards":                   "SELECT, INSERT, UPDATE",
-	"card_secrets":                 "SELECT, INSERT, UPDATE",
-	"registrations":                "SELECT, INSERT, UPDATE",
-	"registration_answers":         "SELECT, INSERT, DELETE",
-	"pending_registrations":        "SELECT, INSERT, UPDATE, DELETE",
-	"pending_registration_answers": "SELECT, INSERT, DELETE",
-	"one_time_codes":               "SELECT, INSERT, UPDATE",
-	"mail_outbox":                  "SELECT, INSERT, UPDATE",
-	"card_writes":                  "SELECT, INSERT, UPDATE",
-	"pending_card_secrets":         "SELECT, INSERT, DELETE",
+	"schema_migrations":                "SELECT",
+	"audit_chain":                      "SELECT",
+	"app_roles":                        "SELECT",
+	"audit_events":                     "SELECT, INSERT (at, action, outcome, actor_id, subject_id, card_serial, role, terminal, detail, mac, request_id)",
+	"users":                            "SELECT, INSERT, UPDATE",
+	"positions":                        "SELECT, INSERT, UPDATE (org_name), DELETE", // UPDATE: an import renames an organisation in place
+	"position_activities":              "SELECT, INSERT, DELETE",
+	"smartcards":                       "SELECT, INSERT, UPDATE",
+	"card_secrets":                     "SELECT, INSERT, UPDATE",
+	"registrations":                    "SELECT, INSERT, UPDATE",
+	"registration_answers":             "SELECT, INSERT, DELETE",
+	"registration_answer_sets":         "SELECT, INSERT, DELETE",
+	"pending_registrations":            "SELECT, INSERT, UPDATE, DELETE",
+	"pending_registration_answers":     "SELECT, INSERT, DELETE",
+	"pending_registration_answer_sets": "SELECT, INSERT, DELETE",
+	"one_time_codes":                   "SELECT, INSERT, UPDATE",
+	"mail_outbox":                      "SELECT, INSERT, UPDATE",
+	"card_writes":                      "SELECT, INSERT, UPDATE",
+	"pending_card_secrets":             "SELECT, INSERT, DELETE",
 }
 
 // GrantApp gives the kiosk's own login role exactly what the kiosk needs

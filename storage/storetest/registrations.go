@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -103,4 +104,72 @@ func testPending(t *testing.T, s domain.Store) {
 	isErr(t, "delete again", s.DeletePendingRegistration(ctx, u.ID), domain.ErrNotFound, "delete pending registration")
 	isErr(t, "pending of unknown user", s.PutPendingRegistration(ctx, domain.PendingRegistration{UserID: newUserID(), Email: "x@nhs.net"}),
 		domain.ErrNotFound, "put pending registration")
+}
+
+// answerSets are a registration's answer sets for questions qs, with
+// made-up hashes (the store keeps them; it never checks them).
+func answerSets(qs ...int) []domain.AnswerSet {
+	var ids []domain.QuestionID
+	for _, q := range qs {
+		ids = append(ids, domain.QuestionID(q))
+	}
+	var out []domain.AnswerSet
+	for i, set := range domain.DrawableSets(ids) {
+		out = append(out, domain.AnswerSet{Questions: set, Hash: fmt.Sprintf("$argon2id$v=19$m=19456,t=2,p=1$salt%d$set%d", i, i)})
+	}
+	return out
+}
+
+// testAnswerSets: a registration's answer sets come back as stored, in
+// order; registering again with sets replaces per-answer hashes (an
+// older registration) and the other way round; a pending registration
+// keeps its sets until confirmed; a set stored twice is refused and
+// leaves the registration whole.
+func testAnswerSets(t *testing.T, s domain.Store) {
+	ctx := t.Context()
+	u := putUser(t, s, "Test", "Setter")
+	old := domain.Registration{UserID: u.ID, Email: "test.setter@nhs.net", Answers: answers(7, 2, 19, 4), RegisteredAt: stored(base)}
+	noErr(t, "put registration with answers", s.PutRegistration(ctx, old))
+
+	r := domain.Registration{UserID: u.ID, Email: "test.setter@nhs.net", Sets: answerSets(20, 3, 11, 5), RegisteredAt: stored(base.Add(time.Hour))}
+	if len(r.Sets) != 11 {
+		t.Fatalf("%d answer sets for 4 questions, want 11", len(r.Sets))
+	}
+	noErr(t, "register again with answer sets", s.PutRegistration(ctx, r))
+	got, err := s.GetRegistration(ctx, u.ID)
+	noErr(t, "get registration", err)
+	equal(t, "registration with answer sets (the answers replaced)", got, r)
+	noErr(t, "registration read back is valid", domain.ValidateAnswers(got.Answers, got.Sets))
+
+	// Failed attempts and their reset keep the sets.
+	_, err = s.RecordFailedAttempt(ctx, u.ID, 3, base.Add(2*time.Hour))
+	noErr(t, "record failed attempt", err)
+	noErr(t, "reset", s.ResetFailedAttempts(ctx, u.ID))
+	got, err = s.GetRegistration(ctx, u.ID)
+	noErr(t, "get registration", err)
+	equal(t, "registration after a failed attempt and reset", got, r)
+
+	bad := r
+	bad.Email, bad.Sets = "other@nhs.net", append(answerSets(1, 2, 3, 4), answerSets(1, 2, 3, 4)[0])
+	isErr(t, "a set twice", s.PutRegistration(ctx, bad), domain.ErrConflict, "put registration")
+	got, err = s.GetRegistration(ctx, u.ID)
+	noErr(t, "get registration", err)
+	equal(t, "registration after failed replace", got, r)
+
+	back := old
+	back.RegisteredAt = stored(base.Add(3 * time.Hour))
+	noErr(t, "put registration with answers again", s.PutRegistration(ctx, back))
+	got, err = s.GetRegistration(ctx, u.ID)
+	noErr(t, "get registration", err)
+	equal(t, "registration with answers (the sets replaced)", got, back)
+
+	p := domain.PendingRegistration{UserID: u.ID, Email: "test.setter@nhs.uk", Sets: answerSets(1, 9, 14, 6), CreatedAt: stored(base)}
+	noErr(t, "put pending", s.PutPendingRegistration(ctx, p))
+	gotP, err := s.GetPendingRegistration(ctx, u.ID)
+	noErr(t, "get pending", err)
+	equal(t, "pending registration with answer sets", gotP, p)
+	got, err = s.GetRegistration(ctx, u.ID)
+	noErr(t, "get registration", err)
+	equal(t, "registration beside a pending one", got, back)
+	noErr(t, "delete pending", s.DeletePendingRegistration(ctx, u.ID))
 }

@@ -79,6 +79,7 @@ func Run(t *testing.T, open func(t *testing.T) domain.Store, opts ...Option) {
 		{"Smartcards", testSmartcards},
 		{"CardSecrets", testCardSecrets},
 		{"Registrations", testRegistrations},
+		{"Registrations/AnswerSets", testAnswerSets},
 		{"Registrations/FailedAttempts", testFailedAttempts},
 		{"PendingRegistrations", testPending},
 		{"Registrations/Challenge", testChallenge},

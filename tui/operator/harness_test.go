@@ -107,7 +107,9 @@ func (fx *fixture) add(p person) *sstest.Card {
 	fx.t.Helper()
 	h := p.h
 	h.Now = fx.clock.Now()
-	h.Hash = func(a string) (string, error) { return secret.HashAnswer(cheapArgon2, a, nil) }
+	h.HashAnswers = func(a map[domain.QuestionID]string) ([]domain.AnswerSet, error) {
+		return secret.HashAnswerSets(cheapArgon2, a, nil)
+	}
 	h.Seal = func(serial domain.CardSerial, puk, mgmt []byte) (domain.CardSecrets, error) {
 		return fx.keys.SealCard(serial, puk, "AES256", mgmt, h.Now)
 	}

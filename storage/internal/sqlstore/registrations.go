@@ -23,7 +23,7 @@ func (q *Queries) PutRegistration(ctx context.Context, r domain.Registration) er
 			string(r.UserID), r.Email, r.FailedAttempts, tq.timeArg(r.LockedOutAt), tq.timeArg(r.RegisteredAt)); err != nil {
 			return err
 		}
-		return tq.putAnswers(ctx, "registration_answers", r.UserID, r.Answers)
+		return tq.putAnswers(ctx, "registration_answers", "registration_answer_sets", r.UserID, r.Answers, r.Sets)
 	})
 	if err != nil {
 		return q.fail("put registration", err)
@@ -31,34 +31,98 @@ func (q *Queries) PutRegistration(ctx context.Context, r domain.Registration) er
 	return nil
 }
 
-// putAnswers replaces the answers in table (a trusted constant) in order.
-func (q *Queries) putAnswers(ctx context.Context, table string, id domain.UserID, answers []domain.Answer) error {
-	if _, err := q.w.Exec(ctx, `DELETE FROM `+table+` WHERE user_id = $1`, string(id)); err != nil {
-		return err
+// putAnswers replaces the answers in table and the answer sets in
+// setTable (trusted constants), each in order, in one statement each.
+func (q *Queries) putAnswers(ctx context.Context, table, setTable string, id domain.UserID, answers []domain.Answer, sets []domain.AnswerSet) error {
+	for _, t := range []string{table, setTable} {
+		if _, err := q.w.Exec(ctx, `DELETE FROM `+t+` WHERE user_id = $1`, string(id)); err != nil {
+			return err
+		}
 	}
+	var rows []string
+	args := []any{string(id)}
 	for i, a := range answers {
-		if _, err := q.w.Exec(ctx, `INSERT INTO `+table+` (user_id, ord, question, hash) VALUES ($1, $2, $3, $4)`,
-			string(id), i, int(a.Question), a.Hash); err != nil {
+		args = append(args, i, int(a.Question), a.Hash)
+		rows = append(rows, fmt.Sprintf("($1, $%d, $%d, $%d)", len(args)-2, len(args)-1, len(args)))
+	}
+	if len(rows) > 0 {
+		if _, err := q.w.Exec(ctx, `INSERT INTO `+table+` (user_id, ord, question, hash) VALUES `+strings.Join(rows, ", "), args...); err != nil {
+			return err
+		}
+	}
+	rows, args = nil, args[:1]
+	for i, s := range sets {
+		args = append(args, i, formatQuestions(s.Questions), s.Hash)
+		rows = append(rows, fmt.Sprintf("($1, $%d, $%d, $%d)", len(args)-2, len(args)-1, len(args)))
+	}
+	if len(rows) > 0 {
+		if _, err := q.w.Exec(ctx, `INSERT INTO `+setTable+` (user_id, ord, questions, hash) VALUES `+strings.Join(rows, ", "), args...); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// answersQuery reads a parent row with its answers in one statement, so the
-// answers come from the same snapshot; the parent's columns are repeated.
-func answersQuery(parentCols, parent, answers string) string {
-	return `SELECT ` + parentCols + `, a.question, a.hash
-		FROM ` + parent + ` p LEFT JOIN ` + answers + ` a ON a.user_id = p.user_id
-		WHERE p.user_id = $1 ORDER BY a.ord`
+// answersQuery reads a parent row with its answers and answer sets in
+// one statement, so they all come from the same snapshot; the parent's
+// columns are repeated. Each answer row has kind 0 and its question, each
+// set row kind 1 and its questions; none has kind NULL (the LEFT JOIN).
+func answersQuery(parentCols, parent, answers, sets string) string {
+	return `SELECT ` + parentCols + `, a.kind, a.question, a.questions, a.hash
+		FROM ` + parent + ` p LEFT JOIN (
+			SELECT 0 AS kind, ord, question, '' AS questions, hash FROM ` + answers + ` WHERE user_id = $1
+			UNION ALL
+			SELECT 1, ord, 0, questions, hash FROM ` + sets + ` WHERE user_id = $1
+		) a ON true
+		WHERE p.user_id = $1 ORDER BY a.kind, a.ord`
 }
 
-// appendAnswer adds a scanned answer unless the LEFT JOIN found none.
-func appendAnswer(list []domain.Answer, q int64, valid bool, hash string) []domain.Answer {
-	if !valid {
-		return list
+// answerRow is the answer or answer set columns of answersQuery's rows.
+type answerRow struct {
+	kind, question  int64
+	valid, qValid   bool
+	questions, hash string
+}
+
+func (r *answerRow) dests() []any {
+	return []any{intDest{&r.kind, &r.valid}, intDest{&r.question, &r.qValid}, textDest{&r.questions}, textDest{&r.hash}}
+}
+
+// add appends the row to answers or sets, unless the LEFT JOIN found none.
+func (r *answerRow) add(answers *[]domain.Answer, sets *[]domain.AnswerSet) error {
+	switch {
+	case !r.valid:
+	case r.kind == 0:
+		*answers = append(*answers, domain.Answer{Question: domain.QuestionID(r.question), Hash: r.hash})
+	default:
+		qs, err := parseQuestions(r.questions)
+		if err != nil {
+			return err
+		}
+		*sets = append(*sets, domain.AnswerSet{Questions: qs, Hash: r.hash})
 	}
-	return append(list, domain.Answer{Question: domain.QuestionID(q), Hash: hash})
+	return nil
+}
+
+// formatQuestions is how an answer set's questions are stored: "3,7,12".
+func formatQuestions(qs []domain.QuestionID) string {
+	parts := make([]string, len(qs))
+	for i, q := range qs {
+		parts[i] = strconv.Itoa(int(q))
+	}
+	return strings.Join(parts, ",")
+}
+
+func parseQuestions(s string) ([]domain.QuestionID, error) {
+	var qs []domain.QuestionID
+	for part := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(part)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("answer set questions %q: not a list of question IDs", s)
+		}
+		qs = append(qs, domain.QuestionID(n))
+	}
+	return qs, nil
 }
 
 func (q *Queries) GetRegistration(ctx context.Context, id domain.UserID) (domain.Registration, error) {
@@ -76,20 +140,17 @@ func (q *Queries) getRegistration(ctx context.Context, db DB, id domain.UserID) 
 	)
 	err := each(ctx, db, func(rows Rows) error {
 		var (
-			uid   string
-			qid   int64
-			valid bool
-			hash  string
+			uid string
+			a   answerRow
 		)
-		if err := rows.Scan(&uid, &r.Email, &r.FailedAttempts, timeDest{&r.LockedOutAt},
-			timeDest{&r.RegisteredAt}, intDest{&qid, &valid}, textDest{&hash}); err != nil {
+		if err := rows.Scan(append([]any{&uid, &r.Email, &r.FailedAttempts, timeDest{&r.LockedOutAt},
+			timeDest{&r.RegisteredAt}}, a.dests()...)...); err != nil {
 			return err
 		}
 		found, r.UserID = true, domain.UserID(uid)
-		r.Answers = appendAnswer(r.Answers, qid, valid, hash)
-		return nil
+		return a.add(&r.Answers, &r.Sets)
 	}, answersQuery(`p.user_id, p.email, p.failed_attempts, p.locked_out_at, p.registered_at`,
-		"registrations", "registration_answers"), string(id))
+		"registrations", "registration_answers", "registration_answer_sets"), string(id))
 	if err != nil {
 		return domain.Registration{}, err
 	}
@@ -199,7 +260,7 @@ func (q *Queries) PutPendingRegistration(ctx context.Context, p domain.PendingRe
 			string(p.UserID), p.Email, tq.timeArg(p.CreatedAt)); err != nil {
 			return err
 		}
-		return tq.putAnswers(ctx, "pending_registration_answers", p.UserID, p.Answers)
+		return tq.putAnswers(ctx, "pending_registration_answers", "pending_registration_answer_sets", p.UserID, p.Answers, p.Sets)
 	})
 	if err != nil {
 		return q.fail("put pending registration", err)
@@ -214,18 +275,16 @@ func (q *Queries) GetPendingRegistration(ctx context.Context, id domain.UserID) 
 	)
 	err := each(ctx, q.r, func(rows Rows) error {
 		var (
-			uid   string
-			qid   int64
-			valid bool
-			hash  string
+			uid string
+			a   answerRow
 		)
-		if err := rows.Scan(&uid, &p.Email, timeDest{&p.CreatedAt}, intDest{&qid, &valid}, textDest{&hash}); err != nil {
+		if err := rows.Scan(append([]any{&uid, &p.Email, timeDest{&p.CreatedAt}}, a.dests()...)...); err != nil {
 			return err
 		}
 		found, p.UserID = true, domain.UserID(uid)
-		p.Answers = appendAnswer(p.Answers, qid, valid, hash)
-		return nil
-	}, answersQuery(`p.user_id, p.email, p.created_at`, "pending_registrations", "pending_registration_answers"), string(id))
+		return a.add(&p.Answers, &p.Sets)
+	}, answersQuery(`p.user_id, p.email, p.created_at`, "pending_registrations",
+		"pending_registration_answers", "pending_registration_answer_sets"), string(id))
 	if err == nil && !found {
 		err = domain.ErrNotFound
 	}
