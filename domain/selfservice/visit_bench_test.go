@@ -202,7 +202,7 @@ func issueCard(ctx context.Context, store domain.Store, keys *secret.Keys, autho
 const (
 	stepIdentify  = iota // open the card, read it, look it up, genuine check, holder and registration
 	stepQuestions        // StartUnlock: registration fresh from the store, the draw stored
-	stepAnswers          // AnswerQuestions: argon2id per answer, the code stored and mailed
+	stepAnswers          // AnswerQuestions: one argon2id (the drawn set's), the code stored and mailed
 	stepCode             // EnterUnlockCode
 	stepUnlock           // CompleteUnlock (intent, card write, outcome and mail) and close
 	nSteps
@@ -410,7 +410,8 @@ func benchPercentile(ds []time.Duration, p int) time.Duration {
 // unlock visit through the real domain/selfservice service: card opened →
 // identified and proved genuine (9E challenge) → 2–4 questions drawn →
 // answers checked with argon2id at secret.DefaultArgon2 (19 MiB, 2
-// passes) → code stored and mailed → code entered → unlock written ahead
+// passes; one computation, the drawn set's hash, as the holder
+// registered through the service) → code stored and mailed → code entered → unlock written ahead
 // (intent, RESET RETRY COUNTER and VERIFY on the card, outcome with its
 // audit row and notification) → card closed. The card is the software
 // PIV card behind the real adapter in an in-process reader (no pcscd);
@@ -418,8 +419,7 @@ func benchPercentile(ds []time.Duration, p int) time.Duration {
 // throwaway database on KIOSK_TEST_DATABASE_URL). The card is blocked
 // before each visit and the emailed code read from the outbox, both
 // outside the clock. Reports p50/p95 over the run's visits, the mean of
-// each step, the questions asked (random, 2–4: each costs one argon2id)
-// and, on PostgreSQL, the transactions per visit (pg_stat_database, every
+// each step, the questions asked (random, 2–4) and, on PostgreSQL, the transactions per visit (pg_stat_database, every
 // statement outside a transaction counted as one).
 func BenchmarkUnlockVisit(b *testing.B) {
 	b.Run("sqlite", func(b *testing.B) {
@@ -554,8 +554,8 @@ const benchVisitChildMarker = "VISIT-MEMORY "
 // in-process reader) and the service as the kiosk does, then reads
 // VmRSS (idle-MB), resets the peak mark (/proc/self/clear_refs 5), serves
 // three visits one after another as BenchmarkUnlockVisit does (argon2id
-// at secret.DefaultArgon2; each visit asks 2–4 questions at random, so
-// three make the costly draws likely), and reads VmHWM (peak-MB, the
+// at secret.DefaultArgon2, one computation per check of the answers),
+// and reads VmHWM (peak-MB, the
 // peak during the visits) and VmRSS (after-MB, right after the last,
 // with no forced GC). The child has the test framework but no terminal
 // UI: see BenchmarkStartToFirstFrame for the kiosk binary's own idle

@@ -51,7 +51,9 @@ var figures = []figure{
 	{title: "Unlock visit, machine part, p50 — PostgreSQL", pkg: "domain/selfservice", match: `^BenchmarkUnlockVisit/postgres$`, unit: "p50-ms"},
 	{title: "PostgreSQL transactions per visit", pkg: "domain/selfservice", match: `^BenchmarkUnlockVisit/postgres$`, unit: "xacts/visit"},
 	{title: "argon2id, one answer (19 MiB, 2 passes)", pkg: "domain/secret", match: `^BenchmarkVerifyAnswers/answers=1$`, unit: "ns/op"},
-	{title: "argon2id, four answers at once", pkg: "domain/secret", match: `^BenchmarkVerifyAnswers/answers=4$`, unit: "ns/op"},
+	{title: "argon2id, four answers at once (registrations before answer sets)", pkg: "domain/secret", match: `^BenchmarkVerifyAnswers/answers=4$`, unit: "ns/op"},
+	{title: "argon2id, an unlock's answers checked as one answer set", pkg: "domain/secret", match: `^BenchmarkAnswerSets/verify$`, unit: "ns/op"},
+	{title: "argon2id, a registration's 11 answer sets hashed", pkg: "domain/secret", match: `^BenchmarkAnswerSets/hash$`, unit: "ns/op"},
 	{title: "Peak resident memory during a visit", pkg: "domain/selfservice", match: `^BenchmarkUnlockVisitMemory$`, unit: "peak-MB",
 		target: under(60, "< 60 MB")},
 	{title: "Resident memory before a visit (visit process)", pkg: "domain/selfservice", match: `^BenchmarkUnlockVisitMemory$`, unit: "idle-MB"},
@@ -105,10 +107,14 @@ type ratio struct {
 	title    string
 	num, den ref
 	what     string
-	// bound, if set, is the target for num (in its base unit: ns for
-	// times): the ratio's target is then bound ÷ den, from this run.
-	bound float64
+	// below, if set, is the target for the ratio.
+	below float64
 }
+
+// visitInAnswers is issue 12's visit target in units of the answer check
+// it measured: 45 ms where one argon2id answer took 17 ms. A machine's
+// speed changes both alike, so the ratio holds the target on any host.
+const visitInAnswers = 45.0 / 17
 
 var ratios = []ratio{
 	{"yubico-piv-tool ÷ kiosk: time to unlock",
@@ -130,11 +136,11 @@ var ratios = []ratio{
 	{"visit p95 ÷ one argon2id answer — SQLite",
 		ref{"domain/selfservice", "BenchmarkUnlockVisit/sqlite", "p95-ms"},
 		ref{"domain/secret", "BenchmarkVerifyAnswers/answers=1", "ns/op"},
-		"the visit in units of one answer check, comparable across machines; target: 45 ms ÷ this run's answer time", 45e6},
+		"the visit in units of one answer check, comparable across machines; target: issue 12's 45 ms in units of the 17 ms answer it measured", visitInAnswers},
 	{"visit p95 ÷ one argon2id answer — PostgreSQL",
 		ref{"domain/selfservice", "BenchmarkUnlockVisit/postgres", "p95-ms"},
 		ref{"domain/secret", "BenchmarkVerifyAnswers/answers=1", "ns/op"},
-		"as above, on PostgreSQL", 45e6},
+		"as above, on PostgreSQL", visitInAnswers},
 	{"answer checks ÷ whole visit — SQLite",
 		ref{"domain/selfservice", "BenchmarkUnlockVisit/sqlite", "answers-ms"},
 		ref{"domain/selfservice", "BenchmarkUnlockVisit/sqlite", "ns/op"},

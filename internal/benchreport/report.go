@@ -225,8 +225,7 @@ func (r *Report) ratios(p *printer) {
 			rng = num(s.Min) + "–" + num2(s.Max)
 		}
 		tt := ""
-		if q.bound > 0 {
-			bound := q.bound / db
+		if bound := q.below; bound > 0 {
 			mark := "✅"
 			if nb/db >= bound {
 				mark = "❌"
