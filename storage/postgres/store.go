@@ -12,6 +12,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode"
@@ -68,17 +69,22 @@ var dialect = &sqlstore.Dialect{
 	CollateC:      ` COLLATE "C"`,
 }
 
-// firstPer and walkPer size nameHits' first two steps, in users read
-// per user wanted. Tests change them (and walkAlways, which runs walk
-// even if first found nothing) to reach each step with few users in the
-// database.
+// firstPer and walkPer size nameHits' walks over users, famFirstPer and
+// famWalkPer its walks over family names, in rows read per user wanted;
+// famGate is how many matches first must find for the names to be
+// walked. Tests change them (and walkAlways and famWalkAlways, which
+// take the second walk even if the first found nothing) to reach each
+// step with few users in the database.
 var (
-	firstPer, walkPer = 40, 400
-	walkAlways        = false
+	firstPer, walkPer       = 40, 400
+	walkAlways              = false
+	famFirstPer, famWalkPer = 40, 400
+	famWalkAlways           = false
+	famGate                 = 1
 )
 
 // maxSpaces is the most spaces in a name search that gets a cluster for
-// each: more, and tl is every match.
+// each: more, and gl is every match.
 const maxSpaces = 8
 
 // nameHits finds the first users in name order whose names contain key.
@@ -88,97 +94,153 @@ const maxSpaces = 8
 // among a million users). Walking the sort index and testing each name
 // is the opposite: quick where matches are dense, and slow where they
 // are rare or all sit together in sort order, as a family name's do (the
-// planner's choice when left to itself, and the generic plan pgx's
-// cached statements switch to: 0.5 to 1.4 s for "smith" at a million).
-// So the statement takes the cheapest way that is sure of its answer,
-// each step bounded, and each skipped once an earlier one has answered
-// (an uncorrelated count is a one-time filter, decided before the step
-// runs). Every plan, custom or generic, has these steps, as each
-// MATERIALIZED CTE is planned on its own:
+// planner's choice when left to itself: 0.5 to 1.4 s for "smith" at a
+// million). So the statement takes the cheapest way that is sure of its
+// answer, each step bounded, and each skipped once an earlier one has
+// answered (an uncorrelated count is a one-time filter, decided before
+// the step runs). Every plan has these steps, as each MATERIALIZED CTE
+// is planned on its own:
 //
 //  1. first: the first 40×limit users in name order, tested from the
 //     covering sort index alone; if limit of them match, that is the
 //     answer.
-//  2. walk: if first found too few but enough that ten times as many
-//     users likely hold limit matches (matches spread across the
-//     alphabet, as a given name's), the same for 400×limit users. A
-//     walk that ends short is wasted (step 3 must run), so a hint of a
-//     match or two is not enough.
-//  3. Else every match, in two parts. cl: the matches where the family
-//     name starts with key, or with what follows a space in key, that
-//     is where a family name's matches sit together: ranges of the
-//     sort index, read in order. tl: the others, by the trigram index
-//     of search_tail (migration 0008), which breaks each name after the
-//     first letter of the family name so that cl's are not fetched
-//     again. Key with a control character (which search_tail's mark
-//     is) or many spaces has no cl: tl is then every match, on
-//     search_key.
+//  2. walk: if first found too few but enough in the given name that
+//     ten times as many users likely hold limit matches (a given name's
+//     are spread across the alphabet; a family name's sit together, and
+//     step 3 reads them in order), the same for 400×limit users. A walk
+//     that ends short is wasted (step 3 must run), so a hint of a match
+//     or two is not enough.
+//  3. Else every match, by where in search_key ("given family") it lies:
+//     - fl, inside the family name: the family names that contain key
+//     (family_names, migration 0010) in name order, with how many users
+//     have each; found as steps 1 and 2 find users (fam_first, if first
+//     found a match: its users are the first names'; then fam_walk),
+//     from the names' index alone, or else all of them by their trigram
+//     index (fam_tri). Then the users of each name up to the one where
+//     the counts reach limit: a range of the sort index each, read in
+//     order. Every name has a user, so limit names are enough; and key
+//     (single spaces, no control character) found in a family name is
+//     in search_key, whose words are the name's.
+//     - gl, inside the given name: by the trigram index of search_given
+//     (migration 0010), search_key less the family name at its end.
+//     Few: dense matches were steps 1 and 2's.
+//     - cl, from the given name across the space into the family name:
+//     the family name starts with what follows that space in key, a
+//     range of the sort index, read in order; one for each space.
+//     A family name with runs of spaces is not at the end of search_key:
+//     search_given is then all of it, and gl finds what fl cannot. Key
+//     with a control character (chr(31) ends the family name in
+//     sort_key and family_names) or many spaces takes neither fl nor cl:
+//     gl is then every match, on search_key.
 //
 // The answer is the first limit of the union of what the steps read:
-// each reads only matches, and the last one run holds the first limit
-// of all of them. Left slow: text inside a common family name ("mith"),
-// whose tail is that family.
+// each reads only matches, and the first limit matches of each part of
+// them, which hold the first limit of all.
+//
+// The values go in as (SELECT $n), which the planner cannot see into:
+// the steps, not the text, decide what is read, so every search has the
+// same plan and the server keeps the generic one rather than planning
+// each search (a millisecond and more), or pricing a custom plan from
+// the text (thousands of family names for "cor") high enough to compile
+// it (JIT, 80 ms).
 func nameHits(key string, limit int) (string, []any) {
 	args := []any{sqlstore.ContainsPattern(key)}
+	// Past a few spaces (no name has so many words) the statement would
+	// only grow.
+	parts := !strings.ContainsFunc(key, unicode.IsControl) && strings.Count(key, " ") <= maxSpaces
 	var clusters []string
-	tail := `search_tail(search_key, sort_key)`
-	// A control character may be search_tail's mark; past a few spaces
-	// (no name has so many words) the statement would only grow.
-	if strings.ContainsFunc(key, unicode.IsControl) || strings.Count(key, " ") > maxSpaces {
-		tail = `search_key`
+	for i, r := range key {
+		if r != ' ' || !parts {
+			continue
+		}
+		st := key[i+1:]
+		hi, ok := sqlstore.PrefixEnd(st)
+		if !ok {
+			parts = false
+			break
+		}
+		args = append(args, st, hi)
+		clusters = append(clusters, fmt.Sprintf(`(SELECT id, sort_key FROM users
+			WHERE sort_key >= (SELECT $%d::text) AND sort_key < (SELECT $%d::text) AND search_key LIKE {P}
+			ORDER BY sort_key, id LIMIT {L})`, len(args)-1, len(args)))
+	}
+	none := `SELECT id, sort_key FROM users WHERE false`
+	cl, fl, given := none, none, `search_key`
+	if !parts {
+		args = args[:1]
 	} else {
-		// The family name may start at key's start or after any of its
-		// spaces (a given name ends before it).
-		starts := []string{key}
-		for i, r := range key {
-			if r == ' ' {
-				starts = append(starts, key[i+1:])
-			}
+		given = `search_given(search_key, sort_key)`
+		if len(clusters) > 0 {
+			cl = strings.Join(clusters, " UNION ALL ")
 		}
-		for _, st := range starts {
-			hi, ok := sqlstore.PrefixEnd(st)
-			if !ok {
-				clusters, tail = nil, `search_key`
-				break
-			}
-			args = append(args, st, hi)
-			clusters = append(clusters, fmt.Sprintf(`(SELECT id, sort_key FROM users
-				WHERE sort_key >= $%d AND sort_key < $%d AND search_key LIKE $1 ESCAPE '\'
-				ORDER BY sort_key, id LIMIT {L})`, len(args)-1, len(args)))
-		}
+		// A name's users: sort_key from fam (ending in chr(31)) to fam
+		// with chr(31) raised. before: the users of the names before.
+		fl = `SELECT u.id, u.sort_key FROM (
+				SELECT fam FROM (
+					SELECT fam, sum(n) OVER (ORDER BY fam) - n AS before FROM (
+						SELECT fam, n FROM fam_first UNION SELECT fam, n FROM fam_walk
+						UNION SELECT fam, n FROM fam_tri) f) f
+				WHERE before < {L} ORDER BY fam LIMIT {L}) f
+			CROSS JOIN LATERAL (SELECT id, sort_key FROM users
+				WHERE sort_key >= f.fam AND sort_key < left(f.fam, -1) || chr(32)
+				ORDER BY sort_key, id LIMIT {L}) u`
 	}
-	cl := `SELECT id, sort_key FROM users WHERE false`
-	if len(clusters) > 0 {
-		cl = strings.Join(clusters, " UNION ALL ")
-	}
-	stmt := strings.NewReplacer("{CL}", cl, "{TAIL}", tail).Replace(`
+	stmt := strings.NewReplacer("{CL}", cl, "{FL}", fl, "{GIVEN}", given).Replace(`
 		WITH first AS MATERIALIZED (
-			SELECT id, sort_key FROM (SELECT id, sort_key, search_key FROM users ORDER BY sort_key, id LIMIT {FIRST}) w
-			WHERE search_key LIKE $1 ESCAPE '\' LIMIT {L}),
+			SELECT id, sort_key, {GIVEN} LIKE {P} AS in_given
+			FROM (SELECT id, sort_key, search_key FROM users ORDER BY sort_key, id LIMIT {FIRST}) w
+			WHERE search_key LIKE {P} LIMIT {L}),
 		walk AS MATERIALIZED (
 			SELECT id, sort_key FROM (SELECT id, sort_key, search_key FROM users ORDER BY sort_key, id LIMIT {WALK}) w
-			WHERE search_key LIKE $1 ESCAPE '\'
-				AND (SELECT count(*) FROM first) BETWEEN {DENSE} AND {L} - 1
+			WHERE search_key LIKE {P}
+				AND (SELECT count(*) FROM first) < {L}
+				AND (SELECT count(*) FROM first WHERE in_given) >= {DENSE}
 			LIMIT {L}),
+		fam_first AS MATERIALIZED (
+			SELECT fam, n FROM (SELECT fam, n FROM family_names ORDER BY fam LIMIT {FAMFIRST}) w
+			WHERE fam LIKE {P} AND (SELECT count(*) FROM first) >= {FAMGATE}
+			ORDER BY fam LIMIT {L}),
+		fam_walk AS MATERIALIZED (
+			SELECT fam, n FROM (SELECT fam, n FROM family_names ORDER BY fam LIMIT {FAMWALK}) w
+			WHERE fam LIKE {P}
+				AND (SELECT coalesce(sum(n), 0) FROM fam_first) < {L}
+				AND (SELECT count(*) FROM fam_first) >= {FAMDENSE}
+			ORDER BY fam LIMIT {L}),
+		fam_tri AS MATERIALIZED (
+			SELECT fam, n FROM family_names WHERE fam LIKE {P}
+				AND (SELECT coalesce(sum(n), 0) FROM fam_first) < {L}
+				AND (SELECT coalesce(sum(n), 0) FROM fam_walk) < {L}),
 		cl AS MATERIALIZED ({CL}),
-		tl AS MATERIALIZED (SELECT id, sort_key FROM users WHERE {TAIL} LIKE $1 ESCAPE '\')
+		fl AS MATERIALIZED ({FL}),
+		gl AS MATERIALIZED (SELECT id, sort_key FROM users WHERE {GIVEN} LIKE {P})
 		SELECT id FROM (
 			SELECT id, sort_key FROM first
 			UNION SELECT id, sort_key FROM walk
 			UNION SELECT id, sort_key FROM cl WHERE (SELECT count(*) FROM first) < {L} AND (SELECT count(*) FROM walk) < {L}
-			UNION SELECT id, sort_key FROM tl WHERE (SELECT count(*) FROM first) < {L} AND (SELECT count(*) FROM walk) < {L}
+			UNION SELECT id, sort_key FROM fl WHERE (SELECT count(*) FROM first) < {L} AND (SELECT count(*) FROM walk) < {L}
+			UNION SELECT id, sort_key FROM gl WHERE (SELECT count(*) FROM first) < {L} AND (SELECT count(*) FROM walk) < {L}
 		) m ORDER BY sort_key, id LIMIT {L}`)
-	// first's matches that make walk likely to find limit: four fifths
-	// of the share of limit that first's users are of walk's.
-	dense := 1
-	if walkAlways {
-		dense = 0
-	} else if walkPer > 0 {
-		dense = max(1, (4*limit*firstPer+5*walkPer-1)/(5*walkPer))
-	}
-	stmt = strings.NewReplacer("{L}", fmt.Sprint(limit), "{FIRST}", fmt.Sprint(firstPer*limit),
-		"{WALK}", fmt.Sprint(walkPer*limit), "{DENSE}", fmt.Sprint(dense)).Replace(stmt)
+	// Backslash, ContainsPattern's escape, is LIKE's own: no ESCAPE.
+	stmt = strings.NewReplacer("{P}", `(SELECT $1::text)`, "{L}", fmt.Sprint(limit),
+		"{FIRST}", fmt.Sprint(firstPer*limit), "{WALK}", fmt.Sprint(walkPer*limit),
+		"{DENSE}", fmt.Sprint(dense(limit, firstPer, walkPer, walkAlways)),
+		"{FAMGATE}", fmt.Sprint(famGate), "{FAMFIRST}", fmt.Sprint(famFirstPer*limit),
+		"{FAMWALK}", fmt.Sprint(famWalkPer*limit),
+		"{FAMDENSE}", fmt.Sprint(dense(limit, famFirstPer, famWalkPer, famWalkAlways))).Replace(stmt)
 	return stmt, args
+}
+
+// dense is how many matches a first walk of firstPer×limit rows must find
+// for a second of walkPer×limit to be taken: four fifths of the share of
+// limit that the first walk's rows are of the second's (0 if always).
+func dense(limit, firstPer, walkPer int, always bool) int {
+	switch {
+	case always:
+		return 0
+	case walkPer <= 0:
+		return 1
+	}
+	return max(1, (4*limit*firstPer+5*walkPer-1)/(5*walkPer))
 }
 
 // Open connects to the database at url (postgres://… or key=value form)
@@ -518,6 +580,7 @@ var appGrants = map[string]string{
 	"app_roles":                        "SELECT",
 	"audit_events":                     "SELECT, INSERT (at, action, outcome, actor_id, subject_id, card_serial, role, terminal, detail, mac, request_id)",
 	"users":                            "SELECT, INSERT, UPDATE",
+	"family_names":                     "SELECT, INSERT, UPDATE, DELETE",
 	"positions":                        "SELECT, INSERT, UPDATE (org_name), DELETE", // UPDATE: an import renames an organisation in place
 	"position_activities":              "SELECT, INSERT, DELETE",
 	"smartcards":                       "SELECT, INSERT, UPDATE",

@@ -30,6 +30,7 @@ var searchTests = []struct {
 	{"Users/Search/CardsAndRegistration", testSearchCarries},
 	{"Users/Search/Renamed", testSearchRenamed},
 	{"Users/Search/Order", testSearchOrder},
+	{"Users/Search/FamilyOrder", testSearchFamilyOrder},
 	{"Users/List", testListUsers},
 }
 
@@ -415,4 +416,21 @@ func testListUsers(t *testing.T, s domain.Store) {
 	first, err := s.ListUsers(ctx, 3)
 	noErr(t, "list users", err)
 	equal(t, "limit", first, all[:min(3, len(all))])
+}
+
+// testSearchFamilyOrder: a family name followed by a character below the
+// sort key's separator (a tab, a control character) sorts before the
+// same name alone, and text in the family name finds the users in that
+// order at every limit (a store that searches family names apart from
+// the users must keep it).
+func testSearchFamilyOrder(t *testing.T, s domain.Store) {
+	tag := newTag()
+	var us []domain.User
+	for i, f := range []string{"Lee", "Lee\tRoss", "Lee Ross", "Leea", "Lee\x01", "Lee\x1fX", "Lee", "Lee\tRoss"} {
+		us = append(us, putUser(t, s, fmt.Sprintf("G%d", i%3), strings.Replace(f, "Lee", "Lee"+tag, 1)))
+	}
+	slices.SortFunc(us, nameOrder)
+	for limit := 1; limit <= len(us); limit++ {
+		equal(t, fmt.Sprintf("limit %d", limit), matchIDs(search(t, s, tag, limit)), userIDs(us[:limit]...))
+	}
 }
