@@ -321,15 +321,16 @@ func (s *Store) once(ctx context.Context, fn func(ctx context.Context, c *pgxpoo
 // begin starts a transaction for sqlstore. BEGIN changes nothing, so a
 // failed one is retried whatever the failure (a dead connection the pool
 // handed out, a host being failed over); statements in the transaction
-// are not: the caller's work is not ours to repeat.
+// are not: the caller's work is not ours to repeat. Taking a connection
+// may mean connecting (acquire's budget); BEGIN itself, on a connection
+// already open, gets a statement's time, so that one to a hung server is
+// given up as soon as any other statement would be.
 func (s *Store) begin(ctx context.Context) (sqlstore.Tx, error) {
 	n := s.tries(ctx)
 	for i := 1; ; i++ {
-		bctx, cancel := context.WithTimeout(ctx, s.connectBudget+pingTimeout+StatementTimeout)
-		tx, err := s.pool.Begin(bctx)
-		cancel()
+		tx, err := s.beginOnce(ctx)
 		if err == nil {
-			return pgTx{pgDB{tx, StatementTimeout}, tx}, nil
+			return tx, nil
 		}
 		if lostConnection(ctx, err) {
 			s.pool.Reset()
@@ -338,6 +339,21 @@ func (s *Store) begin(ctx context.Context) (sqlstore.Tx, error) {
 			return nil, err
 		}
 	}
+}
+
+func (s *Store) beginOnce(ctx context.Context) (sqlstore.Tx, error) {
+	c, err := s.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	bctx, cancel := context.WithTimeout(ctx, StatementTimeout)
+	defer cancel()
+	tx, err := c.Begin(bctx)
+	if err != nil {
+		c.Release()
+		return nil, err
+	}
+	return pgTx{pgDB{tx, StatementTimeout}, tx, &held{c: c}}, nil
 }
 
 // keyed runs a keyed write (see sqlstore.RequestKey) until it is known to

@@ -277,7 +277,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		if err != nil {
 			return nil, err
 		}
-		return pgTx{pgDB{q: tx}, tx}, nil
+		return pgTx{pgDB{q: tx}, tx, nil}, nil
 	})
 	if s.chain != nil {
 		s.Queries.SetAuditChain(s.chain)
@@ -520,18 +520,34 @@ func (r deadlineRows) Close() {
 type pgTx struct {
 	pgDB
 	tx pgx.Tx
+	c  *held // the pool connection under tx, if taken apart from it
+}
+
+// held is a pool connection given back once, when its transaction ends
+// (Rollback after Commit is a no-op, and so is its release).
+type held struct {
+	once sync.Once
+	c    *pgxpool.Conn
+}
+
+func (h *held) release() {
+	if h != nil {
+		h.once.Do(h.c.Release)
+	}
 }
 
 // Commit and Rollback wait no longer than a statement: a COMMIT whose
 // answer never comes fails as unavailable (and is not retried: it may
 // have committed).
 func (t pgTx) Commit(ctx context.Context) error {
+	defer t.c.release()
 	ctx, cancel := t.within(ctx)
 	defer cancel()
 	return t.tx.Commit(ctx)
 }
 
 func (t pgTx) Rollback(ctx context.Context) error {
+	defer t.c.release()
 	ctx, cancel := t.within(ctx)
 	defer cancel()
 	return t.tx.Rollback(ctx)
