@@ -977,3 +977,41 @@ func TestRenewalPartWayNeedsRepair(t *testing.T) {
 		t.Fatalf("renew a card that needs repair: %v (personalised %d)", err, card.Personals)
 	}
 }
+
+// twiceDrawn is the real store, but the draw it keeps asks question 3
+// twice, as a database writer could make it.
+type twiceDrawn struct{ domain.Store }
+
+func (s twiceDrawn) DrawChallenge(ctx context.Context, id domain.UserID, proposed []domain.QuestionID) ([]domain.QuestionID, error) {
+	if _, err := s.Store.DrawChallenge(ctx, id, proposed); err != nil {
+		return nil, err
+	}
+	return []domain.QuestionID{3, 3}, nil
+}
+
+// TestQuestionDrawnTwiceIsRefused: a stored draw asking one question
+// twice is refused before any answer is taken, so that one right answer
+// cannot stand for two (answer sets would never match it; a registration
+// from before them checks each answer).
+func TestQuestionDrawnTwiceIsRefused(t *testing.T) {
+	for _, legacy := range []bool{false, true} {
+		f := newFixture(t)
+		card := f.enrol(t, sstest.Holder{Blocked: true, Answers: answers})
+		if legacy {
+			reg := f.registration(t, "555001799894")
+			reg.Sets = nil
+			for q, a := range answers {
+				h, err := secret.HashAnswer(cheap, a, nil)
+				noErr(t, err)
+				reg.Answers = append(reg.Answers, domain.Answer{Question: q, Hash: h})
+			}
+			noErr(t, f.store.PutRegistration(t.Context(), reg))
+		}
+		svc := selfservice.New(selfservice.Config{Store: twiceDrawn{f.store}, Keys: f.keys, CA: f.ca, Clock: f.clock, Argon2: cheap, Terminal: "test"})
+		sess, err := svc.Identify(t.Context(), card)
+		noErr(t, err)
+		if qs, err := svc.StartUnlock(t.Context(), sess); !errors.Is(err, domain.ErrQuestions) {
+			t.Fatalf("legacy %v: draw of question 3 twice: %v, %v; want ErrQuestions", legacy, qs, err)
+		}
+	}
+}

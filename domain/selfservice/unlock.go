@@ -86,6 +86,11 @@ func (s *Service) StartUnlock(ctx context.Context, sess *Session) ([]Question, e
 	if len(qs) < MinQuestions || len(qs) > MaxQuestions {
 		return nil, fmt.Errorf("%w: %d questions drawn", domain.ErrQuestions, len(qs))
 	}
+	// A stored draw is the store's to keep, not to make: one asking a
+	// question twice would let one answer stand for two.
+	if len(slices.Compact(slices.Sorted(slices.Values(ids)))) != len(ids) {
+		return nil, fmt.Errorf("%w: a question drawn twice", domain.ErrQuestions)
+	}
 	sess.questions = qs
 	sess.step = StepQuestions
 	return slices.Clone(qs), nil
@@ -170,10 +175,17 @@ func (s *Service) AnswerQuestions(ctx context.Context, sess *Session, answers []
 // question the registration lacks (the holder registered anew on another
 // kiosk since) makes the answers wrong. The caller holds mu.
 func (s *Service) checkAnswers(sess *Session, answers []string) (bool, error) {
+	// Read afresh since the draw: checked again as StartUnlock did.
+	if err := domain.ValidateAnswers(sess.reg.Answers, sess.reg.Sets); err != nil {
+		return false, err
+	}
 	given := make(map[domain.QuestionID]string, len(answers))
 	ids := make([]domain.QuestionID, len(sess.questions))
 	for i, q := range sess.questions {
 		ids[i], given[q.ID] = q.ID, answers[i]
+	}
+	if len(given) != len(ids) {
+		return false, fmt.Errorf("%w: a question asked twice", domain.ErrQuestions)
 	}
 	if len(sess.reg.Sets) > 0 {
 		i := domain.FindSet(sess.reg.Sets, ids)

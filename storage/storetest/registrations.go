@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -155,6 +156,17 @@ func testAnswerSets(t *testing.T, s domain.Store) {
 	got, err = s.GetRegistration(ctx, u.ID)
 	noErr(t, "get registration", err)
 	equal(t, "registration after failed replace", got, r)
+
+	// A set the store could not read back is refused: fewer than two
+	// questions, or a question that is none.
+	for _, qs := range [][]domain.QuestionID{nil, {5}, {0, 5}} {
+		bad := r
+		bad.Sets = append(slices.Clone(r.Sets[1:]), domain.AnswerSet{Questions: qs, Hash: "h"})
+		failsPlainly(t, fmt.Sprintf("answer set of questions %v", qs), s.PutRegistration(ctx, bad))
+	}
+	got, err = s.GetRegistration(ctx, u.ID)
+	noErr(t, "get registration", err)
+	equal(t, "registration after refused sets", got, r)
 
 	back := old
 	back.RegisteredAt = stored(base.Add(3 * time.Hour))
