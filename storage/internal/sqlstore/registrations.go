@@ -34,33 +34,37 @@ func (q *Queries) PutRegistration(ctx context.Context, r domain.Registration) er
 // putAnswers replaces the answers in table and the answer sets in
 // setTable (trusted constants), each in order, in one statement each.
 func (q *Queries) putAnswers(ctx context.Context, table, setTable string, id domain.UserID, answers []domain.Answer, sets []domain.AnswerSet) error {
-	for _, t := range []string{table, setTable} {
-		if _, err := q.w.Exec(ctx, `DELETE FROM `+t+` WHERE user_id = $1`, string(id)); err != nil {
-			return err
-		}
-	}
-	var rows []string
-	args := []any{string(id)}
+	keyed := make([][2]any, len(answers))
 	for i, a := range answers {
-		args = append(args, i, int(a.Question), a.Hash)
-		rows = append(rows, fmt.Sprintf("($1, $%d, $%d, $%d)", len(args)-2, len(args)-1, len(args)))
+		keyed[i] = [2]any{int(a.Question), a.Hash}
 	}
-	if len(rows) > 0 {
-		if _, err := q.w.Exec(ctx, `INSERT INTO `+table+` (user_id, ord, question, hash) VALUES `+strings.Join(rows, ", "), args...); err != nil {
-			return err
-		}
+	if err := q.putOrdered(ctx, table, "question", id, keyed); err != nil {
+		return err
 	}
-	rows, args = nil, args[:1]
+	keyed = make([][2]any, len(sets))
 	for i, s := range sets {
-		args = append(args, i, formatQuestions(s.Questions), s.Hash)
-		rows = append(rows, fmt.Sprintf("($1, $%d, $%d, $%d)", len(args)-2, len(args)-1, len(args)))
+		keyed[i] = [2]any{formatQuestions(s.Questions), s.Hash}
 	}
-	if len(rows) > 0 {
-		if _, err := q.w.Exec(ctx, `INSERT INTO `+setTable+` (user_id, ord, questions, hash) VALUES `+strings.Join(rows, ", "), args...); err != nil {
-			return err
-		}
+	return q.putOrdered(ctx, setTable, "questions", id, keyed)
+}
+
+// putOrdered replaces id's rows (user_id, ord, col, hash) in table with
+// rows, numbered in order, in one INSERT.
+func (q *Queries) putOrdered(ctx context.Context, table, col string, id domain.UserID, rows [][2]any) error {
+	if _, err := q.w.Exec(ctx, `DELETE FROM `+table+` WHERE user_id = $1`, string(id)); err != nil {
+		return err
 	}
-	return nil
+	if len(rows) == 0 {
+		return nil
+	}
+	values := make([]string, len(rows))
+	args := []any{string(id)}
+	for i, r := range rows {
+		args = append(args, i, r[0], r[1])
+		values[i] = fmt.Sprintf("($1, $%d, $%d, $%d)", len(args)-2, len(args)-1, len(args))
+	}
+	_, err := q.w.Exec(ctx, `INSERT INTO `+table+` (user_id, ord, `+col+`, hash) VALUES `+strings.Join(values, ", "), args...)
+	return err
 }
 
 // answersQuery reads a parent row with its answers and answer sets in
