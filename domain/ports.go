@@ -2,6 +2,8 @@ package domain
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -23,6 +25,19 @@ type Store interface {
 	// Ping reports whether the store can be reached.
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// PingStore is what a service's Ping reports: whether st answers now,
+// so that the screens can say while it is away (and carry on once it is
+// back) without a workflow call.
+func PingStore(ctx context.Context, st Store) error {
+	if st == nil {
+		return errors.New("no store configured")
+	}
+	if err := st.Ping(ctx); err != nil {
+		return fmt.Errorf("ping store: %w", err)
+	}
+	return nil
 }
 
 // Queries are the store's operations, composed of one small port per

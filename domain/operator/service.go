@@ -141,15 +141,7 @@ func (s *Service) PasscodePolicy() domain.PasscodePolicy { return s.cfg.Passcode
 
 // Ping reports whether the store answers now, so that the screens can say
 // while it is away (and carry on once it is back) without a workflow call.
-func (s *Service) Ping(ctx context.Context) error {
-	if s.cfg.Store == nil {
-		return errors.New("no store configured")
-	}
-	if err := s.cfg.Store.Ping(ctx); err != nil {
-		return fmt.Errorf("ping store: %w", err)
-	}
-	return nil
-}
+func (s *Service) Ping(ctx context.Context) error { return domain.PingStore(ctx, s.cfg.Store) }
 
 // IdleLock is how long a session may be idle before it locks, for the
 // screens' timer; the session also locks itself on the next call.

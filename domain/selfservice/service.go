@@ -169,15 +169,7 @@ func (s *Service) CodeValidity() time.Duration { return s.cfg.Codes.Validity }
 
 // Ping reports whether the store answers now, so that the screens can say
 // while it is away (and carry on once it is back) without a workflow call.
-func (s *Service) Ping(ctx context.Context) error {
-	if s.cfg.Store == nil {
-		return errors.New("no store configured")
-	}
-	if err := s.cfg.Store.Ping(ctx); err != nil {
-		return fmt.Errorf("ping store: %w", err)
-	}
-	return nil
-}
+func (s *Service) Ping(ctx context.Context) error { return domain.PingStore(ctx, s.cfg.Store) }
 
 func (s *Service) now() time.Time { return s.cfg.Clock.Now().UTC() }
 
