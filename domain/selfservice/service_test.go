@@ -46,8 +46,28 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { st.Close() })
 	f := &fixture{store: st, keys: keys, ca: sstest.NewCA(t), clock: sstest.NewClock(time.Now().UTC())}
-	f.svc = selfservice.New(selfservice.Config{Store: st, Keys: keys, CA: f.ca, Clock: f.clock, Argon2: cheap, Terminal: "test"})
+	f.svc = f.serviceOn(st)
 	return f
+}
+
+// serviceOn is the fixture's service over st (the fixture's store, or
+// one wrapped around it).
+func (f *fixture) serviceOn(st domain.Store) *selfservice.Service {
+	return selfservice.New(selfservice.Config{Store: st, Keys: f.keys, CA: f.ca, Clock: f.clock, Argon2: cheap, Terminal: "test"})
+}
+
+// registerPerAnswer stores the enrolled holder's registration as one
+// made before answer sets holds it: each answer hashed alone with p.
+func (f *fixture) registerPerAnswer(t *testing.T, p secret.Argon2Params) {
+	t.Helper()
+	reg := f.registration(t, "555001799894")
+	reg.Sets = nil
+	for _, q := range []domain.QuestionID{3, 1, 4, 2} {
+		h, err := secret.HashAnswer(p, answers[q], nil)
+		noErr(t, err)
+		reg.Answers = append(reg.Answers, domain.Answer{Question: q, Hash: h})
+	}
+	noErr(t, f.store.PutRegistration(t.Context(), reg))
 }
 
 func (f *fixture) enrol(t *testing.T, h sstest.Holder) *sstest.Card {
@@ -888,27 +908,20 @@ func TestCodesAreSealedInTheOutbox(t *testing.T) {
 // the answers of a registration made before them.
 func TestDowngradedAnswerHashIsRefusedAndAudited(t *testing.T) {
 	weak := secret.Argon2Params{Memory: 8, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
-	for name, downgrade := range map[string]func(t *testing.T, reg *domain.Registration){
-		"answer sets": func(t *testing.T, reg *domain.Registration) {
+	for name, downgrade := range map[string]func(t *testing.T, f *fixture){
+		"answer sets": func(t *testing.T, f *fixture) {
+			reg := f.registration(t, "555001799894")
 			sets, err := secret.HashAnswerSets(weak, answers, nil)
 			noErr(t, err)
 			reg.Sets = sets
+			noErr(t, f.store.PutRegistration(t.Context(), reg))
 		},
-		"answers": func(t *testing.T, reg *domain.Registration) {
-			reg.Sets = nil
-			for q, a := range answers {
-				h, err := secret.HashAnswer(weak, a, nil)
-				noErr(t, err)
-				reg.Answers = append(reg.Answers, domain.Answer{Question: q, Hash: h})
-			}
-		},
+		"answers": func(t *testing.T, f *fixture) { f.registerPerAnswer(t, weak) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t)
 			card := f.enrol(t, sstest.Holder{Blocked: true, Answers: answers})
-			reg := f.registration(t, "555001799894")
-			downgrade(t, &reg)
-			noErr(t, f.store.PutRegistration(t.Context(), reg))
+			downgrade(t, f)
 			sess := f.identify(t, card)
 			_, err := f.svc.StartUnlock(t.Context(), sess)
 			noErr(t, err)
@@ -931,14 +944,7 @@ func TestAnswersRegisteredBeforeAnswerSets(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
 	card := f.enrol(t, sstest.Holder{Blocked: true, Answers: answers})
-	reg := f.registration(t, "555001799894")
-	reg.Sets = nil
-	for _, q := range []domain.QuestionID{3, 1, 4, 2} {
-		h, err := secret.HashAnswer(cheap, answers[q], nil)
-		noErr(t, err)
-		reg.Answers = append(reg.Answers, domain.Answer{Question: q, Hash: h})
-	}
-	noErr(t, f.store.PutRegistration(ctx, reg))
+	f.registerPerAnswer(t, cheap)
 
 	sess := f.identify(t, card)
 	_, err := f.svc.StartUnlock(ctx, sess)
@@ -998,16 +1004,9 @@ func TestQuestionDrawnTwiceIsRefused(t *testing.T) {
 		f := newFixture(t)
 		card := f.enrol(t, sstest.Holder{Blocked: true, Answers: answers})
 		if legacy {
-			reg := f.registration(t, "555001799894")
-			reg.Sets = nil
-			for q, a := range answers {
-				h, err := secret.HashAnswer(cheap, a, nil)
-				noErr(t, err)
-				reg.Answers = append(reg.Answers, domain.Answer{Question: q, Hash: h})
-			}
-			noErr(t, f.store.PutRegistration(t.Context(), reg))
+			f.registerPerAnswer(t, cheap)
 		}
-		svc := selfservice.New(selfservice.Config{Store: twiceDrawn{f.store}, Keys: f.keys, CA: f.ca, Clock: f.clock, Argon2: cheap, Terminal: "test"})
+		svc := f.serviceOn(twiceDrawn{f.store})
 		sess, err := svc.Identify(t.Context(), card)
 		noErr(t, err)
 		if qs, err := svc.StartUnlock(t.Context(), sess); !errors.Is(err, domain.ErrQuestions) {
