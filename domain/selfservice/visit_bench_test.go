@@ -343,6 +343,25 @@ func openBenchPostgres(ctx context.Context, b *testing.B) (*postgres.Store, stri
 	return st, dbURL, keys, authority
 }
 
+// benchHolderOnPostgres stores the benchmark's card holder in a
+// throwaway PostgreSQL database over a pool it closes before returning,
+// so that the transactions stats counts from then on are the caller's
+// alone; stats is closed when the benchmark ends.
+func benchHolderOnPostgres(ctx context.Context, b *testing.B) (dbURL string, keys *secret.Keys, authority domain.CertificateAuthority, card *sim.Card, stats *benchXactCounter) {
+	b.Helper()
+	setup, dbURL, keys, authority := openBenchPostgres(ctx, b)
+	card, err := issueBenchCard(ctx, setup, keys, authority)
+	setup.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if stats, err = openBenchXactCounter(ctx, b, dbURL); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(stats.close)
+	return dbURL, keys, authority, card, stats
+}
+
 func newBenchKeys(tb testing.TB) *secret.Keys {
 	tb.Helper()
 	kek := make([]byte, secret.KEKSize)
@@ -444,19 +463,7 @@ func BenchmarkUnlockVisit(b *testing.B) {
 	})
 	b.Run("postgres", func(b *testing.B) {
 		ctx := context.Background()
-		// The holder is stored over one pool, closed before the visits, so
-		// that the transaction count is the visits' alone.
-		setup, dbURL, keys, authority := openBenchPostgres(ctx, b)
-		card, err := issueBenchCard(ctx, setup, keys, authority)
-		setup.Close()
-		if err != nil {
-			b.Fatal(err)
-		}
-		stats, err := openBenchXactCounter(ctx, b, dbURL)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer stats.close()
+		dbURL, keys, authority, card, stats := benchHolderOnPostgres(ctx, b)
 		before, err := stats.settled(ctx)
 		if err != nil {
 			b.Fatal(err)

@@ -46,17 +46,7 @@ type xactStep struct {
 // do not vary between runs.
 func BenchmarkStepTransactions(b *testing.B) {
 	ctx := context.Background()
-	setup, dbURL, keys, authority := openBenchPostgres(ctx, b)
-	card, err := issueBenchCard(ctx, setup, keys, authority)
-	setup.Close()
-	if err != nil {
-		b.Fatal(err)
-	}
-	stats, err := openBenchXactCounter(ctx, b, dbURL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer stats.close()
+	dbURL, keys, authority, card, stats := benchHolderOnPostgres(ctx, b)
 
 	sw := &swapStore{}
 	store := &loadStore{Store: sw} // keeps the mail, for the codes
