@@ -107,15 +107,7 @@ func (st *suite) testLostAnswerKeyedWrites(t *testing.T, _ domain.Store) {
 	got2, err := s.GetMail(ctx, sent.ID)
 	noErr(t, "get mail", err)
 	equal(t, "mail after a lost answer", got2, sent)
-	recent, err := s.ListMail(ctx, 20)
-	noErr(t, "list mail", err)
-	n := 0
-	for _, r := range recent {
-		if r.Subject == m.Subject {
-			n++
-		}
-	}
-	equal(t, "copies of the mail", n, 1)
+	equal(t, "copies of the mail", mailCopies(t, s, m.Subject), 1)
 
 	u := putUser(t, s, "Test", "Lossy")
 	first := createCode(t, s, newCode(u.ID, domain.PurposeUnlock, "", base))
@@ -175,13 +167,20 @@ func (st *suite) testLostAnswerOtherWrites(t *testing.T, _ domain.Store) {
 		}
 	})
 	equal(t, "transaction function calls", calls, 1)
-	recent, err := s.ListMail(ctx, 20)
+	equal(t, "copies of the transaction's mail", mailCopies(t, s, m.Subject), 1)
+}
+
+// mailCopies counts the newest 20 mails with subject (each test's
+// subject is its own).
+func mailCopies(t *testing.T, s domain.Queries, subject string) int {
+	t.Helper()
+	recent, err := s.ListMail(t.Context(), 20)
 	noErr(t, "list mail", err)
 	n := 0
 	for _, r := range recent {
-		if r.Subject == m.Subject {
+		if r.Subject == subject {
 			n++
 		}
 	}
-	equal(t, "copies of the transaction's mail", n, 1)
+	return n
 }
