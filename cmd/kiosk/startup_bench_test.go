@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"github.com/charmbracelet/x/vt"
 
 	"github.com/smartcard-service-centre/kiosk/cardio/pcsctest"
+	"github.com/smartcard-service-centre/kiosk/internal/procmem"
 )
 
 // benchBinEnv names a kiosk binary to measure (make bench passes the one
@@ -122,16 +122,16 @@ func benchFirstFrame(b *testing.B, bin string, env []string, args ...string) {
 			b.Fatal(err)
 		}
 		pid := k.cmd.Process.Pid
-		if rss, err := benchProcStatus(pid, "VmRSS"); err == nil {
+		if rss, err := benchRSS(pid, "VmRSS"); err == nil {
 			first = append(first, rss)
 		}
 		// The idle figure once per run: it takes a second.
 		if len(idle) == 0 {
 			time.Sleep(time.Second)
-			if rss, err := benchProcStatus(pid, "VmRSS"); err == nil {
+			if rss, err := benchRSS(pid, "VmRSS"); err == nil {
 				idle = append(idle, rss)
 			}
-			if hwm, err := benchProcStatus(pid, "VmHWM"); err == nil {
+			if hwm, err := benchRSS(pid, "VmHWM"); err == nil {
 				peak = append(peak, hwm)
 			}
 		}
@@ -143,36 +143,15 @@ func benchFirstFrame(b *testing.B, bin string, env []string, args ...string) {
 	if len(first) == 0 || len(idle) == 0 || len(peak) == 0 {
 		b.Fatal("could not read the kiosk's /proc status")
 	}
-	b.ReportMetric(benchMedian(first), "first-frame-MB")
-	b.ReportMetric(benchMedian(idle), "idle-MB")
-	b.ReportMetric(benchMedian(peak), "peak-MB")
+	b.ReportMetric(procmem.Median(first), "first-frame-MB")
+	b.ReportMetric(procmem.Median(idle), "idle-MB")
+	b.ReportMetric(procmem.Median(peak), "peak-MB")
 }
 
-func benchMedian(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-// benchProcStatus reads a kB field of a process's /proc status, in MB.
-func benchProcStatus(pid int, field string) (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for line := range strings.Lines(string(b)) {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			f := strings.Fields(rest)
-			if len(f) > 0 {
-				kb, err := strconv.ParseFloat(f[0], 64)
-				return kb / 1024, err
-			}
-		}
-	}
-	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
+// benchRSS reads a kB field of process pid's /proc status, in MB.
+func benchRSS(pid int, field string) (float64, error) {
+	kb, err := procmem.StatusKB(pid, field)
+	return float64(kb) / 1024, err
 }
 
 // ptyKiosk is the kiosk running on a pseudo-terminal whose other side is

@@ -29,6 +29,7 @@ import (
 	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/domain/secret"
 	"github.com/smartcard-service-centre/kiosk/domain/selfservice"
+	"github.com/smartcard-service-centre/kiosk/internal/procmem"
 	"github.com/smartcard-service-centre/kiosk/storage/postgres"
 	"github.com/smartcard-service-centre/kiosk/storage/postgres/pgtest"
 	"github.com/smartcard-service-centre/kiosk/storage/sqlite"
@@ -617,18 +618,9 @@ func BenchmarkUnlockVisitMemory(b *testing.B) {
 		i++
 	}
 	b.ReportMetric(slices.Max(peaks), "peak-MB")
-	b.ReportMetric(benchMedian(idles), "idle-MB")
-	b.ReportMetric(benchMedian(afters), "after-MB")
+	b.ReportMetric(procmem.Median(idles), "idle-MB")
+	b.ReportMetric(procmem.Median(afters), "after-MB")
 	b.ReportMetric(float64(questions)/float64(i*benchChildVisits), "questions/visit")
-}
-
-func benchMedian(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func parseBenchVisitChild(out []byte) (benchVisitMemory, error) {
@@ -676,7 +668,7 @@ func TestUnlockVisitMemoryChild(t *testing.T) {
 	rig.clock.advance(time.Duration(day) * 25 * time.Hour)
 
 	var m benchVisitMemory
-	if m.IdleKB, err = benchProcStatus("VmRSS"); err != nil {
+	if m.IdleKB, err = procmem.StatusKB(0, "VmRSS"); err != nil {
 		t.Fatal(err)
 	}
 	// Reset the peak mark: the peak is the visit's.
@@ -690,30 +682,12 @@ func TestUnlockVisitMemoryChild(t *testing.T) {
 		}
 		m.Questions += n
 	}
-	if m.PeakKB, err = benchProcStatus("VmHWM"); err != nil {
+	if m.PeakKB, err = procmem.StatusKB(0, "VmHWM"); err != nil {
 		t.Fatal(err)
 	}
-	if m.AfterKB, err = benchProcStatus("VmRSS"); err != nil {
+	if m.AfterKB, err = procmem.StatusKB(0, "VmRSS"); err != nil {
 		t.Fatal(err)
 	}
 	out, _ := json.Marshal(m)
 	fmt.Printf("%s%s\n", benchVisitChildMarker, out)
-}
-
-// benchProcStatus reads a kB field of /proc/self/status.
-func benchProcStatus(field string) (int64, error) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, err
-	}
-	for line := range strings.Lines(string(b)) {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			f := strings.Fields(rest)
-			if len(f) == 0 {
-				break
-			}
-			return strconv.ParseInt(f[0], 10, 64)
-		}
-	}
-	return 0, fmt.Errorf("no %s in /proc/self/status", field)
 }
