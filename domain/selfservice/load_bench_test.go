@@ -289,9 +289,10 @@ func (k *loadKiosk) visit(ctx context.Context, newPIN string, wrong bool) (steps
 // database, each serving whole self-service unlock visits back to back:
 // card opened → identified (card look-up by serial, 9E genuine check,
 // holder, registration) → 2–4 questions → answers checked with argon2id
-// at secret.DefaultArgon2 (one computation: the drawn set's hash) → code stored and mailed → code entered →
-// unlock written ahead (intent, RESET RETRY COUNTER and VERIFY on the
-// card, outcome with its audit row and notification). Every kiosk has its
+// at secret.DefaultArgon2 (one computation: the drawn set's hash) → code
+// stored and mailed → code entered → unlock written ahead (intent, RESET
+// RETRY COUNTER and VERIFY on the card, outcome with its audit row and
+// notification). Every kiosk has its
 // own store (its own pgx pool, as a real kiosk has), its own service and
 // clock, and its own holder with a software PIV card behind the real card
 // adapter (in-process reader); the holder blocks the card before each
