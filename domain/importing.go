@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -188,7 +189,7 @@ func (im DirectoryImport) Import(ctx context.Context, src DirectorySource) (Impo
 		if !ok {
 			return errors.New("this store has no bulk import")
 		}
-		c, err := bulk.ImportDirectory(ctx, src.Rows(), now)
+		c, err := bulk.ImportDirectory(ctx, readAhead(src.Rows()), now)
 		if err != nil {
 			return err
 		}
@@ -220,6 +221,66 @@ func (im DirectoryImport) Import(ctx context.Context, src DirectorySource) (Impo
 		return ImportCounts{}, errors.Join(err, fmt.Errorf("record the refused import in the audit trail: %w", aerr))
 	}
 	return ImportCounts{}, err
+}
+
+// readAheadBatch is how many rows readAhead hands over at a time.
+const readAheadBatch = 512
+
+// readAhead reads and checks rows in a goroutine of its own, a few
+// batches ahead of the store: reading, cleaning and checking the file is
+// most of an import's own work, and this way it overlaps with the
+// store's. The goroutine has stopped by the time the sequence returns,
+// so the source may be read again afterwards (Problems).
+func readAhead(rows iter.Seq2[DirectoryRow, error]) iter.Seq2[DirectoryRow, error] {
+	type batch struct {
+		rows []DirectoryRow
+		err  error
+	}
+	return func(yield func(DirectoryRow, error) bool) {
+		out := make(chan batch, 4)
+		done := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			defer close(out)
+			send := func(b batch) bool {
+				select {
+				case out <- b:
+					return true
+				case <-done:
+					return false
+				}
+			}
+			b := batch{rows: make([]DirectoryRow, 0, readAheadBatch)}
+			for r, err := range rows {
+				if err != nil {
+					b.err = err
+					break
+				}
+				if b.rows = append(b.rows, r); len(b.rows) == readAheadBatch {
+					if !send(b) {
+						return
+					}
+					b = batch{rows: make([]DirectoryRow, 0, readAheadBatch)}
+				}
+			}
+			if len(b.rows) > 0 || b.err != nil {
+				send(b)
+			}
+		})
+		defer wg.Wait()
+		defer close(done)
+		for b := range out {
+			for _, r := range b.rows {
+				if !yield(r, nil) {
+					return
+				}
+			}
+			if b.err != nil {
+				yield(DirectoryRow{}, b.err)
+				return
+			}
+		}
+	}
 }
 
 func (im DirectoryImport) describe(src DirectorySource) string {

@@ -4,9 +4,8 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/storage/internal/sqlstore"
@@ -18,10 +17,14 @@ const importLockKey int64 = 0x6b696f736b2d696d
 
 var _ sqlstore.BulkImporter = pgTx{}
 
-// importCols are the staging table's columns, in COPY order.
+// importCols are the staging table's columns, in COPY order (copyRows
+// encodes them).
 var importCols = []string{"line", "first_of_user", "user_id", "title", "given_name", "family_name", "email",
 	"search_key", "sort_key", "org_code", "org_name", "role_name", "codes",
 	"serial", "card_type", "issued_at", "cert_expiry", "cancelled_at", "cancel_reason"}
+
+// copyStaging reads copyRows' stream into the staging table.
+var copyStaging = "COPY import_rows (" + strings.Join(importCols, ", ") + ") FROM STDIN (FORMAT binary)"
 
 // importSetup makes the staging tables, dropped at the end of the
 // transaction whatever happens.
@@ -175,21 +178,28 @@ func (t pgTx) ImportDirectory(ctx context.Context, rows iter.Seq2[domain.Directo
 	if err := t.importSettings(ctx); err != nil {
 		return counts, err
 	}
+	restore, err := t.setAside(ctx)
+	if err != nil {
+		return counts, err
+	}
 	if _, err := t.tx.Exec(ctx, importSetup); err != nil {
 		return counts, sqlstore.ImportFail(ctx, "create staging tables", err, translate)
 	}
-	src := newCopySource(rows)
-	defer src.stop()
-	n, err := t.tx.CopyFrom(ctx, pgx.Identifier{"import_rows"}, importCols, src)
-	if src.err != nil {
+	src := newCopyRows(rows)
+	tag, err := t.tx.Conn().PgConn().CopyFrom(ctx, src, copyStaging)
+	sent, rowsErr := src.close()
+	if rowsErr != nil {
 		// The rows' own failure (problems in the file, a read error)
 		// is the reason the COPY stopped.
-		return counts, src.err
+		return counts, rowsErr
 	}
 	if err != nil {
 		return counts, sqlstore.ImportFail(ctx, "stage rows", err, translate)
 	}
-	counts.Rows = int(n)
+	if n := tag.RowsAffected(); n != sent {
+		return counts, fmt.Errorf("import directory: stage rows: %d of %d rows staged", n, sent)
+	}
+	counts.Rows = int(sent)
 	// Temporary tables are never analysed on their own: without numbers
 	// the planner would guess a small table and loop over a million rows.
 	if _, err := t.tx.Exec(ctx, `ANALYZE import_rows`); err != nil {
@@ -216,6 +226,9 @@ func (t pgTx) ImportDirectory(ctx context.Context, rows iter.Seq2[domain.Directo
 		if _, err := t.tx.Exec(ctx, st.sql, args...); err != nil {
 			return counts, sqlstore.ImportFail(ctx, st.name, err, translate)
 		}
+	}
+	if err := t.restoreAside(ctx, restore); err != nil {
+		return counts, err
 	}
 	err = t.tx.QueryRow(ctx, `
 		SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE changed AND NOT is_new),
@@ -268,64 +281,4 @@ func (t pgTx) cardClashes(ctx context.Context) error {
 	}
 	defer rows.Close()
 	return sqlstore.CardClashes(ctx, rows, translate)
-}
-
-// copySource feeds the rows to COPY one at a time, so a million rows are
-// never all in memory.
-type copySource struct {
-	next func() (domain.DirectoryRow, error, bool)
-	stop func()
-	row  domain.DirectoryRow
-	vals []any
-	err  error
-}
-
-func newCopySource(rows iter.Seq2[domain.DirectoryRow, error]) *copySource {
-	next, stop := iter.Pull2(rows)
-	return &copySource{next: next, stop: stop, vals: make([]any, len(importCols))}
-}
-
-func (s *copySource) Next() bool {
-	row, err, ok := s.next()
-	if !ok {
-		return false
-	}
-	if err != nil {
-		s.err = err
-		return false
-	}
-	s.row = row
-	return true
-}
-
-func (s *copySource) Values() ([]any, error) {
-	r := s.row
-	search, sort := sqlstore.UserKeys(r.User)
-	v := s.vals
-	clear(v)
-	v[0], v[1], v[2] = int32(r.Line), r.FirstOfUser, string(r.User.ID)
-	v[3], v[4], v[5], v[6] = r.User.Title, r.User.GivenName, r.User.FamilyName, r.User.Email
-	v[7], v[8] = search, sort
-	if p := r.Position; p != nil {
-		codes := make([]string, len(p.ActivityCodes))
-		for i, c := range p.ActivityCodes {
-			codes[i] = string(c)
-		}
-		v[9], v[10], v[11], v[12] = p.OrgCode, p.OrgName, p.RoleName, codes
-	}
-	if c := r.Card; c != nil {
-		v[13], v[14] = string(c.Serial), c.Type
-		v[15], v[16], v[17] = timeOrNil(c.IssuedAt), timeOrNil(c.CertExpiry), timeOrNil(c.CancelledAt)
-		v[18] = c.CancelReason
-	}
-	return v, nil
-}
-
-func (s *copySource) Err() error { return s.err }
-
-func timeOrNil(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t.UTC().Truncate(sqlstore.Precision)
 }

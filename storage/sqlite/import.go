@@ -82,8 +82,14 @@ var importIndexes = []string{
 // importSteps merge the staged rows after the check for cards of other
 // users, one statement over the whole file each. The users a change
 // touches are marked before it is made (SQLite cannot feed one
-// statement's changes to another), for the counts.
-var importSteps = []struct{ name, sql string }{
+// statement's changes to another), for the counts. Steps for users
+// already in the store (existing) are skipped when the file has none, as
+// on a first load: their positions and cards are the only ones a step
+// could find.
+var importSteps = []struct {
+	name, sql string
+	existing  bool
+}{
 	{"classify users", `
 		INSERT INTO import_users (user_id, is_new, changed, resort)
 		SELECT r.user_id, u.id IS NULL,
@@ -93,17 +99,17 @@ var importSteps = []struct{ name, sql string }{
 			u.id IS NOT NULL AND u.sort_key IS NOT r.sort_key
 		FROM import_rows r LEFT JOIN users u ON u.id = r.user_id
 		WHERE r.first_of_user
-		ORDER BY r.user_id`},
+		ORDER BY r.user_id`, false},
 	// The file gives all of a user's positions: others are removed.
 	{"mark removed positions", `
 		UPDATE import_users SET changed = 1 WHERE NOT is_new AND user_id IN (
 			SELECT p.user_id FROM positions p JOIN import_users i ON i.user_id = p.user_id
 			WHERE NOT EXISTS (SELECT 1 FROM import_rows r
-				WHERE r.user_id = p.user_id AND r.org_code = p.org_code AND r.role_name = p.role_name))`},
+				WHERE r.user_id = p.user_id AND r.org_code = p.org_code AND r.role_name = p.role_name))`, true},
 	{"remove positions", `
 		DELETE FROM positions WHERE user_id IN (SELECT user_id FROM import_users WHERE NOT is_new)
 			AND NOT EXISTS (SELECT 1 FROM import_rows r
-				WHERE r.user_id = positions.user_id AND r.org_code = positions.org_code AND r.role_name = positions.role_name)`},
+				WHERE r.user_id = positions.user_id AND r.org_code = positions.org_code AND r.role_name = positions.role_name)`, true},
 	// Codes compare as JSON arrays, both sides rebuilt by SQLite.
 	{"compare positions", `
 		INSERT INTO import_recode (position_id, user_id, org_name, codes_changed)
@@ -114,25 +120,25 @@ var importSteps = []struct{ name, sql string }{
 			FROM import_rows r JOIN positions p
 				ON p.user_id = r.user_id AND p.org_code = r.org_code AND p.role_name = r.role_name
 			WHERE r.org_code IS NOT NULL)
-		WHERE org_name IS NOT new_name OR old_codes IS NOT new_codes`},
+		WHERE org_name IS NOT new_name OR old_codes IS NOT new_codes`, true},
 	{"rename organisations", `
 		UPDATE positions SET org_name = x.org_name FROM import_recode x
-		WHERE positions.id = x.position_id AND positions.org_name IS NOT x.org_name`},
+		WHERE positions.id = x.position_id AND positions.org_name IS NOT x.org_name`, true},
 	{"clear changed activity codes", `
-		DELETE FROM position_activities WHERE position_id IN (SELECT position_id FROM import_recode WHERE codes_changed)`},
+		DELETE FROM position_activities WHERE position_id IN (SELECT position_id FROM import_recode WHERE codes_changed)`, true},
 	{"mark changed positions", `
-		UPDATE import_users SET changed = 1 WHERE user_id IN (SELECT user_id FROM import_recode)`},
+		UPDATE import_users SET changed = 1 WHERE user_id IN (SELECT user_id FROM import_recode)`, true},
 	{"mark added positions", `
 		UPDATE import_users SET changed = 1 WHERE NOT is_new AND user_id IN (
 			SELECT r.user_id FROM import_rows r
 			WHERE r.org_code IS NOT NULL AND NOT EXISTS (SELECT 1 FROM positions p
-				WHERE p.user_id = r.user_id AND p.org_code = r.org_code AND p.role_name = r.role_name))`},
+				WHERE p.user_id = r.user_id AND p.org_code = r.org_code AND p.role_name = r.role_name))`, true},
 	{"add positions", `
 		INSERT INTO positions (user_id, org_code, org_name, role_name)
 		SELECT r.user_id, r.org_code, r.org_name, r.role_name FROM import_rows r
 		WHERE r.org_code IS NOT NULL AND NOT EXISTS (SELECT 1 FROM positions p
 			WHERE p.user_id = r.user_id AND p.org_code = r.org_code AND p.role_name = r.role_name)
-		ORDER BY r.user_id, r.line`},
+		ORDER BY r.user_id, r.line`, false},
 	// New positions and those whose codes changed have no codes now.
 	{"add activity codes", `
 		INSERT INTO position_activities (position_id, ord, code)
@@ -141,23 +147,23 @@ var importSteps = []struct{ name, sql string }{
 			JOIN positions p ON p.user_id = r.user_id AND p.org_code = r.org_code AND p.role_name = r.role_name,
 			json_each(r.codes) c
 		WHERE r.org_code IS NOT NULL
-			AND NOT EXISTS (SELECT 1 FROM position_activities a WHERE a.position_id = p.id)`},
+			AND NOT EXISTS (SELECT 1 FROM position_activities a WHERE a.position_id = p.id)`, false},
 	{"mark added cards", `
 		UPDATE import_users SET changed = 1 WHERE NOT is_new AND user_id IN (
 			SELECT r.user_id FROM import_rows r
-			WHERE r.serial IS NOT NULL AND NOT EXISTS (SELECT 1 FROM smartcards c WHERE c.serial = r.serial))`},
+			WHERE r.serial IS NOT NULL AND NOT EXISTS (SELECT 1 FROM smartcards c WHERE c.serial = r.serial))`, true},
 	{"add cards", `
 		INSERT INTO smartcards (serial, user_id, card_type, issued_at, cert_expiry, cancelled_at, cancel_reason)
 		SELECT r.serial, r.user_id, r.card_type, r.issued_at, r.cert_expiry, r.cancelled_at, coalesce(r.cancel_reason, '')
 		FROM import_rows r
 		WHERE r.serial IS NOT NULL AND NOT EXISTS (SELECT 1 FROM smartcards c WHERE c.serial = r.serial)
-		ORDER BY r.serial`},
+		ORDER BY r.serial`, false},
 	// The service renews certificates itself: an expiry only moves
 	// forward. A cancellation is recorded once and never undone.
 	{"mark updated cards", `
 		UPDATE import_users SET changed = 1 WHERE NOT is_new AND user_id IN (
 			SELECT c.user_id FROM smartcards c JOIN import_rows r ON r.serial = c.serial AND r.user_id = c.user_id
-			WHERE ` + cardChanged + `)`},
+			WHERE ` + cardChanged + `)`, true},
 	{"update cards", `
 		UPDATE smartcards AS c SET card_type = r.card_type, issued_at = r.issued_at,
 			cert_expiry = CASE WHEN c.cert_expiry IS NULL OR r.cert_expiry > c.cert_expiry
@@ -166,7 +172,7 @@ var importSteps = []struct{ name, sql string }{
 			cancel_reason = CASE WHEN c.cancelled_at IS NULL AND r.cancelled_at IS NOT NULL
 				THEN r.cancel_reason ELSE c.cancel_reason END
 		FROM import_rows r
-		WHERE r.serial = c.serial AND r.user_id = c.user_id AND ` + cardChanged},
+		WHERE r.serial = c.serial AND r.user_id = c.user_id AND ` + cardChanged, true},
 }
 
 // cardChanged: known card c differs from its row r in what an import
@@ -209,10 +215,17 @@ func (t sqlTx) ImportDirectory(ctx context.Context, rows iter.Seq2[domain.Direct
 	if _, err := t.tx.ExecContext(ctx, importSteps[0].sql); err != nil {
 		return fail(importSteps[0].name, err)
 	}
+	var existing bool
+	if err := t.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM import_users WHERE NOT is_new)`).Scan(&existing); err != nil {
+		return fail(importSteps[0].name, err)
+	}
 	if err := t.writeUsers(ctx, now); err != nil {
 		return fail("write users", err)
 	}
 	for _, st := range importSteps[1:] {
+		if st.existing && !existing {
+			continue
+		}
 		if _, err := t.tx.ExecContext(ctx, st.sql); err != nil {
 			return fail(st.name, err)
 		}

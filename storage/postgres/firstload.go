@@ -1,0 +1,112 @@
+package postgres
+
+import (
+	"context"
+	"strings"
+
+	"github.com/smartcard-service-centre/kiosk/storage/internal/sqlstore"
+)
+
+// loadedTables are the tables an import writes.
+const loadedTables = `'{users,positions,position_activities,smartcards}'::regclass[]`
+
+// setAside prepares a first load: an import into a store with no users
+// and no cards, by the role that owns the tables (the schema owner, as
+// for kiosk migrate). Maintaining the search indexes and checking the
+// foreign keys row by row is most of a million-row load; building each
+// index once and checking each foreign key with one join at the end is
+// much faster (PostgreSQL's "Populating a Database"). So the indexes that
+// back no constraint and the foreign keys among the loaded tables are
+// dropped now, in the import's transaction, and restore puts them back
+// from their own definitions, read here from the catalogue, before the
+// commit: a failed import rolls all of it back, and no migration's
+// definitions are repeated here. Unique indexes stay: they are the
+// import's own checks.
+//
+// The tables are locked (ACCESS EXCLUSIVE) until the commit, so a
+// kiosk's look-up waits for the load; there is nothing to find in an
+// empty store. Any other import, or a role that does not own the tables,
+// gets nil and the row-by-row path.
+func (t pgTx) setAside(ctx context.Context) (restore []string, err error) {
+	var candidate bool
+	err = t.tx.QueryRow(ctx, `
+		SELECT COALESCE(bool_and(pg_has_role(current_user, c.relowner, 'USAGE')), false)
+			AND NOT EXISTS (SELECT 1 FROM users) AND NOT EXISTS (SELECT 1 FROM smartcards)
+		FROM pg_class c WHERE c.oid = ANY (`+loadedTables+`)`).Scan(&candidate)
+	if err != nil || !candidate {
+		return nil, sqlFail(ctx, "check for a first load", err)
+	}
+	if _, err := t.tx.Exec(ctx, `LOCK TABLE users, positions, position_activities, smartcards IN ACCESS EXCLUSIVE MODE`); err != nil {
+		return nil, sqlFail(ctx, "lock the tables for a first load", err)
+	}
+	// Again under the lock: a user may have been added since.
+	var empty bool
+	if err := t.tx.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM users) AND NOT EXISTS (SELECT 1 FROM smartcards)`).Scan(&empty); err != nil || !empty {
+		return nil, sqlFail(ctx, "check for a first load", err)
+	}
+	rows, err := t.tx.Query(ctx, `
+		SELECT format('DROP INDEX %s', i.indexrelid::regclass), pg_get_indexdef(i.indexrelid)
+		FROM pg_index i
+		WHERE i.indrelid = ANY (`+loadedTables+`) AND NOT i.indisunique
+			AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+		UNION ALL
+		SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', k.conrelid::regclass, k.conname),
+			format('ALTER TABLE %s ADD CONSTRAINT %I %s', k.conrelid::regclass, k.conname, pg_get_constraintdef(k.oid))
+		FROM pg_constraint k
+		WHERE k.contype = 'f' AND k.conrelid = ANY (`+loadedTables+`) AND k.confrelid = ANY (`+loadedTables+`)
+		ORDER BY 1`)
+	if err != nil {
+		return nil, sqlFail(ctx, "read index definitions", err)
+	}
+	var drop []string
+	for rows.Next() {
+		var d, c string
+		if err := rows.Scan(&d, &c); err != nil {
+			rows.Close()
+			return nil, sqlFail(ctx, "read index definitions", err)
+		}
+		drop, restore = append(drop, d), append(restore, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, sqlFail(ctx, "read index definitions", err)
+	}
+	for _, d := range drop {
+		if _, err := t.tx.Exec(ctx, d); err != nil {
+			return nil, sqlFail(ctx, "set indexes aside", err)
+		}
+	}
+	return restore, nil
+}
+
+// restoreAside builds the indexes and adds the foreign keys setAside
+// dropped: the indexes first ("ALTER" sorts before "CREATE", so they are
+// reordered here), then each foreign key, checked over the whole table.
+func (t pgTx) restoreAside(ctx context.Context, restore []string) error {
+	if len(restore) == 0 {
+		return nil
+	}
+	// Index builds sort in memory rather than in batches on disk.
+	if _, err := t.tx.Exec(ctx, `SET LOCAL maintenance_work_mem = '256MB'`); err != nil {
+		return sqlFail(ctx, "build indexes", err)
+	}
+	for _, first := range []bool{true, false} {
+		for _, c := range restore {
+			if strings.HasPrefix(c, "CREATE") != first {
+				continue
+			}
+			if _, err := t.tx.Exec(ctx, c); err != nil {
+				return sqlFail(ctx, "build indexes", err)
+			}
+		}
+	}
+	return nil
+}
+
+// sqlFail is ImportFail for a step's error; nil stays nil.
+func sqlFail(ctx context.Context, step string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return sqlstore.ImportFail(ctx, step, err, translate)
+}
