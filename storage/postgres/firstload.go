@@ -2,7 +2,11 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/smartcard-service-centre/kiosk/storage/internal/sqlstore"
 )
@@ -25,26 +29,67 @@ const loadedTables = `'{users,positions,position_activities,smartcards}'::regcla
 //
 // The tables are locked (ACCESS EXCLUSIVE) until the commit, so a
 // kiosk's look-up waits for the load; there is nothing to find in an
-// empty store. Any other import, or a role that does not own the tables,
-// gets nil and the row-by-row path.
+// empty store. The lock is waited for at most firstLoadLockWait: a
+// transaction left open (a backup, say) or a deadlock with a kiosk sends
+// the import down the row-by-row path instead, as does any other import
+// or a role that does not own the tables (nil).
+//
+// While the foreign keys are aside nothing cascades; nothing needs to:
+// every step that deletes is for users already in the store, skipped
+// when the file has none (importSteps' existing).
 func (t pgTx) setAside(ctx context.Context) (restore []string, err error) {
-	var candidate bool
-	err = t.tx.QueryRow(ctx, `
-		SELECT COALESCE(bool_and(pg_has_role(current_user, c.relowner, 'USAGE')), false)
-			AND NOT EXISTS (SELECT 1 FROM users) AND NOT EXISTS (SELECT 1 FROM smartcards)
-		FROM pg_class c WHERE c.oid = ANY (`+loadedTables+`)`).Scan(&candidate)
-	if err != nil || !candidate {
+	// In a savepoint: rolled back, it releases the locks it took.
+	sp, err := t.tx.Begin(ctx)
+	if err != nil {
 		return nil, sqlFail(ctx, "check for a first load", err)
 	}
-	if _, err := t.tx.Exec(ctx, `LOCK TABLE users, positions, position_activities, smartcards IN ACCESS EXCLUSIVE MODE`); err != nil {
-		return nil, sqlFail(ctx, "lock the tables for a first load", err)
+	restore, err = setAsideIn(ctx, sp)
+	if err == nil && restore != nil {
+		err = sp.Commit(ctx)
+		return restore, sqlFail(ctx, "set indexes aside", err)
+	}
+	if rerr := sp.Rollback(ctx); rerr != nil {
+		return nil, sqlFail(ctx, "check for a first load", errors.Join(err, rerr))
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == "55P03" || pgErr.Code == "40P01") {
+		return nil, nil // lock_not_available, deadlock_detected: row by row
+	}
+	return nil, sqlFail(ctx, "check for a first load", err)
+}
+
+// firstLoadLockWait bounds setAside's wait for its lock.
+const firstLoadLockWait = "2s"
+
+// setAsideIn is setAside's work in its savepoint: nil, nil when this is
+// no first load.
+func setAsideIn(ctx context.Context, tx pgx.Tx) (restore []string, err error) {
+	var candidate bool
+	var lockWait string
+	err = tx.QueryRow(ctx, `
+		SELECT COALESCE(bool_and(pg_has_role(current_user, c.relowner, 'USAGE')), false)
+			AND NOT EXISTS (SELECT 1 FROM users) AND NOT EXISTS (SELECT 1 FROM smartcards),
+			current_setting('lock_timeout')
+		FROM pg_class c WHERE c.oid = ANY (`+loadedTables+`)`).Scan(&candidate, &lockWait)
+	if err != nil || !candidate {
+		return nil, err
+	}
+	// The wait's bound is put back for the rest of the import.
+	if _, err := tx.Exec(ctx, `SELECT set_config('lock_timeout', $1, true)`, firstLoadLockWait); err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, `LOCK TABLE users, positions, position_activities, smartcards IN ACCESS EXCLUSIVE MODE`); err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, `SELECT set_config('lock_timeout', $1, true)`, lockWait); err != nil {
+		return nil, err
 	}
 	// Again under the lock: a user may have been added since.
 	var empty bool
-	if err := t.tx.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM users) AND NOT EXISTS (SELECT 1 FROM smartcards)`).Scan(&empty); err != nil || !empty {
-		return nil, sqlFail(ctx, "check for a first load", err)
+	if err := tx.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM users) AND NOT EXISTS (SELECT 1 FROM smartcards)`).Scan(&empty); err != nil || !empty {
+		return nil, err
 	}
-	rows, err := t.tx.Query(ctx, `
+	rows, err := tx.Query(ctx, `
 		SELECT format('DROP INDEX %s', i.indexrelid::regclass), pg_get_indexdef(i.indexrelid)
 		FROM pg_index i
 		WHERE i.indrelid = ANY (`+loadedTables+`) AND NOT i.indisunique
@@ -56,24 +101,24 @@ func (t pgTx) setAside(ctx context.Context) (restore []string, err error) {
 		WHERE k.contype = 'f' AND k.conrelid = ANY (`+loadedTables+`) AND k.confrelid = ANY (`+loadedTables+`)
 		ORDER BY 1`)
 	if err != nil {
-		return nil, sqlFail(ctx, "read index definitions", err)
+		return nil, err
 	}
 	var drop []string
 	for rows.Next() {
 		var d, c string
 		if err := rows.Scan(&d, &c); err != nil {
 			rows.Close()
-			return nil, sqlFail(ctx, "read index definitions", err)
+			return nil, err
 		}
 		drop, restore = append(drop, d), append(restore, c)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, sqlFail(ctx, "read index definitions", err)
+		return nil, err
 	}
 	for _, d := range drop {
-		if _, err := t.tx.Exec(ctx, d); err != nil {
-			return nil, sqlFail(ctx, "set indexes aside", err)
+		if _, err := tx.Exec(ctx, d); err != nil {
+			return nil, err
 		}
 	}
 	return restore, nil
@@ -90,13 +135,17 @@ func (t pgTx) restoreAside(ctx context.Context, restore []string) error {
 	if _, err := t.tx.Exec(ctx, `SET LOCAL maintenance_work_mem = '256MB'`); err != nil {
 		return sqlFail(ctx, "build indexes", err)
 	}
-	for _, first := range []bool{true, false} {
+	for _, index := range []bool{true, false} {
+		step := "build indexes"
+		if !index {
+			step = "check foreign keys"
+		}
 		for _, c := range restore {
-			if strings.HasPrefix(c, "CREATE") != first {
+			if strings.HasPrefix(c, "CREATE") != index {
 				continue
 			}
 			if _, err := t.tx.Exec(ctx, c); err != nil {
-				return sqlFail(ctx, "build indexes", err)
+				return sqlFail(ctx, step, err)
 			}
 		}
 	}

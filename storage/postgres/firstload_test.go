@@ -127,6 +127,36 @@ func TestFirstLoadNotByTheAppRole(t *testing.T) {
 	}
 }
 
+// TestFirstLoadFallsBackWhenLocked: a transaction holding a table (a
+// backup, say) sends a first load down the row-by-row path after
+// firstLoadLockWait, rather than into a wait without end.
+func TestFirstLoadFallsBackWhenLocked(t *testing.T) {
+	f := directorytest.File{Users: 20, First: 330000000000, SerialBase: 0x4082C00000000000}
+	path, err := f.WriteFile(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := open(t, throwawayDB(t))
+	if _, err := owner.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	before := setAsideOIDs(t, owner)
+	holder, err := owner.pool.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback(t.Context())
+	if _, err := holder.Exec(t.Context(), `LOCK TABLE smartcards IN ACCESS SHARE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := importFile(t, owner, path); err != nil || got != (domain.ImportCounts{Rows: f.Rows(), Added: f.Users}) {
+		t.Fatalf("import beside a held lock: %+v, %v", got, err)
+	}
+	if got := setAsideOIDs(t, owner); !slices.Equal(got, before) {
+		t.Errorf("indexes or keys rebuilt though the lock was not had:\n%v\nwas\n%v", got, before)
+	}
+}
+
 func importFile(t *testing.T, s domain.Store, path string) (domain.ImportCounts, error) {
 	t.Helper()
 	in, err := os.Open(path)

@@ -213,7 +213,7 @@ func (t pgTx) ImportDirectory(ctx context.Context, rows iter.Seq2[domain.Directo
 	}
 	var existing bool
 	if err := t.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM import_users WHERE NOT is_new)`).Scan(&existing); err != nil {
-		return counts, sqlstore.ImportFail(ctx, "classify users", err, translate)
+		return counts, sqlstore.ImportFail(ctx, "find users already in the store", err, translate)
 	}
 	for _, st := range importSteps {
 		if st.existing && !existing {

@@ -217,7 +217,7 @@ func (t sqlTx) ImportDirectory(ctx context.Context, rows iter.Seq2[domain.Direct
 	}
 	var existing bool
 	if err := t.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM import_users WHERE NOT is_new)`).Scan(&existing); err != nil {
-		return fail(importSteps[0].name, err)
+		return fail("find users already in the store", err)
 	}
 	if err := t.writeUsers(ctx, now); err != nil {
 		return fail("write users", err)
