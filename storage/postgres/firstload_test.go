@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/smartcard-service-centre/kiosk/domain"
 	"github.com/smartcard-service-centre/kiosk/domain/directory"
 	"github.com/smartcard-service-centre/kiosk/domain/directory/directorytest"
@@ -38,21 +36,9 @@ func TestFirstLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ownerURL := throwawayDB(t)
-	owner := open(t, ownerURL)
-	if _, err := owner.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	appDB := throwawayDB(t)
-	appOwner := open(t, appDB)
-	if _, err := appOwner.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	role, appURL := pgtest.NewRole(t, appDB)
-	if err := appOwner.GrantApp(t.Context(), role); err != nil {
-		t.Fatal(err)
-	}
-	app := open(t, appURL)
+	owner, _ := migrated(t)
+	appOwner, appDB := migrated(t)
+	app := appRole(t, appOwner, appDB)
 
 	schemaBefore, oidsBefore := schema(t, owner), setAsideOIDs(t, owner)
 	if len(oidsBefore) < 6 {
@@ -109,17 +95,9 @@ func TestFirstLoadNotByTheAppRole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dbURL := throwawayDB(t)
-	owner := open(t, dbURL)
-	if _, err := owner.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	role, appURL := pgtest.NewRole(t, dbURL)
-	if err := owner.GrantApp(t.Context(), role); err != nil {
-		t.Fatal(err)
-	}
+	owner, dbURL := migrated(t)
 	before := setAsideOIDs(t, owner)
-	if _, err := importFile(t, open(t, appURL), path); err != nil {
+	if _, err := importFile(t, appRole(t, owner, dbURL), path); err != nil {
 		t.Fatal(err)
 	}
 	if got := setAsideOIDs(t, owner); !slices.Equal(got, before) {
@@ -136,10 +114,7 @@ func TestFirstLoadFallsBackWhenLocked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	owner := open(t, throwawayDB(t))
-	if _, err := owner.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	owner, _ := migrated(t)
 	before := setAsideOIDs(t, owner)
 	holder, err := owner.pool.Begin(t.Context())
 	if err != nil {
@@ -157,6 +132,28 @@ func TestFirstLoadFallsBackWhenLocked(t *testing.T) {
 	}
 }
 
+// migrated is the owner's store of a new, migrated database, and its URL.
+func migrated(t *testing.T) (*Store, string) {
+	t.Helper()
+	dbURL := throwawayDB(t)
+	s := open(t, dbURL)
+	if _, err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return s, dbURL
+}
+
+// appRole is the store of a new login role with the app's rights on
+// dbURL's database.
+func appRole(t *testing.T, owner *Store, dbURL string) *Store {
+	t.Helper()
+	role, appURL := pgtest.NewRole(t, dbURL)
+	if err := owner.GrantApp(t.Context(), role); err != nil {
+		t.Fatal(err)
+	}
+	return open(t, appURL)
+}
+
 func importFile(t *testing.T, s domain.Store, path string) (domain.ImportCounts, error) {
 	t.Helper()
 	in, err := os.Open(path)
@@ -172,7 +169,7 @@ func importFile(t *testing.T, s domain.Store, path string) (domain.ImportCounts,
 // with its OID: a rebuilt one has a new OID.
 func setAsideOIDs(t *testing.T, s *Store) []string {
 	t.Helper()
-	rows, err := s.pool.Query(t.Context(), `
+	return textRows(t, s, `
 		SELECT 'index ' || i.indexrelid::regclass || ' ' || i.indexrelid::oid
 		FROM pg_index i
 		WHERE i.indrelid = ANY (`+loadedTables+`) AND NOT i.indisunique
@@ -182,34 +179,18 @@ func setAsideOIDs(t *testing.T, s *Store) []string {
 		FROM pg_constraint k
 		WHERE k.contype = 'f' AND k.conrelid = ANY (`+loadedTables+`) AND k.confrelid = ANY (`+loadedTables+`)
 		ORDER BY 1`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // contents is every imported row as text (created_at aside: each import
 // has its own time).
 func contents(t *testing.T, s *Store) []string {
 	t.Helper()
-	rows, err := s.pool.Query(t.Context(), `
+	return textRows(t, s, `
 		SELECT format('user %s %s %s %s %s %s %s', id, title, given_name, family_name, email, search_key, sort_key) FROM users
 		UNION ALL SELECT format('position %s %s %s %s %s', id, user_id, org_code, org_name, role_name) FROM positions
 		UNION ALL SELECT format('activity %s %s %s', position_id, ord, code) FROM position_activities
 		UNION ALL SELECT format('card %s %s %s %s %s %s %s', serial, user_id, card_type, issued_at, cert_expiry, cancelled_at, cancel_reason) FROM smartcards
 		ORDER BY 1`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // diffLines lists the lines only one side has.

@@ -53,7 +53,7 @@ func TestConformancePostgreSQL(t *testing.T) {
 // schema is everything migrations leave behind, to compare runs.
 func schema(t *testing.T, s *Store) []string {
 	t.Helper()
-	rows, err := s.pool.Query(t.Context(), `
+	return textRows(t, s, `
 		SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable
 			FROM information_schema.columns WHERE table_schema = 'public'
 		UNION ALL SELECT 'index ' || indexname || ' ' || indexdef FROM pg_indexes WHERE schemaname = 'public'
@@ -62,6 +62,12 @@ func schema(t *testing.T, s *Store) []string {
 		UNION ALL SELECT 'trigger ' || tgname FROM pg_trigger WHERE NOT tgisinternal
 		UNION ALL SELECT 'migration ' || version || ' ' || name || ' ' || applied_at FROM schema_migrations
 		ORDER BY 1`)
+}
+
+// textRows is a query's one text column, row by row.
+func textRows(t *testing.T, s *Store, query string) []string {
+	t.Helper()
+	rows, err := s.pool.Query(t.Context(), query)
 	if err != nil {
 		t.Fatal(err)
 	}
