@@ -58,6 +58,9 @@ func (t pgTx) setAside(ctx context.Context) (restore []string, err error) {
 	return nil, sqlFail(ctx, "check for a first load", err)
 }
 
+// storeEmpty is true of a store with no users and no cards.
+const storeEmpty = `NOT EXISTS (SELECT 1 FROM users) AND NOT EXISTS (SELECT 1 FROM smartcards)`
+
 // firstLoadLockWait bounds setAside's wait for its lock.
 const firstLoadLockWait = "2s"
 
@@ -68,8 +71,7 @@ func setAsideIn(ctx context.Context, tx pgx.Tx) (restore []string, err error) {
 	var lockWait string
 	err = tx.QueryRow(ctx, `
 		SELECT COALESCE(bool_and(pg_has_role(current_user, c.relowner, 'USAGE')), false)
-			AND NOT EXISTS (SELECT 1 FROM users) AND NOT EXISTS (SELECT 1 FROM smartcards),
-			current_setting('lock_timeout')
+			AND `+storeEmpty+`, current_setting('lock_timeout')
 		FROM pg_class c WHERE c.oid = ANY (`+loadedTables+`)`).Scan(&candidate, &lockWait)
 	if err != nil || !candidate {
 		return nil, err
@@ -86,27 +88,30 @@ func setAsideIn(ctx context.Context, tx pgx.Tx) (restore []string, err error) {
 	}
 	// Again under the lock: a user may have been added since.
 	var empty bool
-	if err := tx.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM users) AND NOT EXISTS (SELECT 1 FROM smartcards)`).Scan(&empty); err != nil || !empty {
+	if err := tx.QueryRow(ctx, `SELECT `+storeEmpty).Scan(&empty); err != nil || !empty {
 		return nil, err
 	}
+	// Indexes first (1), then foreign keys (2): restoreAside builds the
+	// indexes before it checks the keys.
 	rows, err := tx.Query(ctx, `
-		SELECT format('DROP INDEX %s', i.indexrelid::regclass), pg_get_indexdef(i.indexrelid)
+		SELECT format('DROP INDEX %s', i.indexrelid::regclass), pg_get_indexdef(i.indexrelid), 1 AS kind
 		FROM pg_index i
 		WHERE i.indrelid = ANY (`+loadedTables+`) AND NOT i.indisunique
 			AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
 		UNION ALL
 		SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', k.conrelid::regclass, k.conname),
-			format('ALTER TABLE %s ADD CONSTRAINT %I %s', k.conrelid::regclass, k.conname, pg_get_constraintdef(k.oid))
+			format('ALTER TABLE %s ADD CONSTRAINT %I %s', k.conrelid::regclass, k.conname, pg_get_constraintdef(k.oid)), 2
 		FROM pg_constraint k
 		WHERE k.contype = 'f' AND k.conrelid = ANY (`+loadedTables+`) AND k.confrelid = ANY (`+loadedTables+`)
-		ORDER BY 1`)
+		ORDER BY kind, 1`)
 	if err != nil {
 		return nil, err
 	}
 	var drop []string
 	for rows.Next() {
 		var d, c string
-		if err := rows.Scan(&d, &c); err != nil {
+		var kind int
+		if err := rows.Scan(&d, &c, &kind); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -125,8 +130,8 @@ func setAsideIn(ctx context.Context, tx pgx.Tx) (restore []string, err error) {
 }
 
 // restoreAside builds the indexes and adds the foreign keys setAside
-// dropped: the indexes first ("ALTER" sorts before "CREATE", so they are
-// reordered here), then each foreign key, checked over the whole table.
+// dropped, in setAside's order: the indexes first, then each foreign
+// key, checked over the whole table.
 func (t pgTx) restoreAside(ctx context.Context, restore []string) error {
 	if len(restore) == 0 {
 		return nil
@@ -135,18 +140,13 @@ func (t pgTx) restoreAside(ctx context.Context, restore []string) error {
 	if _, err := t.tx.Exec(ctx, `SET LOCAL maintenance_work_mem = '256MB'`); err != nil {
 		return sqlFail(ctx, "build indexes", err)
 	}
-	for _, index := range []bool{true, false} {
+	for _, c := range restore {
 		step := "build indexes"
-		if !index {
+		if strings.HasPrefix(c, "ALTER") {
 			step = "check foreign keys"
 		}
-		for _, c := range restore {
-			if strings.HasPrefix(c, "CREATE") != index {
-				continue
-			}
-			if _, err := t.tx.Exec(ctx, c); err != nil {
-				return sqlFail(ctx, step, err)
-			}
+		if _, err := t.tx.Exec(ctx, c); err != nil {
+			return sqlFail(ctx, step, err)
 		}
 	}
 	return nil
