@@ -160,6 +160,16 @@ func (f *fixture) auditLog(t *testing.T) []domain.AuditEvent {
 	return ev
 }
 
+// answersRefusedAudited checks that the newest audit row is a refused
+// answer check whose detail says why.
+func (f *fixture) answersRefusedAudited(t *testing.T, why string) {
+	t.Helper()
+	ev := f.auditLog(t)
+	if ev[0].Action != domain.AuditQuestionsAnswered || ev[0].Outcome != domain.OutcomeFailure || !strings.Contains(ev[0].Detail, why) {
+		t.Fatalf("newest audit row %+v, want the answers refused (%q)", ev[0], why)
+	}
+}
+
 func (f *fixture) registration(t *testing.T, id domain.UserID) domain.Registration {
 	t.Helper()
 	reg, err := f.store.GetRegistration(t.Context(), id)
@@ -650,10 +660,7 @@ func TestRefusedAttemptPastTheLimit(t *testing.T) {
 	if reg := f.registration(t, "555001799894"); reg.FailedAttempts != selfservice.MaxFailedAttempts {
 		t.Fatalf("%d failed attempts recorded, want %d", reg.FailedAttempts, selfservice.MaxFailedAttempts)
 	}
-	ev := f.auditLog(t)
-	if ev[0].Action != domain.AuditQuestionsAnswered || ev[0].Outcome != domain.OutcomeFailure || !strings.Contains(ev[0].Detail, "locked out") {
-		t.Fatalf("newest audit row %+v, want answers refused for the lock-out", ev[0])
-	}
+	f.answersRefusedAudited(t, "locked out")
 }
 
 // The review's holes, each closed.
@@ -928,10 +935,7 @@ func TestDowngradedAnswerHashIsRefusedAndAudited(t *testing.T) {
 			if _, err := f.svc.AnswerQuestions(t.Context(), sess, answerAll(sess, true)); !errors.Is(err, secret.ErrWeakHash) {
 				t.Fatalf("right answers against downgraded hashes: %v, want ErrWeakHash", err)
 			}
-			ev := f.auditLog(t)
-			if ev[0].Action != domain.AuditQuestionsAnswered || ev[0].Outcome != domain.OutcomeFailure || !strings.Contains(ev[0].Detail, "weaker") {
-				t.Fatalf("newest audit row %+v, want the refused answer check", ev[0])
-			}
+			f.answersRefusedAudited(t, "weaker")
 		})
 	}
 }
