@@ -388,8 +388,10 @@ func (t sqlTx) writeUsers(ctx context.Context, now time.Time) error {
 		if empty {
 			// The first load: numbered as renumberAll would number them,
 			// in name order, so the search index is written once, in order.
-			_, err := t.tx.ExecContext(ctx, addNumbered, sqlstore.UnixMicro(now), maxPos)
-			return err
+			if _, err := t.tx.ExecContext(ctx, addNumbered, sqlstore.UnixMicro(now), maxPos); err != nil {
+				return err
+			}
+			return mergeSearchIndex(ctx, t)
 		}
 		if _, err := t.tx.ExecContext(ctx, add+` ORDER BY r.user_id`, sqlstore.UnixMicro(now)); err != nil {
 			return err

@@ -60,11 +60,25 @@ func TestImportKeepsSearchOrder(t *testing.T) {
 			t.Fatalf("%s: the search index has %d okafors, the table %d", what, indexed, want)
 		}
 	}
+	// A bulk write leaves the search index in one segment, merged. With
+	// FTS5's write buffer at 8 KiB (1 MiB by default) it would otherwise
+	// be in many, even for these few users.
+	if _, err := s.w.ExecContext(t.Context(), `INSERT INTO users_fts (users_fts, rank) VALUES ('hashsize', 8192)`); err != nil {
+		t.Fatal(err)
+	}
+	merged := func(what string) {
+		t.Helper()
+		if n := searchSegments(t, s); n != 1 {
+			t.Fatalf("%s: the search index is in %d segments, want 1 (merged)", what, n)
+		}
+	}
 	first := placeOneByOne + 500
 	load(directorytest.File{Users: first, First: 555200000000, SerialBase: 1 << 40})
 	check("first load", first)
+	merged("first load")
 	load(directorytest.File{Users: placeOneByOne + 1, First: 555300000000, SerialBase: 1 << 41})
 	check("large load", first+placeOneByOne+1)
+	merged("large load")
 	load(directorytest.File{Users: 20, First: 555400000000, SerialBase: 1 << 42})
 	total := first + placeOneByOne + 1 + 20
 	check("small load", total)
@@ -85,4 +99,35 @@ func TestImportKeepsSearchOrder(t *testing.T) {
 	if err != nil || len(found) != 1 || found[0].User.ID != id {
 		t.Fatalf("search for the renamed user: %+v %v", found, err)
 	}
+}
+
+// searchSegments is how many segments users_fts's index is in, from its
+// structure record (FTS5's own format, fts5_index.c: a 4-byte cookie, a
+// 4-byte mark if version 2, then SQLite varints for the number of
+// levels and of segments).
+func searchSegments(t *testing.T, s *Store) int {
+	t.Helper()
+	var rec []byte
+	if err := s.w.QueryRowContext(t.Context(), `SELECT block FROM users_fts_data WHERE id = 10`).Scan(&rec); err != nil {
+		t.Fatal(err)
+	}
+	i := 4
+	if len(rec) >= 8 && bytes.Equal(rec[4:8], []byte{0xff, 0, 0, 1}) {
+		i = 8
+	}
+	varint := func() int {
+		v := 0
+		for n := 0; i < len(rec) && n < 4; n++ {
+			b := rec[i]
+			i++
+			v = v<<7 | int(b&0x7f)
+			if b < 0x80 {
+				return v
+			}
+		}
+		t.Fatalf("search index structure record %x: no varint at %d", rec, i)
+		return 0
+	}
+	varint() // levels
+	return varint()
 }
