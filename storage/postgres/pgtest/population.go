@@ -15,11 +15,11 @@ import (
 // (storetest.NewBenchPerson: users, their cards, three in five with a
 // registration) into the migrated database at dbURL with COPY, then
 // runs VACUUM ANALYZE on every table as autovacuum would after a load,
-// and returns how long it all took. Rows are written as the store writes them (search and
-// sort keys by sqlstore.UserKeys), for benchmarks outside the postgres
-// package that need a big database fast (a million users in about a
-// minute); the cards have no certificates or secrets, so no visit can
-// be made with them.
+// and returns how long it all took. Rows are written as the store
+// writes them (search and sort keys by sqlstore.UserKeys), for
+// benchmarks outside the postgres package that need a big database fast
+// (a million users in about a minute); the cards have no certificates or
+// secrets, so no visit can be made with them.
 func FillPopulation(ctx context.Context, tb testing.TB, dbURL string, n int) time.Duration {
 	tb.Helper()
 	start := time.Now()
