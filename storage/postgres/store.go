@@ -175,12 +175,19 @@ func nameHits(key string, limit int) (string, []any) {
 		}
 		// A name's users: sort_key from fam (ending in chr(31)) to fam
 		// with chr(31) raised. before: the users of the names before.
+		// Only the first limit names can be needed (each has a user),
+		// so only they are counted: the first 3×limit rows of the three
+		// sources hold them (a name is in each at most once), found by
+		// a bounded sort, where sorting, deduplicating and counting all
+		// of fam_tri's names (4,000 for "ncor") took 6 ms.
 		fl = `SELECT u.id, u.sort_key FROM (
 				SELECT fam FROM (
 					SELECT fam, sum(n) OVER (ORDER BY fam) - n AS before FROM (
-						SELECT fam, n FROM fam_first UNION SELECT fam, n FROM fam_walk
-						UNION SELECT fam, n FROM fam_tri) f) f
-				WHERE before < {L} ORDER BY fam LIMIT {L}) f
+						SELECT DISTINCT fam, n FROM (
+							SELECT fam, n FROM fam_first UNION ALL SELECT fam, n FROM fam_walk
+							UNION ALL SELECT fam, n FROM fam_tri
+							ORDER BY fam LIMIT {L3}) f) f) f
+				WHERE before < {L}) f
 			CROSS JOIN LATERAL (SELECT id, sort_key FROM users
 				WHERE sort_key >= f.fam AND sort_key < left(f.fam, -1) || chr(32)
 				ORDER BY sort_key, id LIMIT {L}) u`
@@ -221,7 +228,7 @@ func nameHits(key string, limit int) (string, []any) {
 			UNION SELECT id, sort_key FROM gl WHERE (SELECT count(*) FROM first) < {L} AND (SELECT count(*) FROM walk) < {L}
 		) m ORDER BY sort_key, id LIMIT {L}`)
 	// Backslash, ContainsPattern's escape, is LIKE's own: no ESCAPE.
-	stmt = strings.NewReplacer("{P}", `(SELECT $1::text)`, "{L}", fmt.Sprint(limit),
+	stmt = strings.NewReplacer("{P}", `(SELECT $1::text)`, "{L}", fmt.Sprint(limit), "{L3}", fmt.Sprint(3*limit),
 		"{FIRST}", fmt.Sprint(firstPer*limit), "{WALK}", fmt.Sprint(walkPer*limit),
 		"{DENSE}", fmt.Sprint(dense(limit, firstPer, walkPer, walkAlways)),
 		"{FAMGATE}", fmt.Sprint(famGate), "{FAMFIRST}", fmt.Sprint(famFirstPer*limit),
