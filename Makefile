@@ -80,8 +80,8 @@ fmt:
 # percentiles over their own visits, so they run a fixed number of visits
 # (BENCH_VISITS) where the rest run for BENCH_TIME: 100, so that p95 is
 # the 95th visit of 100 (of 20 it was the second slowest, one stray
-# spike away from the slowest). One package at a time
-# (-p 1), so that no two benchmarks share the cores. make bench-full also
+# spike away from the slowest). One package at a time (-p 1), so that
+# no two benchmarks share the cores. make bench-full also
 # runs the heavy parts (a million users to search and import) through the
 # BENCH_FULL_ENV variables the benchmarks read.
 BENCH_COUNT   ?= 5
