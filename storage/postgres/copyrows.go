@@ -170,19 +170,17 @@ func appendTime(b []byte, t time.Time) []byte {
 // appendCodes encodes a text[]: one dimension from 1, or none when empty
 // (the form '{}' takes).
 func appendCodes(b []byte, codes []domain.ActivityCode) []byte {
-	size := 12
+	ndim := 0
 	if len(codes) > 0 {
-		size += 8
+		ndim = 1
 	}
+	// The header (3 words), a dimension's length and lower bound (2).
+	size := 12 + 8*ndim
 	for _, c := range codes {
 		size += 4 + len(c)
 	}
 	b = binary.BigEndian.AppendUint32(b, uint32(size))
-	ndim := uint32(0)
-	if len(codes) > 0 {
-		ndim = 1
-	}
-	b = binary.BigEndian.AppendUint32(b, ndim)
+	b = binary.BigEndian.AppendUint32(b, uint32(ndim))
 	b = binary.BigEndian.AppendUint32(b, 0) // no NULLs
 	b = binary.BigEndian.AppendUint32(b, textOID)
 	if ndim == 1 {
