@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"errors"
 	"iter"
 	"math"
@@ -44,24 +45,9 @@ func copyRowsCases() []domain.DirectoryRow {
 // TestCopyRowsAsPgx: copyRows stages exactly what pgx's own COPY
 // encoding of the same values stages.
 func TestCopyRowsAsPgx(t *testing.T) {
-	s := open(t, throwawayDB(t))
-	tx, err := s.pool.Begin(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(t.Context())
-	if _, err := tx.Exec(t.Context(), importSetup+`;
-		CREATE TEMP TABLE reference (LIKE import_rows) ON COMMIT DROP`); err != nil {
-		t.Fatal(err)
-	}
+	tx := stagingTx(t, `CREATE TEMP TABLE reference (LIKE import_rows) ON COMMIT DROP`)
 	rows := copyRowsCases()
-	src := newCopyRows(func(yield func(domain.DirectoryRow, error) bool) {
-		for _, r := range rows {
-			if !yield(r, nil) {
-				return
-			}
-		}
-	})
+	src := newCopyRows(rowsThen(rows, nil))
 	tag, err := tx.Conn().PgConn().CopyFrom(t.Context(), src, copyStaging)
 	if sent, rerr := src.close(); err != nil || rerr != nil || sent != int64(len(rows)) || tag.RowsAffected() != sent {
 		t.Fatalf("copyRows: %v, %v; %d sent, %d staged", err, rerr, sent, tag.RowsAffected())
@@ -94,32 +80,46 @@ func TestCopyRowsAsPgx(t *testing.T) {
 // TestCopyRowsStopsAtTheRowsError: the rows' error aborts the COPY and is
 // the one close reports; nothing is staged.
 func TestCopyRowsStopsAtTheRowsError(t *testing.T) {
-	s := open(t, throwawayDB(t))
-	tx, err := s.pool.Begin(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(t.Context())
-	if _, err := tx.Exec(t.Context(), importSetup); err != nil {
-		t.Fatal(err)
-	}
+	tx := stagingTx(t, "")
 	errFile := errors.New("line 5: bad row")
-	var seq iter.Seq2[domain.DirectoryRow, error] = func(yield func(domain.DirectoryRow, error) bool) {
-		for _, r := range copyRowsCases()[:2] {
-			if !yield(r, nil) {
-				return
-			}
-		}
-		yield(domain.DirectoryRow{}, errFile)
-	}
-	src := newCopyRows(seq)
-	_, err = tx.Conn().PgConn().CopyFrom(t.Context(), src, copyStaging)
+	src := newCopyRows(rowsThen(copyRowsCases()[:2], errFile))
+	_, err := tx.Conn().PgConn().CopyFrom(t.Context(), src, copyStaging)
 	sent, rerr := src.close()
 	if err == nil || !errors.Is(rerr, errFile) || sent != 2 {
 		t.Fatalf("COPY %v; close %d, %v; want the COPY aborted and %v", err, sent, rerr, errFile)
 	}
 	if n, err := src.Read(make([]byte, 8)); n != 0 || !errors.Is(err, errCopyClosed) {
 		t.Errorf("Read after close: %d, %v", n, err)
+	}
+}
+
+// stagingTx is a transaction, rolled back at the end of the test, with
+// the import's staging tables made and then extra run (if any).
+func stagingTx(t *testing.T, extra string) pgx.Tx {
+	t.Helper()
+	s := open(t, throwawayDB(t))
+	tx, err := s.pool.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback(context.Background()) })
+	if _, err := tx.Exec(t.Context(), importSetup+";"+extra); err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
+// rowsThen yields rows, then end if it is not nil.
+func rowsThen(rows []domain.DirectoryRow, end error) iter.Seq2[domain.DirectoryRow, error] {
+	return func(yield func(domain.DirectoryRow, error) bool) {
+		for _, r := range rows {
+			if !yield(r, nil) {
+				return
+			}
+		}
+		if end != nil {
+			yield(domain.DirectoryRow{}, end)
+		}
 	}
 }
 
